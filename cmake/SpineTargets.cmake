@@ -1,0 +1,29 @@
+# Helpers every CMakeLists in the tree uses, so warning flags and test wiring stay uniform.
+
+# Our own code builds warning-clean; generated and third-party headers come in as SYSTEM.
+function(spine_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+endfunction()
+
+# spine_library(name SOURCES ... DEPS ...): a static library of ours rooted at the repo top.
+function(spine_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  spine_warnings(${name})
+endfunction()
+
+# spine_test(name SOURCES ... DEPS ...): a Catch2 unit-test binary registered with CTest.
+function(spine_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE spine_test_main ${ARG_DEPS})
+  target_compile_definitions(${name} PRIVATE SPINE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                                             SPINE_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  spine_warnings(${name})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
+endfunction()
