@@ -1,0 +1,17 @@
+// Which callers an RPC admits, read from the `(spine.api.access)` option on its descriptor.
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include "spine/api/http.pb.h"
+
+namespace spine::rpc {
+
+// Makes sure every spine.v1 .proto file is in the generated descriptor pool. The pool only
+// holds files whose code is linked in, and a static library member nobody references is not.
+void EnsureSpineProtosLinked();
+
+// `method` is the gRPC path, "/package.Service/Method". Health and reflection are public;
+// methods unknown to this binary require authentication (fail closed).
+spine::api::Access AccessOf(absl::string_view method);
+
+}  // namespace spine::rpc

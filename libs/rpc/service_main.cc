@@ -1,0 +1,61 @@
+#include "libs/rpc/service_main.h"
+
+#include "libs/core/status.h"
+#include "libs/rpc/signals.h"
+
+namespace spine::rpc {
+
+void LogConfigProblem(absl::string_view service, const absl::Status& status) {
+  log::Init(service, "info");
+  log::Error("refusing to start", {{"error", std::string(status.message())}});
+}
+
+void LogConfigSummary(const ConfigReader& reader) {
+  log::Fields fields;
+  for (const auto& [name, value] : reader.Summary()) {
+    fields.emplace_back(name, value);
+  }
+  log::Info("configuration", fields);
+}
+
+absl::StatusOr<std::unique_ptr<JwtVerifier>> LoadJwtVerifier(const CommonConfig& common,
+                                                             const Clock& clock) {
+  if (common.jwt_public_key_file.empty()) {
+    log::Warn("no SPINE_JWT_PUBLIC_KEY_FILE (dev mode): every non-public RPC will be refused");
+    return std::unique_ptr<JwtVerifier>();
+  }
+  SPINE_ASSIGN_OR_RETURN(Ed25519PublicKey key,
+                         Ed25519PublicKey::FromPemFile(common.jwt_public_key_file));
+  std::vector<Ed25519PublicKey> keys;
+  keys.push_back(std::move(key));
+  return std::make_unique<JwtVerifier>(std::move(keys), clock);
+}
+
+int ServeUntilSignal(const CommonConfig& common, const std::string& address,
+                     const std::vector<grpc::Service*>& services,
+                     StatusProbeService::Extras status_extras) {
+  Clock& clock = RealClock::Instance();
+  absl::StatusOr<std::unique_ptr<JwtVerifier>> verifier = LoadJwtVerifier(common, clock);
+  if (!verifier.ok()) {
+    log::Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  Authenticator authenticator(verifier->get());
+  RpcServerOptions options{.service_name = common.service,
+                           .address = address,
+                           .max_message_bytes = common.max_message_bytes,
+                           .shutdown_grace = absl::Milliseconds(common.shutdown_grace_ms)};
+  absl::StatusOr<std::unique_ptr<RpcServer>> server =
+      RpcServer::Start(options, authenticator, services, clock, std::move(status_extras));
+  if (!server.ok()) {
+    log::Error("cannot start", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  const int signal_number = WaitForTerminationSignal();
+  log::Info("shutting down", {{"signal", std::to_string(signal_number)}});
+  (*server)->Shutdown();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace spine::rpc
