@@ -1,0 +1,62 @@
+#include "services/gateway/gateway_http_handler.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/http/error_response.h"
+
+namespace spine::gateway {
+namespace {
+
+HttpResponse JsonResponse(int status, const nlohmann::ordered_json& body) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.emplace_back("Content-Type", "application/json");
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.body = body.dump();
+  return response;
+}
+
+HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allow) {
+  HttpResponse response = MakeErrorResponse(
+      405, absl::StatusCode::kUnimplemented,
+      absl::StrCat("method ", request.method, " is not allowed on ", request.path),
+      "METHOD_NOT_ALLOWED");
+  response.headers.emplace_back("Allow", std::string(allow));
+  return response;
+}
+
+}  // namespace
+
+void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (request.path == "/healthz") {
+    if (!is_get) return reply(MethodNotAllowed(request, "GET, HEAD"));
+    return reply(JsonResponse(200, {{"status", "ok"}}));
+  }
+  if (request.path == "/readyz") {
+    if (!is_get) return reply(MethodNotAllowed(request, "GET, HEAD"));
+    return Readyz(std::move(reply));
+  }
+  reply(MakeErrorResponse(absl::StatusCode::kNotFound, absl::StrCat("no route for ", request.path),
+                          "ROUTE_NOT_FOUND"));
+}
+
+void GatewayHttpHandler::Readyz(HttpReply reply) const {
+  readiness_.CheckAll(
+      readiness_timeout_, [reply = std::move(reply)](std::vector<std::string> not_ready) {
+        if (not_ready.empty()) return reply(JsonResponse(200, {{"status", "ready"}}));
+        HttpResponse response = MakeErrorResponse(
+            absl::StatusCode::kUnavailable,
+            absl::StrCat("not ready: ", absl::StrJoin(not_ready, ", ")), "SERVICES_NOT_READY");
+        // The names are also a list, so scripts need not parse the message.
+        nlohmann::ordered_json body = nlohmann::ordered_json::parse(response.body);
+        body["error"]["details"][0]["metadata"]["services"] = absl::StrJoin(not_ready, ",");
+        body["notReady"] = not_ready;
+        response.body = body.dump();
+        response.headers.emplace_back("Retry-After", "1");
+        reply(std::move(response));
+      });
+}
+
+}  // namespace spine::gateway

@@ -1,0 +1,23 @@
+// The one JSON error shape of the HTTP edge (AIP-193), and the gRPC-code → HTTP-status table of
+// API.md.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "services/gateway/http/http_message.h"
+
+namespace spine::gateway {
+
+// API.md's table (grpc-gateway's mapping); CANCELLED is 499.
+int HttpStatusFor(absl::StatusCode code);
+
+// {"error":{"code":<http>,"status":"<CODE_NAME>","message":...,"details":[ErrorInfo]}} with
+// the HTTP status from the table. `reason` becomes the ErrorInfo reason.
+HttpResponse MakeErrorResponse(absl::StatusCode code, absl::string_view message,
+                               absl::string_view reason);
+
+// The same shape for HTTP-level errors that have their own status (405, 413, 415, 431, ...).
+HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::string_view message,
+                               absl::string_view reason);
+
+}  // namespace spine::gateway

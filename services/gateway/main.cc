@@ -1,0 +1,85 @@
+// spine-gateway: reads its config, builds the HTTP edge and its gRPC server, serves until
+// SIGTERM/SIGINT.
+#include "libs/auth/ed25519_keys.h"
+#include "libs/rpc/channel.h"
+#include "libs/rpc/service_main.h"
+#include "libs/rpc/signals.h"
+#include "services/gateway/gateway_config.h"
+#include "services/gateway/gateway_http_handler.h"
+#include "services/gateway/http/http_server.h"
+#include "services/gateway/readiness.h"
+
+namespace {
+
+int Run(const spine::gateway::GatewayConfig& config) {
+  using spine::log::Error;
+  spine::Clock& clock = spine::RealClock::Instance();
+  const spine::CommonConfig& common = config.common;
+
+  if (!config.jwt_private_key_file.empty()) {
+    // Refuse a bad signing key at start, not at the first login.
+    auto key = spine::Ed25519PrivateKey::FromPemFile(config.jwt_private_key_file);
+    if (!key.ok()) {
+      Error("refusing to start", {{"error", std::string(key.status().message())}});
+      return 2;
+    }
+  }
+  auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
+  if (!verifier.ok()) {
+    Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  spine::rpc::Authenticator authenticator(verifier->get());
+
+  auto grpc_server =
+      spine::rpc::RpcServer::Start({.service_name = "gateway",
+                                    .address = common.addresses.gateway_grpc,
+                                    .max_message_bytes = common.max_message_bytes,
+                                    .shutdown_grace = absl::Milliseconds(common.shutdown_grace_ms)},
+                                   authenticator, {}, clock, nullptr);
+  if (!grpc_server.ok()) {
+    Error("cannot start", {{"error", std::string(grpc_server.status().message())}});
+    return 1;
+  }
+
+  auto health = [&](const std::string& address) {
+    return spine::rpc::HealthClient(spine::rpc::MakeChannel(address, common.max_message_bytes));
+  };
+  spine::gateway::ReadinessChecker readiness({{"gateway", health(common.addresses.gateway_grpc)},
+                                              {"storage", health(common.addresses.storage)},
+                                              {"llm", health(common.addresses.llm)},
+                                              {"plugins", health(common.addresses.plugins)},
+                                              {"tasks", health(common.addresses.tasks)}});
+  spine::gateway::GatewayHttpHandler handler(readiness,
+                                             absl::Milliseconds(config.readiness_timeout_ms));
+  auto http_server = spine::gateway::HttpServer::Start(
+      {.address = common.addresses.gateway_http,
+       .threads = static_cast<int>(config.http_threads),
+       .max_connections = config.http_max_connections,
+       .max_body_bytes = config.http_max_body_bytes,
+       .max_header_bytes = config.http_max_header_bytes,
+       .read_timeout = absl::Milliseconds(config.http_read_timeout_ms)},
+      handler);
+  if (!http_server.ok()) {
+    Error("cannot start", {{"error", std::string(http_server.status().message())}});
+    return 1;
+  }
+
+  const int signal_number = spine::rpc::WaitForTerminationSignal();
+  spine::log::Info("shutting down", {{"signal", std::to_string(signal_number)}});
+  (*http_server)->Stop();
+  (*grpc_server)->Shutdown();
+  spine::log::Info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main() {
+  spine::rpc::BlockTerminationSignals();
+  std::optional<spine::gateway::GatewayConfig> config =
+      spine::rpc::LoadConfig<spine::gateway::GatewayConfig>("gateway",
+                                                            spine::gateway::ReadGatewayConfig);
+  if (!config) return 2;
+  return Run(*config);
+}
