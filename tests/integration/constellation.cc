@@ -1,0 +1,93 @@
+#include "tests/integration/constellation.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "libs/auth/ed25519_keys.h"
+#include "libs/rpc/channel.h"
+#include "libs/rpc/health_client.h"
+#include "tests/support/http_client.h"
+
+namespace spine::testing {
+
+Constellation::Constellation() {
+  auto keys = GenerateEd25519PemPair();
+  if (!keys.ok()) throw std::runtime_error(std::string(keys.status().message()));
+  private_key_pem_ = keys->first;
+  const std::string private_key = dir_.WriteFile("jwt_private.pem", keys->first);
+  const std::string public_key = dir_.WriteFile("jwt_public.pem", keys->second);
+  const std::string admin_password =
+      dir_.WriteFile("admin_password", "integration-test-password\n");
+
+  http_port_ = FreeLoopbackPort();
+  for (const char* service : kServices) grpc_ports_[service] = FreeLoopbackPort();
+
+  const std::map<std::string, std::string> env = {
+      {"SPINE_DEV_MODE", "0"},
+      {"SPINE_LOG_LEVEL", "debug"},
+      {"SPINE_DATA_DIR", dir_.path() + "/data"},
+      {"SPINE_JWT_PUBLIC_KEY_FILE", public_key},
+      {"SPINE_JWT_PRIVATE_KEY_FILE", private_key},
+      {"SPINE_ADMIN_PASSWORD_FILE", admin_password},
+      {"SPINE_SHUTDOWN_GRACE_MS", "2000"},
+      {"SPINE_READINESS_TIMEOUT_MS", "300"},
+      {"SPINE_GATEWAY_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
+      {"SPINE_GATEWAY_GRPC_ADDR", GrpcAddress("gateway")},
+      {"SPINE_STORAGE_ADDR", GrpcAddress("storage")},
+      {"SPINE_LLM_ADDR", GrpcAddress("llm")},
+      {"SPINE_PLUGINS_ADDR", GrpcAddress("plugins")},
+      {"SPINE_TASKS_ADDR", GrpcAddress("tasks")},
+      {"SPINE_ENV_FILE", dir_.WriteFile("empty.env", "")},
+  };
+  for (const char* service : kServices) {
+    const std::string binary =
+        std::string(SPINE_BINARY_DIR) + "/services/" + service + "/spine-" + service;
+    processes_[service] =
+        std::make_unique<ChildProcess>(binary, env, dir_.path() + "/" + service + ".log");
+  }
+}
+
+std::string Constellation::GrpcAddress(const std::string& service) const {
+  return "127.0.0.1:" + std::to_string(grpc_ports_.at(service));
+}
+
+std::string Constellation::Log(const std::string& service) const {
+  std::ifstream in(dir_.path() + "/" + service + ".log");
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+bool Constellation::WaitHealthy(const std::string& service, absl::Duration timeout) const {
+  const rpc::HealthClient client(rpc::MakeChannel(GrpcAddress(service), 4 << 20));
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    absl::Notification done;
+    bool serving = false;
+    client.CheckAsync(absl::Milliseconds(500), [&](bool ok) {
+      serving = ok;
+      done.Notify();
+    });
+    done.WaitForNotification();
+    if (serving) return true;
+    absl::SleepFor(absl::Milliseconds(50));  // the process is still binding its port
+  }
+  return false;
+}
+
+int Constellation::WaitForHttpStatus(const std::string& path, int status,
+                                     absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  int last = 0;
+  while (absl::Now() < deadline) {
+    last = HttpRequestTo(http_port_, "GET", path).status;
+    if (last == status) return last;
+    absl::SleepFor(absl::Milliseconds(50));  // polling an HTTP endpoint; no push channel exists
+  }
+  return last;
+}
+
+}  // namespace spine::testing

@@ -1,0 +1,42 @@
+// Constellation: the five real service binaries on free loopback ports, for integration tests.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "tests/support/child_process.h"
+
+namespace spine::testing {
+
+class Constellation {
+ public:
+  static constexpr const char* kServices[] = {"storage", "llm", "plugins", "tasks", "gateway"};
+
+  // Generates a JWT key pair and an admin password into a temp dir and starts every service
+  // with SPINE_DEV_MODE=0, so the secure-by-default path is what gets tested.
+  Constellation();
+
+  // gRPC address of a service ("gateway" means the gateway's gRPC address).
+  std::string GrpcAddress(const std::string& service) const;
+  int http_port() const { return http_port_; }
+  const std::string& private_key_pem() const { return private_key_pem_; }
+  ChildProcess& process(const std::string& service) { return *processes_.at(service); }
+  // The service's stderr so far (for failure messages).
+  std::string Log(const std::string& service) const;
+
+  // Waits until the service's gRPC health check answers SERVING.
+  bool WaitHealthy(const std::string& service, absl::Duration timeout) const;
+  // Polls GET path until it answers `status`; returns the last status seen.
+  int WaitForHttpStatus(const std::string& path, int status, absl::Duration timeout) const;
+
+ private:
+  TempDir dir_;
+  std::string private_key_pem_;
+  int http_port_ = 0;
+  std::map<std::string, int> grpc_ports_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
+};
+
+}  // namespace spine::testing

@@ -1,0 +1,317 @@
+// Tests for the repository checks CI runs: scripts/check-secrets and scripts/check-layers.
+//
+// Every planted secret is assembled at run time from pieces, so this file never contains
+// a string the secret scan would flag.
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under /tmp, removed with everything in it when the object dies.
+class TempTree {
+ public:
+  TempTree() {
+    std::string tmpl = "/tmp/spine-checks-XXXXXX";
+    const char* made = mkdtemp(tmpl.data());
+    REQUIRE(made != nullptr);
+    root_ = made;
+  }
+  TempTree(const TempTree&) = delete;
+  TempTree& operator=(const TempTree&) = delete;
+  ~TempTree() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  const fs::path& root() const { return root_; }
+
+  // Writes `content` to `relative` under the root, creating parent directories.
+  void Write(const std::string& relative, const std::string& content) const {
+    const fs::path path = root_ / relative;
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    REQUIRE(out.good());
+  }
+
+ private:
+  fs::path root_;
+};
+
+std::string ShellQuote(const std::string& s) {
+  std::string quoted = "'";
+  for (const char c : s) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  quoted += "'";
+  return quoted;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs scripts/<script> on `dir` and returns its exit status and combined output.
+RunResult RunCheck(const std::string& script, const fs::path& dir) {
+  const std::string command = ShellQuote(std::string(SPINE_SOURCE_DIR) + "/scripts/" + script) +
+                              " " + ShellQuote(dir.string()) + " 2>&1";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) {
+    result.output.append(buffer, n);
+  }
+  const int status = pclose(pipe);
+  REQUIRE(status != -1);
+  REQUIRE(WIFEXITED(status));
+  result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+// Plants `content` in a tree that is otherwise clean and runs check-secrets on it.
+RunResult ScanPlanted(const std::string& file, const std::string& content) {
+  TempTree tree;
+  tree.Write("README.md", "# a clean project\n");
+  tree.Write(file, content);
+  return RunCheck("check-secrets", tree.root());
+}
+
+// The pieces secrets are built from; none of them is a pattern on its own.
+std::string Dashes() { return std::string(5, '-'); }
+
+std::string Pem(const std::string& kind) {
+  const std::string dashes = Dashes();
+  const std::string label = kind.empty() ? "" : kind + " ";
+  return dashes + "BEGIN " + label + "PRIV" + "ATE KEY" + dashes +
+         "\nMIIEvQIBADANBgkqhkiG9w0BAQEF\n" + dashes + "END " + label + "PRIV" + "ATE KEY" +
+         dashes + "\n";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// check-secrets
+
+TEST_CASE("secret scan passes a clean tree") {
+  TempTree tree;
+  tree.Write("README.md", "# nothing to see\n");
+  tree.Write("src/main.cc", "int main() { return 0; }\n");
+  const RunResult r = RunCheck("check-secrets", tree.root());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.output.find("check-secrets: clean") != std::string::npos);
+}
+
+TEST_CASE("secret scan fails on a planted sk- API key") {
+  const std::string key = std::string("s") + "k-" + "proj4Zq8Lm2Xv9Tb6Nw1Rk3Jh7Yc5";
+  const RunResult r = ScanPlanted("src/client.cc", "auto key = \"" + key + "\";\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("src/client.cc:1") != std::string::npos);
+  SECTION("and never prints the key itself") { REQUIRE(r.output.find(key) == std::string::npos); }
+}
+
+TEST_CASE("secret scan does not mistake words ending in sk- for keys") {
+  const std::string text = std::string("ta") + "sk-" + "queue-drains-within-two-seconds\n";
+  const RunResult r = ScanPlanted("docs/notes.md", text);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("secret scan fails on the default jwtSecret") {
+  const RunResult r =
+      ScanPlanted("config/app.env", std::string("jwt") + "Secret" + "=change" + "me\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("config/app.env:1") != std::string::npos);
+}
+
+TEST_CASE("secret scan fails on an OPENAI_API_KEY with a value") {
+  const std::string var = std::string("OPENAI") + "_API_KEY";
+  const RunResult r = ScanPlanted("deploy/app.env", "# models\n" + var + "=abc123def456\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("deploy/app.env:2") != std::string::npos);
+}
+
+TEST_CASE("secret scan passes an OPENAI_API_KEY documented empty") {
+  const std::string var = std::string("OPENAI") + "_API_KEY";
+  const RunResult r =
+      ScanPlanted(".env.example", "# empty unless the openai backend is used\n" + var + "=\n" +
+                                      var + "=   \n" + var + "=${" + var + "}\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("secret scan fails on AWS access and secret keys with values") {
+  const std::string aws = std::string("AWS") + "_";
+  const auto [name, line] = GENERATE_COPY(table<std::string, std::string>({
+      {"ACCESS_KEY", aws + "ACCESS" + "_KEY=AKIAIOSFODNN7EXAMPLE"},
+      {"SECRET_KEY", aws + "SECRET" + "_KEY=wJalrXUtnFEMIK7MDENG"},
+      {"ACCESS_KEY_ID", aws + "ACCESS" + "_KEY_ID=AKIAIOSFODNN7EXAMPLE"},
+      {"SECRET_ACCESS_KEY", aws + "SECRET" + "_ACCESS_KEY=\"wJalrXUtnFEMIK7MDENG\""},
+      {"prefixed ACCESS_KEY_ID", aws + "PROD_ACCESS" + "_KEY_ID=AKIAIOSFODNN7EXAMPLE"},
+      {"prefixed SECRET_ACCESS_KEY", aws + "BACKUP_SECRET" + "_ACCESS_KEY=wJalrXUtnFEMIK7"},
+      {"credentials-file form", "aws_secret_access" + std::string("_key = wJalrXUtnFEMIK7")},
+  }));
+  INFO(name);
+  const RunResult r = ScanPlanted("ci/env.sh", "export X=1\n" + line + "\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("ci/env.sh:2") != std::string::npos);
+}
+
+TEST_CASE("secret scan passes AWS key variables left empty") {
+  const std::string aws = std::string("AWS") + "_";
+  const RunResult r = ScanPlanted(
+      ".env.example", aws + "ACCESS" + "_KEY_ID=\n" + aws + "SECRET" + "_ACCESS_KEY=\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("secret scan fails on a planted PEM private key") {
+  const std::string kind = GENERATE(as<std::string>{}, "", "RSA", "EC", "OPENSSH", "ENCRYPTED");
+  INFO("kind: " << kind);
+  const RunResult r = ScanPlanted("keys/server.pem", Pem(kind));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("keys/server.pem:1") != std::string::npos);
+}
+
+TEST_CASE("secret scan passes a PEM public key") {
+  const std::string dashes = Dashes();
+  const RunResult r =
+      ScanPlanted("keys/jwt_public.pem", dashes + "BEGIN PUBLIC KEY" + dashes + "\nMFkwEwYHKoZI\n" +
+                                             dashes + "END PUBLIC KEY" + dashes + "\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("secret scan of a plain directory skips build and .git") {
+  TempTree tree;
+  tree.Write("README.md", "# clean\n");
+  tree.Write("build/dev/key.pem", Pem("RSA"));
+  tree.Write(".git/objects/key.pem", Pem("RSA"));
+  tree.Write(".spine/key.pem", Pem("RSA"));
+  const RunResult r = RunCheck("check-secrets", tree.root());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("secret scan passes the repository itself", "[repo]") {
+  const RunResult r = RunCheck("check-secrets", SPINE_SOURCE_DIR);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// check-layers
+
+namespace {
+
+// A small, layered tree that satisfies every rule; each test adds one file to it.
+void WriteCleanLayout(const TempTree& tree) {
+  tree.Write("libs/core/status.h", "#pragma once\n#include <string>\n");
+  tree.Write("libs/rpc/server.cc", "#include \"libs/core/status.h\"\n");
+  tree.Write("services/llm/runner.cc",
+             "#include \"services/llm/runner.h\"\n#include \"libs/core/status.h\"\n"
+             "#include \"spine/v1/storage.grpc.pb.h\"\n");
+  tree.Write("services/llm/runner.h", "#pragma once\n");
+  tree.Write("services/storage/sqlite_adapter.cc",
+             "#include <sqlite3.h>\n#include \"services/storage/sqlite_adapter.h\"\n"
+             "// SQLite in WAL mode\n");
+  tree.Write("services/storage/sqlite_adapter.h", "#pragma once\nstruct sqlite3;\n");
+  tree.Write("tests/unit/services/storage/adapter_test.cc",
+             "#include <sqlite3.h>\n#include \"services/storage/sqlite_adapter.h\"\n");
+  tree.Write("tests/unit/services/llm/runner_test.cc", "#include \"services/llm/runner.h\"\n");
+}
+
+RunResult LayersWith(const std::string& file, const std::string& content) {
+  TempTree tree;
+  WriteCleanLayout(tree);
+  tree.Write(file, content);
+  return RunCheck("check-layers", tree.root());
+}
+
+}  // namespace
+
+TEST_CASE("layer check passes a clean tree") {
+  TempTree tree;
+  WriteCleanLayout(tree);
+  const RunResult r = RunCheck("check-layers", tree.root());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.output.find("check-layers: clean") != std::string::npos);
+}
+
+TEST_CASE("layer check fails when a service includes another service's header") {
+  const std::string include =
+      GENERATE(as<std::string>{}, "#include \"services/storage/sqlite_adapter.h\"",
+               "#include <services/storage/db.h>", "#include \"../storage/db.h\"");
+  INFO(include);
+  const RunResult r = LayersWith("services/gateway/router.cc", "// router\n" + include + "\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("services/gateway/router.cc:2") != std::string::npos);
+}
+
+TEST_CASE("layer check fails when libs includes a service") {
+  const std::string include = GENERATE(as<std::string>{}, "#include \"services/tasks/bus.h\"",
+                                       "#include \"../../services/tasks/bus.h\"");
+  INFO(include);
+  const RunResult r = LayersWith("libs/bus/client.cc", include + "\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("libs/bus/client.cc:1") != std::string::npos);
+}
+
+TEST_CASE("layer check fails when services/llm names SQLite") {
+  const RunResult r = LayersWith("services/llm/audit.cc", "// keeps prompts in a Sqlite table\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("services/llm/audit.cc:1") != std::string::npos);
+}
+
+TEST_CASE("layer check fails when libs names SQLite") {
+  const RunResult r = LayersWith("libs/core/cache.h", "#pragma once\nstruct sqlite3;\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("libs/core/cache.h:2") != std::string::npos);
+}
+
+TEST_CASE("layer check fails when a test outside storage includes sqlite3.h") {
+  const RunResult r = LayersWith("tests/integration/peek_test.cc", "#include <sqlite3.h>\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 1);
+  REQUIRE(r.output.find("tests/integration/peek_test.cc:1") != std::string::npos);
+}
+
+TEST_CASE("layer check allows SQLite inside services/storage") {
+  const RunResult r =
+      LayersWith("services/storage/wal.cc", "#include <sqlite3.h>\n// SQLITE_OPEN_READWRITE\n");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}
+
+TEST_CASE("layer check passes the repository itself", "[repo]") {
+  const RunResult r = RunCheck("check-layers", SPINE_SOURCE_DIR);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+}

@@ -1,0 +1,147 @@
+#include "services/gateway/http/error_response.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "nlohmann/json.hpp"
+
+namespace spine::gateway {
+namespace {
+
+using Json = nlohmann::json;
+
+// Every header named `name` (case-insensitive).
+std::vector<std::string> HeaderValues(const HttpResponse& response, absl::string_view name) {
+  std::vector<std::string> values;
+  for (const auto& [key, value] : response.headers) {
+    if (absl::EqualsIgnoreCase(key, name)) values.push_back(value);
+  }
+  return values;
+}
+
+std::vector<absl::StatusCode> AllErrorCodes() {
+  std::vector<absl::StatusCode> codes;
+  for (int code = 1; code <= 16; ++code) codes.push_back(static_cast<absl::StatusCode>(code));
+  return codes;
+}
+
+TEST_CASE("every gRPC error code maps to the HTTP status in API.md") {
+  const auto [code, http] = GENERATE(table<absl::StatusCode, int>({
+      {absl::StatusCode::kInvalidArgument, 400},
+      {absl::StatusCode::kFailedPrecondition, 400},
+      {absl::StatusCode::kOutOfRange, 400},
+      {absl::StatusCode::kUnauthenticated, 401},
+      {absl::StatusCode::kPermissionDenied, 403},
+      {absl::StatusCode::kNotFound, 404},
+      {absl::StatusCode::kAlreadyExists, 409},
+      {absl::StatusCode::kAborted, 409},
+      {absl::StatusCode::kResourceExhausted, 429},
+      {absl::StatusCode::kCancelled, 499},
+      {absl::StatusCode::kUnknown, 500},
+      {absl::StatusCode::kInternal, 500},
+      {absl::StatusCode::kDataLoss, 500},
+      {absl::StatusCode::kUnimplemented, 501},
+      {absl::StatusCode::kUnavailable, 503},
+      {absl::StatusCode::kDeadlineExceeded, 504},
+  }));
+  INFO(absl::StatusCodeToString(code));
+  CHECK(HttpStatusFor(code) == http);
+  CHECK(MakeErrorResponse(code, "m", "R").status == http);
+}
+
+TEST_CASE("the status table covers all sixteen error codes") {
+  for (absl::StatusCode code : AllErrorCodes()) {
+    INFO(absl::StatusCodeToString(code));
+    const int http = HttpStatusFor(code);
+    CHECK(http >= 400);
+    CHECK(http <= 599);
+  }
+}
+
+TEST_CASE("an out-of-range status code maps to 500") {
+  CHECK(HttpStatusFor(static_cast<absl::StatusCode>(42)) == 500);
+}
+
+TEST_CASE("an error response body has exactly the AIP-193 shape") {
+  const HttpResponse response =
+      MakeErrorResponse(absl::StatusCode::kNotFound, "thought 42 not found", "THOUGHT_NOT_FOUND");
+  REQUIRE(Json::accept(response.body));
+  const Json expected = Json::parse(R"({"error": {
+      "code": 404, "status": "NOT_FOUND", "message": "thought 42 not found",
+      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                   "reason": "THOUGHT_NOT_FOUND", "domain": "spine", "metadata": {}}]}})");
+  CHECK(Json::parse(response.body) == expected);
+  CHECK(response.status == 404);
+}
+
+TEST_CASE("every error response has the shape, the code name and a JSON content type") {
+  for (absl::StatusCode code : AllErrorCodes()) {
+    INFO(absl::StatusCodeToString(code));
+    const HttpResponse response = MakeErrorResponse(code, "msg", "SOME_REASON");
+    REQUIRE(Json::accept(response.body));
+    const Json body = Json::parse(response.body);
+    REQUIRE(body.is_object());
+    CHECK(body.size() == 1);
+    const Json& error = body.at("error");
+    CHECK(error.size() == 4);
+    CHECK(error.at("code") == HttpStatusFor(code));
+    CHECK(error.at("status") == absl::StatusCodeToString(code));
+    CHECK(error.at("message") == "msg");
+    REQUIRE(error.at("details").is_array());
+    REQUIRE(error.at("details").size() == 1);
+    const Json& info = error.at("details")[0];
+    CHECK(info.size() == 4);
+    CHECK(info.at("@type") == "type.googleapis.com/google.rpc.ErrorInfo");
+    CHECK(info.at("reason") == "SOME_REASON");
+    CHECK(info.at("domain") == "spine");
+    CHECK(info.at("metadata") == Json::object());
+    CHECK(HeaderValues(response, "Content-Type") == std::vector<std::string>{"application/json"});
+  }
+}
+
+TEST_CASE("a WWW-Authenticate Bearer challenge comes exactly with UNAUTHENTICATED") {
+  for (absl::StatusCode code : AllErrorCodes()) {
+    INFO(absl::StatusCodeToString(code));
+    const std::vector<std::string> challenge =
+        HeaderValues(MakeErrorResponse(code, "m", "R"), "WWW-Authenticate");
+    if (code == absl::StatusCode::kUnauthenticated) {
+      REQUIRE(challenge.size() == 1);
+      CHECK(absl::StartsWith(challenge[0], "Bearer"));
+    } else {
+      CHECK(challenge.empty());
+    }
+  }
+}
+
+TEST_CASE("an error response with its own HTTP status keeps the gRPC code name") {
+  const HttpResponse response = MakeErrorResponse(413, absl::StatusCode::kInvalidArgument,
+                                                  "body too large", "BODY_TOO_LARGE");
+  CHECK(response.status == 413);
+  const Json body = Json::parse(response.body);
+  CHECK(body["error"]["code"] == 413);
+  CHECK(body["error"]["status"] == "INVALID_ARGUMENT");
+  CHECK(body["error"]["details"][0]["reason"] == "BODY_TOO_LARGE");
+}
+
+TEST_CASE("an error message with special characters round-trips through the JSON body") {
+  const std::string message = "bad \"input\"\n\\ \t\x01 caf\xC3\xA9";
+  const HttpResponse response = MakeErrorResponse(absl::StatusCode::kInvalidArgument, message, "R");
+  REQUIRE(Json::accept(response.body));
+  CHECK(response.body.find('\n') == std::string::npos);
+  CHECK(Json::parse(response.body)["error"]["message"] == message);
+}
+
+TEST_CASE("an error message with invalid UTF-8 still gives a JSON body") {
+  const HttpResponse response =
+      MakeErrorResponse(absl::StatusCode::kInvalidArgument, "bad \xff byte", "R");
+  REQUIRE(Json::accept(response.body));
+  CHECK(Json::parse(response.body)["error"]["message"] == "bad \xEF\xBF\xBD byte");
+}
+
+}  // namespace
+}  // namespace spine::gateway

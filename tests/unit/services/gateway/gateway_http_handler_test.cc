@@ -1,0 +1,176 @@
+#include "services/gateway/gateway_http_handler.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "libs/rpc/channel.h"
+#include "libs/rpc/health_client.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/readiness.h"
+
+namespace spine::gateway {
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr absl::Duration kReplyWait = absl::Seconds(5);
+
+// Collects the one reply a handler sends, from whichever thread sends it.
+class ReplyCatcher {
+ public:
+  HttpReply Reply() {
+    return [this](HttpResponse response) {
+      absl::MutexLock lock(&mu_);
+      ++calls_;
+      response_ = std::move(response);
+      if (!done_.HasBeenNotified()) done_.Notify();
+    };
+  }
+
+  // The reply, waiting up to kReplyWait for it.
+  HttpResponse Wait() {
+    REQUIRE(done_.WaitForNotificationWithTimeout(kReplyWait));
+    absl::MutexLock lock(&mu_);
+    REQUIRE(calls_ == 1);
+    return *response_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<HttpResponse> response_ ABSL_GUARDED_BY(mu_);
+  absl::Notification done_;
+};
+
+HttpRequest Request(std::string method, std::string path) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.path = std::move(path);
+  request.request_id = "test-request";
+  return request;
+}
+
+std::optional<std::string> Header(const HttpResponse& response, absl::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+Json Body(const HttpResponse& response) {
+  INFO(response.body);
+  REQUIRE(Json::accept(response.body));
+  return Json::parse(response.body);
+}
+
+HttpResponse Send(GatewayHttpHandler& handler, std::string method, std::string path) {
+  ReplyCatcher catcher;
+  handler.Handle(Request(std::move(method), std::move(path)), catcher.Reply());
+  return catcher.Wait();
+}
+
+// A health client whose server is not there: loopback port 1 refuses connections.
+rpc::HealthClient UnreachableHealthClient() {
+  return rpc::HealthClient(rpc::MakeChannel("127.0.0.1:1", 4 << 20));
+}
+
+TEST_CASE("GET /healthz answers 200 with a JSON body") {
+  const ReadinessChecker readiness({});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+  const std::string method = GENERATE("GET", "HEAD");
+  const HttpResponse response = Send(handler, method, "/healthz");
+  CHECK(response.status == 200);
+  CHECK(Header(response, "Content-Type") == std::optional<std::string>("application/json"));
+  CHECK(Body(response) == Json{{"status", "ok"}});
+}
+
+TEST_CASE("other methods on /healthz and /readyz answer 405 with an Allow header") {
+  const ReadinessChecker readiness({});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+  const std::string path = GENERATE("/healthz", "/readyz");
+  const std::string method = GENERATE("POST", "PUT", "DELETE", "PATCH");
+  INFO(method << " " << path);
+  const HttpResponse response = Send(handler, method, path);
+  CHECK(response.status == 405);
+  const std::optional<std::string> allow = Header(response, "Allow");
+  REQUIRE(allow.has_value());
+  CHECK_THAT(*allow, Catch::Contains("GET"));
+  CHECK_THAT(*allow, !Catch::Contains(method));
+  const Json body = Body(response);
+  CHECK(body["error"]["code"] == 405);
+  CHECK(body["error"]["details"][0]["reason"] == "METHOD_NOT_ALLOWED");
+  CHECK(Header(response, "Content-Type") == std::optional<std::string>("application/json"));
+}
+
+TEST_CASE("GET /readyz answers 200 at once when there is nothing to wait for") {
+  const ReadinessChecker readiness({});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+  const HttpResponse response = Send(handler, "GET", "/readyz");
+  CHECK(response.status == 200);
+  CHECK(Header(response, "Content-Type") == std::optional<std::string>("application/json"));
+  CHECK(Body(response) == Json{{"status", "ready"}});
+  CHECK_FALSE(Header(response, "Retry-After").has_value());
+}
+
+TEST_CASE("an unknown path answers 404 in the error shape with reason ROUTE_NOT_FOUND") {
+  const ReadinessChecker readiness({});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+  const std::string method = GENERATE("GET", "POST");
+  const std::string path = GENERATE("/nope", "/", "/healthz/", "/HEALTHZ", "/readyz/extra");
+  INFO(method << " " << path);
+  const HttpResponse response = Send(handler, method, path);
+  CHECK(response.status == 404);
+  CHECK(Header(response, "Content-Type") == std::optional<std::string>("application/json"));
+  const Json body = Body(response);
+  CHECK(body["error"]["code"] == 404);
+  CHECK(body["error"]["status"] == "NOT_FOUND");
+  CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains(path));
+  CHECK(body["error"]["details"][0]["reason"] == "ROUTE_NOT_FOUND");
+  CHECK(body["error"]["details"][0]["domain"] == "spine");
+}
+
+TEST_CASE("GET /readyz answers 503 naming a service that does not answer its health check") {
+  std::map<std::string, rpc::HealthClient> targets;
+  targets.emplace("storage", UnreachableHealthClient());
+  const ReadinessChecker readiness(std::move(targets));
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+
+  const HttpResponse response = Send(handler, "GET", "/readyz");
+  CHECK(response.status == 503);
+  CHECK(Header(response, "Retry-After").has_value());
+  CHECK(Header(response, "Content-Type") == std::optional<std::string>("application/json"));
+  const Json body = Body(response);
+  CHECK(body["error"]["code"] == 503);
+  CHECK(body["error"]["status"] == "UNAVAILABLE");
+  CHECK_THAT(body["error"]["message"].get<std::string>(), Catch::Contains("storage"));
+  CHECK(body["error"]["details"][0]["reason"] == "SERVICES_NOT_READY");
+  CHECK(body["notReady"] == Json::array({"storage"}));
+}
+
+TEST_CASE("GET /readyz lists every service that is not ready, sorted") {
+  std::map<std::string, rpc::HealthClient> targets;
+  targets.emplace("tasks", UnreachableHealthClient());
+  targets.emplace("llm", UnreachableHealthClient());
+  const ReadinessChecker readiness(std::move(targets));
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+
+  const HttpResponse response = Send(handler, "GET", "/readyz");
+  CHECK(response.status == 503);
+  const Json body = Body(response);
+  CHECK(body["notReady"] == Json::array({"llm", "tasks"}));
+  CHECK_THAT(body["error"]["message"].get<std::string>(),
+             Catch::Contains("llm") && Catch::Contains("tasks"));
+}
+
+}  // namespace
+}  // namespace spine::gateway
