@@ -14,7 +14,7 @@
 
 #define SPINE_RETURN_IF_ERROR(expr)                \
   do {                                             \
-    const ::absl::Status spine_status_ = (expr);   \
+    ::absl::Status spine_status_ = (expr);         \
     if (!spine_status_.ok()) return spine_status_; \
   } while (false)
 

@@ -49,7 +49,7 @@ void HealthClient::CheckAsync(absl::Duration timeout, std::function<void(bool)> 
                                 absl::ToChronoMilliseconds(timeout));
   grpc::GenericStub stub(channel_);
   stub.UnaryCall(&pending->context, kCheckMethod, grpc::StubOptions(), &pending->request,
-                 &pending->response, [pending](grpc::Status status) {
+                 &pending->response, [pending](const grpc::Status& status) {
                    pending->done(status.ok() && IsServing(pending->response));
                  });
 }

@@ -44,7 +44,7 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
 
 void GatewayHttpHandler::Readyz(HttpReply reply) const {
   readiness_.CheckAll(
-      readiness_timeout_, [reply = std::move(reply)](std::vector<std::string> not_ready) {
+      readiness_timeout_, [reply = std::move(reply)](const std::vector<std::string>& not_ready) {
         if (not_ready.empty()) return reply(JsonResponse(200, {{"status", "ready"}}));
         HttpResponse response = MakeErrorResponse(
             absl::StatusCode::kUnavailable,

@@ -20,8 +20,15 @@ namespace spine::testing {
 ChildProcess::ChildProcess(const std::string& path, const std::map<std::string, std::string>& env,
                            const std::string& log_path) {
   std::vector<std::string> env_strings;
-  for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+  env_strings.reserve(env.size());
+  for (const auto& [key, value] : env) {
+    std::string entry = key;
+    entry += '=';
+    entry += value;
+    env_strings.push_back(std::move(entry));
+  }
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
   std::string program = path;
@@ -103,7 +110,7 @@ TempDir::~TempDir() {
 
 std::string TempDir::WriteFile(const std::string& name, const std::string& contents,
                                int mode) const {
-  const std::string full = path_ + "/" + name;
+  std::string full = path_ + "/" + name;
   {
     std::ofstream out(full, std::ios::binary);
     out << contents;

@@ -59,7 +59,7 @@ TEST_CASE("SPINE_RETURN_IF_ERROR returns a later error after earlier steps succe
 }
 
 TEST_CASE("SPINE_RETURN_IF_ERROR works in a function returning StatusOr") {
-  const auto run = [](absl::Status step) -> absl::StatusOr<int> {
+  const auto run = [](const absl::Status& step) -> absl::StatusOr<int> {
     SPINE_RETURN_IF_ERROR(step);
     return 7;
   };
