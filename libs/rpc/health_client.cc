@@ -30,28 +30,40 @@ bool IsServing(const grpc::ByteBuffer& buffer) {
   return status == kServing;
 }
 
-struct PendingCheck {
-  grpc::ClientContext context;
+// One check in flight. A reactor, because gRPC lets a reactor delete itself in OnDone; a
+// plain callback that drops the last reference to its ClientContext from inside the callback
+// frees the call while gRPC is still using it.
+class CheckReactor final : public grpc::ClientUnaryReactor {
+ public:
+  CheckReactor(const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout,
+               std::function<void(bool)> done)
+      : done_(std::move(done)) {
+    context_.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+    grpc::GenericStub stub(channel);
+    stub.PrepareUnaryCall(&context_, kCheckMethod, grpc::StubOptions(), &request_, &response_,
+                          this);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    done_(status.ok() && IsServing(response_));
+    delete this;
+  }
+
+ private:
+  grpc::ClientContext context_;
   // An empty HealthCheckRequest (the whole server). It must hold one empty slice: a
   // default-constructed ByteBuffer is "no message", which gRPC rejects as API misuse.
-  grpc::Slice empty_slice;
-  grpc::ByteBuffer request{&empty_slice, 1};
-  grpc::ByteBuffer response;
-  std::function<void(bool)> done;
+  grpc::Slice empty_slice_;
+  grpc::ByteBuffer request_{&empty_slice_, 1};
+  grpc::ByteBuffer response_;
+  std::function<void(bool)> done_;
 };
 
 }  // namespace
 
 void HealthClient::CheckAsync(absl::Duration timeout, std::function<void(bool)> done) const {
-  auto pending = std::make_shared<PendingCheck>();
-  pending->done = std::move(done);
-  pending->context.set_deadline(std::chrono::system_clock::now() +
-                                absl::ToChronoMilliseconds(timeout));
-  grpc::GenericStub stub(channel_);
-  stub.UnaryCall(&pending->context, kCheckMethod, grpc::StubOptions(), &pending->request,
-                 &pending->response, [pending](const grpc::Status& status) {
-                   pending->done(status.ok() && IsServing(pending->response));
-                 });
+  auto* reactor = new CheckReactor(channel_, timeout, std::move(done));  // deletes itself in OnDone
+  reactor->StartCall();
 }
 
 }  // namespace spine::rpc

@@ -122,7 +122,17 @@ TEST_CASE("the gateway answers unknown paths in the error shape and echoes reque
   CHECK(bad_id.headers["x-request-id"] != "bad id with spaces");
   CHECK(bad_id.headers["x-request-id"].size() == 32);
 
-  CHECK(HttpRequestTo(stack.http_port(), "POST", "/healthz").status == 405);
+  HttpResult head = HttpRequestTo(stack.http_port(), "HEAD", "/healthz");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.headers["content-length"] != "0");
+
+  HttpResult post = HttpRequestTo(stack.http_port(), "POST", "/healthz");
+  CHECK(post.status == 405);
+  CHECK(post.headers["allow"] == "GET, HEAD");
+  CHECK(HttpRequestTo(stack.http_port(), "GET", "/healthz",
+                      {{"X-Padding", std::string(20 << 10, 'p')}})
+            .status == 431);
   CHECK(HttpRequestTo(stack.http_port(), "POST", "/nope", {{"Content-Type", "application/json"}},
                       std::string(2 << 20, 'x'))
             .status == 413);

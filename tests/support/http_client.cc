@@ -31,8 +31,10 @@ HttpResult HttpRequestTo(int port, const std::string& method, const std::string&
     request.prepare_payload();
     http::write(stream, request);
     beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(stream, buffer, response);
+    http::response_parser<http::string_body> parser;
+    parser.skip(request.method() == http::verb::head);  // a HEAD response has no body to read
+    http::read(stream, buffer, parser);
+    const http::response<http::string_body>& response = parser.get();
     result.status = static_cast<int>(response.result_int());
     for (const auto& field : response) {
       std::string name(field.name_string());

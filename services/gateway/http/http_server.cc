@@ -42,6 +42,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void RejectBusy() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
+      self->is_head_ = false;
       self->Write(MakeErrorResponse(503, absl::StatusCode::kUnavailable,
                                     "too many connections, retry later", "TOO_MANY_CONNECTIONS"),
                   rpc::NewRequestId());
@@ -50,6 +51,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader() {
+    is_head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
     parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
@@ -98,6 +100,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();  // the handler may take its time; its own deadlines bound it
     http::request<http::string_body> message = parser_->release();
     keep_alive_ = message.keep_alive();
+    is_head_ = message.method() == http::verb::head;
 
     HttpRequest request;
     request.method = std::string(message.method_string());
@@ -139,6 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive_);
     message->prepare_payload();
+    // HEAD: the same headers (Content-Length included) as GET, and no body.
+    if (is_head_) message->body().clear();
     stream_.expires_after(absl::ToChronoMilliseconds(options_.read_timeout));
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
@@ -161,6 +166,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<int64_t>& active_;
   std::string peer_ip_;
   bool keep_alive_ = true;
+  bool is_head_ = false;
 };
 
 }  // namespace
