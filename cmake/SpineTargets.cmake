@@ -25,5 +25,11 @@ function(spine_test name)
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
-  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300)
+  set(lock "")
+  if("integration" IN_LIST ARG_LABELS)
+    # Integration tests pick free loopback ports and then bind them; running two at once could
+    # hand both the same port, so they take turns.
+    set(lock RESOURCE_LOCK loopback_ports)
+  endif()
+  catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300 ${lock})
 endfunction()

@@ -47,7 +47,10 @@ std::string Quoted(std::string_view text) {
   return absl::StrCat("'", absl::string_view(text.data(), text.size()), "'");
 }
 
-bool IsKnownRole(std::string_view role) { return role == "user" || role == "admin"; }
+// "service" is the role of the tokens Spine services call each other with (internal RPCs).
+bool IsKnownRole(std::string_view role) {
+  return role == "user" || role == "admin" || role == "service";
+}
 
 absl::StatusOr<std::string> Sha256(std::string_view data) {
   std::string digest(32, '\0');
@@ -166,10 +169,10 @@ absl::StatusOr<AccessClaims> ClaimsFromPayload(const Json& payload) {
   AccessClaims claims;
   SPINE_ASSIGN_OR_RETURN(claims.sub, StringClaim(payload, "sub", /*required=*/true));
   if (claims.sub.empty()) return Reject("claim 'sub' is empty");
-  SPINE_ASSIGN_OR_RETURN(claims.name, StringClaim(payload, "name", /*required=*/false));
+  SPINE_ASSIGN_OR_RETURN(claims.name, StringClaim(payload, "name", /*required=*/true));
   SPINE_ASSIGN_OR_RETURN(claims.role, StringClaim(payload, "role", /*required=*/true));
   if (!IsKnownRole(claims.role)) {
-    return Reject(absl::StrCat("role ", Quoted(claims.role), " is not user or admin"));
+    return Reject(absl::StrCat("role ", Quoted(claims.role), " is not user, admin or service"));
   }
   SPINE_ASSIGN_OR_RETURN(std::optional<absl::Time> iat,
                          NumericDateClaim(payload, "iat", /*required=*/true));
@@ -221,7 +224,7 @@ absl::StatusOr<std::string> JwtSigner::Sign(std::string_view sub, std::string_vi
   if (sub.empty()) return absl::InvalidArgumentError("jwt: sub is empty");
   if (!IsKnownRole(role)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("jwt: role ", Quoted(role), " is not user or admin"));
+        absl::StrCat("jwt: role ", Quoted(role), " is not user, admin or service"));
   }
   unsigned char jti[kJtiBytes];
   if (RAND_bytes(jti, sizeof(jti)) != 1) {

@@ -37,7 +37,7 @@ inline constexpr size_t kJwtMaxTokenBytes = size_t{8} * 1024;
 struct AccessClaims {
   std::string sub;   // user id
   std::string name;  // user name, for display and logs
-  std::string role;  // "user" or "admin"
+  std::string role;  // "user", "admin" or "service" (service-to-service calls)
   absl::Time iat;
   absl::Time exp;
   std::optional<absl::Time> nbf;

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -129,6 +131,32 @@ std::string ConfigReader::Secret(absl::string_view name, size_t min_length) {
     Problem(name, kRedacted, "is a well-known placeholder, set a real secret");
   }
   return *value;
+}
+
+std::string ConfigReader::SecretOrFile(absl::string_view name, size_t min_length) {
+  const std::string file_variable = absl::StrCat(name, "_FILE");
+  const std::string file = String(file_variable, "");
+  if (file.empty()) return Secret(name, min_length);
+  if (std::optional<std::string> direct = env_.Get(name); direct && !direct->empty()) {
+    Problem(name, kRedacted,
+            absl::StrCat("set either ", name, " or ", file_variable, ", not both"));
+  }
+  std::ifstream in(file);
+  if (!in) {
+    Problem(file_variable, file, "cannot read the file");
+    return "";
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  std::string value(absl::StripTrailingAsciiWhitespace(contents.str()));
+  if (value.size() < min_length) {
+    Problem(file_variable, file,
+            absl::StrCat("the secret must be at least ", min_length, " characters"));
+  }
+  if (absl::AsciiStrToLower(value) == "changeme") {
+    Problem(file_variable, file, "holds a well-known placeholder, set a real secret");
+  }
+  return value;
 }
 
 absl::Status ConfigReader::Finish() const {

@@ -39,6 +39,9 @@ class ConfigReader {
   // A secret value (never logged). Outside dev mode it is required and at least
   // `min_length` characters; in dev mode it may be empty.
   std::string Secret(absl::string_view name, size_t min_length);
+  // The same secret, but `<name>_FILE` may name a file holding it instead (trailing whitespace
+  // dropped) — the form container secrets and `ps`-safe setups use. Setting both is a problem.
+  std::string SecretOrFile(absl::string_view name, size_t min_length);
 
   // Records a problem found by cross-field validation in a service's own config.
   void AddProblem(std::string problem);

@@ -39,6 +39,13 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase
   if (access == spine::api::ACCESS_ADMIN && !caller.is_admin()) {
     return absl::PermissionDeniedError("this method requires the admin role");
   }
+  if (access == spine::api::ACCESS_INTERNAL && !caller.is_service()) {
+    return absl::PermissionDeniedError("this method is only for Spine services");
+  }
+  if (access != spine::api::ACCESS_INTERNAL && caller.is_service()) {
+    // A service acts for a user by forwarding that user's token, never with its own.
+    return absl::PermissionDeniedError("a service token is only accepted on internal methods");
+  }
   return caller;
 }
 

@@ -19,6 +19,7 @@ struct Caller {
   std::string bearer_token;
 
   bool is_admin() const { return role == "admin"; }
+  bool is_service() const { return role == "service"; }
 };
 
 // Decides whether a call may proceed, from the method's `(spine.api.access)` option and the
@@ -29,7 +30,8 @@ class Authenticator {
   explicit Authenticator(const JwtVerifier* verifier) : verifier_(verifier) {}
 
   // UNAUTHENTICATED for a missing, malformed or invalid token on a non-public method;
-  // PERMISSION_DENIED for a non-admin on an admin method.
+  // PERMISSION_DENIED for a non-admin on an admin method, and for anything but a service token
+  // on an internal method.
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& context) const;
 
  private:

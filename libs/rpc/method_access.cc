@@ -44,7 +44,10 @@ spine::api::Access AccessOf(absl::string_view method) {
   const google::protobuf::MethodDescriptor* descriptor =
       google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
   if (descriptor == nullptr) return spine::api::ACCESS_AUTHENTICATED;
-  return descriptor->options().GetExtension(spine::api::access);
+  if (descriptor->options().HasExtension(spine::api::access)) {
+    return descriptor->options().GetExtension(spine::api::access);
+  }
+  return descriptor->service()->options().GetExtension(spine::api::default_access);
 }
 
 }  // namespace spine::rpc

@@ -41,11 +41,11 @@ class RequestIdInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      log::Debug("rpc",
-                 {{"method", method_},
-                  {"code", std::to_string(status.error_code())},
-                  {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - start_))},
-                  {"request_id", request_id_}});
+      log::Info("rpc",
+                {{"method", method_},
+                 {"code", std::to_string(status.error_code())},
+                 {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - start_))},
+                 {"request_id", request_id_}});
     }
     methods->Proceed();
   }

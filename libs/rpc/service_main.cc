@@ -32,21 +32,15 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> LoadJwtVerifier(const CommonConfig&
 }
 
 int ServeUntilSignal(const CommonConfig& common, const std::string& address,
+                     const Authenticator& authenticator,
                      const std::vector<grpc::Service*>& services,
                      StatusProbeService::Extras status_extras) {
-  Clock& clock = RealClock::Instance();
-  absl::StatusOr<std::unique_ptr<JwtVerifier>> verifier = LoadJwtVerifier(common, clock);
-  if (!verifier.ok()) {
-    log::Error("refusing to start", {{"error", std::string(verifier.status().message())}});
-    return 2;
-  }
-  Authenticator authenticator(verifier->get());
   RpcServerOptions options{.service_name = common.service,
                            .address = address,
                            .max_message_bytes = common.max_message_bytes,
                            .shutdown_grace = absl::Milliseconds(common.shutdown_grace_ms)};
-  absl::StatusOr<std::unique_ptr<RpcServer>> server =
-      RpcServer::Start(options, authenticator, services, clock, std::move(status_extras));
+  absl::StatusOr<std::unique_ptr<RpcServer>> server = RpcServer::Start(
+      options, authenticator, services, RealClock::Instance(), std::move(status_extras));
   if (!server.ok()) {
     log::Error("cannot start", {{"error", std::string(server.status().message())}});
     return 1;
@@ -56,6 +50,17 @@ int ServeUntilSignal(const CommonConfig& common, const std::string& address,
   (*server)->Shutdown();
   log::Info("stopped");
   return 0;
+}
+
+int ServeUntilSignal(const CommonConfig& common, const std::string& address) {
+  absl::StatusOr<std::unique_ptr<JwtVerifier>> verifier =
+      LoadJwtVerifier(common, RealClock::Instance());
+  if (!verifier.ok()) {
+    log::Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  const Authenticator authenticator(verifier->get());
+  return ServeUntilSignal(common, address, authenticator, {});
 }
 
 }  // namespace spine::rpc

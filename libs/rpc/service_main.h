@@ -35,8 +35,12 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> LoadJwtVerifier(const CommonConfig&
 // Runs a gRPC server for `services` on `address` until SIGTERM/SIGINT, then shuts down
 // gracefully. Returns the process exit code (0 after a clean stop).
 int ServeUntilSignal(const CommonConfig& common, const std::string& address,
+                     const Authenticator& authenticator,
                      const std::vector<grpc::Service*>& services,
                      StatusProbeService::Extras status_extras = nullptr);
+
+// The same for a service with no services of its own yet: loads the JWT verifier itself.
+int ServeUntilSignal(const CommonConfig& common, const std::string& address);
 
 // Implementation details below.
 void LogConfigProblem(absl::string_view service, const absl::Status& status);

@@ -1,31 +1,20 @@
 #include "services/gateway/gateway_config.h"
 
-#include <fstream>
-#include <sstream>
+#include <arpa/inet.h>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace spine::gateway {
 namespace {
 
-constexpr size_t kMinAdminPasswordLength = 12;  // API.md: passwords are 12..128 characters
-
-std::string ReadAdminPassword(ConfigReader& reader) {
-  const std::string file = reader.String("SPINE_ADMIN_PASSWORD_FILE", "");
-  if (file.empty()) return reader.Secret("SPINE_ADMIN_PASSWORD", kMinAdminPasswordLength);
-  std::ifstream in(file);
-  if (!in) {
-    reader.AddProblem("SPINE_ADMIN_PASSWORD_FILE=" + file + ": cannot read the file");
-    return "";
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  std::string password(absl::StripTrailingAsciiWhitespace(contents.str()));
-  if (password.size() < kMinAdminPasswordLength) {
-    reader.AddProblem("SPINE_ADMIN_PASSWORD_FILE=" + file +
-                      ": the password must be at least 12 characters");
-  }
-  return password;
+// The HTTP listener binds an IP literal (no name resolution at start).
+bool IsIpLiteralHost(const std::string& address) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned char buffer[sizeof(struct in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
 }
 
 }  // namespace
@@ -35,7 +24,15 @@ GatewayConfig ReadGatewayConfig(ConfigReader& reader) {
   config.common = ReadCommonConfig(reader, "gateway");
   config.jwt_private_key_file = reader.SecretFile("SPINE_JWT_PRIVATE_KEY_FILE");
   config.admin_username = reader.String("SPINE_ADMIN_USERNAME", "admin");
-  config.admin_password = ReadAdminPassword(reader);
+  // API.md: passwords are 12..128 characters.
+  config.admin_password = reader.SecretOrFile("SPINE_ADMIN_PASSWORD", 12);
+  if (config.admin_password.size() > 128) {
+    reader.AddProblem("SPINE_ADMIN_PASSWORD=<redacted>: at most 128 characters");
+  }
+  if (!IsIpLiteralHost(config.common.addresses.gateway_http)) {
+    reader.AddProblem(absl::StrCat("SPINE_GATEWAY_HTTP_ADDR=", config.common.addresses.gateway_http,
+                                   ": the host must be an IP address (e.g. 127.0.0.1 or [::1])"));
+  }
   config.http_threads = reader.Int("SPINE_HTTP_THREADS", 2, 1, 64);
   config.http_max_connections = reader.Int("SPINE_HTTP_MAX_CONNECTIONS", 1024, 1, 100000);
   config.http_max_body_bytes = reader.Int("SPINE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);

@@ -23,6 +23,14 @@ int Run(const spine::gateway::GatewayConfig& config) {
       Error("refusing to start", {{"error", std::string(key.status().message())}});
       return 2;
     }
+    // A mismatched pair would start fine and then have every token it mints rejected.
+    auto public_key = spine::Ed25519PublicKey::FromPemFile(common.jwt_public_key_file);
+    if (!public_key.ok() || public_key->KeyId() != key->KeyId()) {
+      Error("refusing to start",
+            {{"error",
+              "SPINE_JWT_PRIVATE_KEY_FILE and SPINE_JWT_PUBLIC_KEY_FILE are not one key pair"}});
+      return 2;
+    }
   }
   auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
   if (!verifier.ok()) {
@@ -67,7 +75,7 @@ int Run(const spine::gateway::GatewayConfig& config) {
 
   const int signal_number = spine::rpc::WaitForTerminationSignal();
   spine::log::Info("shutting down", {{"signal", std::to_string(signal_number)}});
-  (*http_server)->Stop();
+  (*http_server)->Stop(absl::Milliseconds(common.shutdown_grace_ms));
   (*grpc_server)->Shutdown();
   spine::log::Info("stopped");
   return 0;

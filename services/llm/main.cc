@@ -8,5 +8,5 @@ int main() {
   std::optional<spine::llm::LlmConfig> config =
       spine::rpc::LoadConfig<spine::llm::LlmConfig>("llm", spine::llm::ReadLlmConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.llm, {});
+  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.llm);
 }

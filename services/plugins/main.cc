@@ -9,5 +9,5 @@ int main() {
       spine::rpc::LoadConfig<spine::plugins::PluginsConfig>("plugins",
                                                             spine::plugins::ReadPluginsConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.plugins, {});
+  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.plugins);
 }

@@ -8,5 +8,5 @@ int main() {
   std::optional<spine::tasks::TasksConfig> config =
       spine::rpc::LoadConfig<spine::tasks::TasksConfig>("tasks", spine::tasks::ReadTasksConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.tasks, {});
+  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.tasks);
 }

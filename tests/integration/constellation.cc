@@ -32,7 +32,7 @@ void KeepCallbackQueueAlive() {
 
 }  // namespace
 
-Constellation::Constellation() {
+Constellation::Constellation(const std::vector<std::string>& services) {
   KeepCallbackQueueAlive();
   auto keys = GenerateEd25519PemPair();
   if (!keys.ok()) throw std::runtime_error(std::string(keys.status().message()));
@@ -52,6 +52,7 @@ Constellation::Constellation() {
       {"SPINE_JWT_PUBLIC_KEY_FILE", public_key},
       {"SPINE_JWT_PRIVATE_KEY_FILE", private_key},
       {"SPINE_ADMIN_PASSWORD_FILE", admin_password},
+      {"SPINE_PAGE_TOKEN_KEY_FILE", dir_.WriteFile("page_token_key", std::string(64, 'k'))},
       {"SPINE_SHUTDOWN_GRACE_MS", "2000"},
       {"SPINE_READINESS_TIMEOUT_MS", "300"},
       {"SPINE_GATEWAY_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port_)},
@@ -62,7 +63,7 @@ Constellation::Constellation() {
       {"SPINE_TASKS_ADDR", GrpcAddress("tasks")},
       {"SPINE_ENV_FILE", dir_.WriteFile("empty.env", "")},
   };
-  for (const char* service : kServices) {
+  for (const std::string& service : services) {
     const std::string binary =
         std::string(SPINE_BINARY_DIR) + "/services/" + service + "/spine-" + service;
     processes_[service] =

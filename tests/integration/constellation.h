@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "tests/support/child_process.h"
@@ -16,7 +17,9 @@ class Constellation {
 
   // Generates a JWT key pair and an admin password into a temp dir and starts every service
   // with SPINE_DEV_MODE=0, so the secure-by-default path is what gets tested.
-  Constellation();
+  Constellation() : Constellation({std::begin(kServices), std::end(kServices)}) {}
+  // Starts only `services` (every address is still assigned, so they can find each other).
+  explicit Constellation(const std::vector<std::string>& services);
 
   // gRPC address of a service ("gateway" means the gateway's gRPC address).
   std::string GrpcAddress(const std::string& service) const;

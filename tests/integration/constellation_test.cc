@@ -13,6 +13,7 @@
 #include "libs/rpc/channel.h"
 #include "nlohmann/json.hpp"
 #include "spine/v1/common.grpc.pb.h"
+#include "spine/v1/plugins.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/support/http_client.h"
 
@@ -26,6 +27,16 @@ std::string SignToken(const Constellation& stack, const std::string& role) {
   auto token = signer.Sign("7", "alice", role);
   REQUIRE(token.ok());
   return *token;
+}
+
+grpc::Status ListPlugins(const Constellation& stack, const std::string& authorization) {
+  auto stub =
+      spine::v1::PluginService::NewStub(rpc::MakeChannel(stack.GrpcAddress("plugins"), 4 << 20));
+  auto context = rpc::MakeClientContext(absl::Seconds(5));
+  if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  spine::v1::ListPluginsRequest request;
+  spine::v1::ListPluginsResponse response;
+  return stub->ListPlugins(context.get(), request, &response);
 }
 
 grpc::Status ListThoughts(const Constellation& stack, const std::string& authorization) {
@@ -75,7 +86,10 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   Constellation stack;
   RequireAllHealthy(stack);
 
+  // An implemented RPC (spine-storage) and one still answered by the fallback (spine-plugins).
   CHECK(ListThoughts(stack, "").error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(ListPlugins(stack, "").error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(ListPlugins(stack, "Bearer not.a.jwt").error_code() == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(ListThoughts(stack, "Bearer not.a.jwt").error_code() == grpc::StatusCode::UNAUTHENTICATED);
   CHECK(ListThoughts(stack, "Basic YWxpY2U6cHc=").error_code() ==
         grpc::StatusCode::UNAUTHENTICATED);
@@ -89,9 +103,10 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   CHECK(ListThoughts(stack, "Bearer " + *forger.Sign("7", "mallory", "admin")).error_code() ==
         grpc::StatusCode::UNAUTHENTICATED);
 
-  const grpc::Status with_token = ListThoughts(stack, "Bearer " + SignToken(stack, "user"));
+  CHECK(ListThoughts(stack, "Bearer " + SignToken(stack, "user")).ok());
+  const grpc::Status with_token = ListPlugins(stack, "Bearer " + SignToken(stack, "user"));
   CHECK(with_token.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK_THAT(with_token.error_message(), Catch::Contains("spine.v1.ThoughtService/ListThoughts"));
+  CHECK_THAT(with_token.error_message(), Catch::Contains("spine.v1.PluginService/ListPlugins"));
 
   // Admin-only methods refuse a plain user before anything else.
   auto storage =
@@ -100,6 +115,24 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   context->AddMetadata("authorization", "Bearer " + SignToken(stack, "user"));
   spine::v1::BackupDatabaseResponse backup;
   CHECK(storage->BackupDatabase(context.get(), {}, &backup).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+
+  // Internal RPCs take only service tokens: not a user's, not even an admin's.
+  for (const char* role : {"user", "admin"}) {
+    auto internal = rpc::MakeClientContext(absl::Seconds(5));
+    internal->AddMetadata("authorization", "Bearer " + SignToken(stack, role));
+    spine::v1::UserRecord record;
+    INFO(role);
+    CHECK(storage->GetUserRecord(internal.get(), {}, &record).error_code() ==
+          grpc::StatusCode::PERMISSION_DENIED);
+  }
+  auto as_service = rpc::MakeClientContext(absl::Seconds(5));
+  as_service->AddMetadata("authorization", "Bearer " + SignToken(stack, "service"));
+  spine::v1::UserRecord record;
+  CHECK(storage->GetUserRecord(as_service.get(), {}, &record).error_code() ==
+        grpc::StatusCode::UNIMPLEMENTED);
+  // ... and a service token is refused on user-facing RPCs.
+  CHECK(ListThoughts(stack, "Bearer " + SignToken(stack, "service")).error_code() ==
         grpc::StatusCode::PERMISSION_DENIED);
 }
 

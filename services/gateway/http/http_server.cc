@@ -1,5 +1,6 @@
 #include "services/gateway/http/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -7,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -22,17 +24,35 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+// What the listener and every connection share. Sessions hold it by shared_ptr, so a reply
+// that arrives after Stop() (a slow upstream answering late) still finds a live, stopped
+// io_context to post to instead of freed memory.
+struct Shared {
+  HttpServerOptions options;
+  HttpHandler* handler = nullptr;
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> in_flight{0};  // requests read and not yet fully answered
+  net::io_context io{};
+};
+
+// Bytes read and thrown away from a client whose request is refused (413 and friends), so
+// closing with unread data does not make the kernel reset the connection before the client
+// reads the answer.
+constexpr size_t kMaxDrainBytes = 1 << 20;
+constexpr auto kDrainTime = std::chrono::seconds(1);
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, const HttpServerOptions& options, HttpHandler& handler,
-          std::atomic<int64_t>& active)
-      : stream_(std::move(socket)), options_(options), handler_(handler), active_(active) {
-    ++active_;
+  Session(std::shared_ptr<Shared> shared, tcp::socket&& socket)
+      : shared_(std::move(shared)), stream_(std::move(socket)) {
+    ++shared_->connections;
     beast::error_code ec;
     const auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = endpoint.address().to_string();
   }
-  ~Session() { --active_; }
+  ~Session() { --shared_->connections; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
@@ -41,22 +61,24 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers 503 and closes: used when the connection limit is reached.
   void RejectBusy() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->keep_alive_ = false;
-      self->is_head_ = false;
-      self->Write(MakeErrorResponse(503, absl::StatusCode::kUnavailable,
-                                    "too many connections, retry later", "TOO_MANY_CONNECTIONS"),
-                  rpc::NewRequestId());
+      self->Fail(MakeErrorResponse(503, absl::StatusCode::kUnavailable,
+                                   "too many connections, retry later", "TOO_MANY_CONNECTIONS"));
     });
   }
 
  private:
+  const HttpServerOptions& options() const { return shared_->options; }
+
   void ReadHeader() {
     is_head_ = false;
+    method_.clear();
+    path_.clear();
+    request_id_.clear();
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-    parser_->body_limit(static_cast<uint64_t>(options_.max_body_bytes));
+    parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
+    parser_->body_limit(static_cast<uint64_t>(options().max_body_bytes));
     // One timer covers the wait for and the whole of the header: a trickling client is dropped.
-    stream_.expires_after(absl::ToChronoMilliseconds(options_.read_timeout));
+    stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -65,16 +87,27 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnHeader(beast::error_code ec) {
     if (ec) return OnReadError(ec);
     const auto& header = parser_->get();
-    if (header.has_content_length() &&
-        *parser_->content_length() > static_cast<uint64_t>(options_.max_body_bytes)) {
-      return Fail(MakeErrorResponse(
-          413, absl::StatusCode::kInvalidArgument,
-          absl::StrCat("request body over ", options_.max_body_bytes, " bytes"), "BODY_TOO_LARGE"));
+    method_ = std::string(header.method_string());
+    const std::string target(header.target());
+    path_ = target.substr(0, target.find('?'));
+    const auto client_id = header.find("X-Request-Id");
+    if (client_id != header.end() && rpc::IsValidRequestId(std::string(client_id->value()))) {
+      request_id_ = std::string(client_id->value());
     }
-    stream_.expires_after(absl::ToChronoMilliseconds(options_.read_timeout));
+    if (parser_->content_length() &&
+        *parser_->content_length() > static_cast<uint64_t>(options().max_body_bytes)) {
+      return Fail(BodyTooLarge());
+    }
+    stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  HttpResponse BodyTooLarge() const {
+    return MakeErrorResponse(413, absl::StatusCode::kInvalidArgument,
+                             absl::StrCat("request body over ", options().max_body_bytes, " bytes"),
+                             "BODY_TOO_LARGE");
   }
 
   void OnReadError(beast::error_code ec) {
@@ -82,11 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Fail(MakeErrorResponse(431, absl::StatusCode::kInvalidArgument,
                                     "request headers too large", "HEADERS_TOO_LARGE"));
     }
-    if (ec == http::error::body_limit) {
-      return Fail(MakeErrorResponse(
-          413, absl::StatusCode::kInvalidArgument,
-          absl::StrCat("request body over ", options_.max_body_bytes, " bytes"), "BODY_TOO_LARGE"));
-    }
+    if (ec == http::error::body_limit) return Fail(BodyTooLarge());
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       return Close();
@@ -101,102 +130,147 @@ class Session : public std::enable_shared_from_this<Session> {
     http::request<http::string_body> message = parser_->release();
     keep_alive_ = message.keep_alive();
     is_head_ = message.method() == http::verb::head;
+    if (request_id_.empty()) request_id_ = rpc::NewRequestId();
+    started_ = absl::Now();
 
     HttpRequest request;
-    request.method = std::string(message.method_string());
+    request.method = method_;
     const std::string target(message.target());
     const size_t question = target.find('?');
-    request.path = target.substr(0, question);
+    request.path = path_;
     if (question != std::string::npos) request.query = target.substr(question + 1);
     for (const auto& field : message) {
       request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(message.body());
     request.peer_ip = peer_ip_;
-    const std::optional<std::string> client_id = request.Header("X-Request-Id");
-    request.request_id =
-        client_id && rpc::IsValidRequestId(*client_id) ? *client_id : rpc::NewRequestId();
+    request.request_id = request_id_;
 
-    const std::string request_id = request.request_id;
+    ++shared_->in_flight;
+    answering_ = true;
     auto self = shared_from_this();
-    handler_.Handle(std::move(request), [self, request_id](HttpResponse response) {
-      net::post(self->stream_.get_executor(),
-                [self, request_id, response = std::move(response)]() mutable {
-                  self->Write(std::move(response), request_id);
-                });
+    shared_->handler->Handle(std::move(request), [self](HttpResponse response) {
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response));
+      });
     });
   }
 
   // Answers an error the connection cannot recover from, then closes.
   void Fail(HttpResponse response) {
     keep_alive_ = false;
-    Write(std::move(response), rpc::NewRequestId());
+    drain_before_close_ = true;
+    if (request_id_.empty()) request_id_ = rpc::NewRequestId();
+    started_ = absl::Now();
+    Write(std::move(response));
   }
 
-  void Write(HttpResponse response, const std::string& request_id) {
+  void Write(HttpResponse response) {
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(11);
     message->result(static_cast<unsigned>(response.status));
     for (auto& [name, value] : response.headers) message->insert(name, value);
-    message->set("X-Request-Id", request_id);
+    message->set("X-Request-Id", request_id_);
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive_);
     message->prepare_payload();
     // HEAD: the same headers (Content-Length included) as GET, and no body.
     if (is_head_) message->body().clear();
-    stream_.expires_after(absl::ToChronoMilliseconds(options_.read_timeout));
+    log::Info("http",
+              {{"method", method_},
+               {"path", path_},
+               {"status", std::to_string(response.status)},
+               {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
+               {"peer", peer_ip_},
+               {"request_id", request_id_}});
+    stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
-                        if (ec || !self->keep_alive_) return self->Close();
-                        self->ReadHeader();
+                        self->OnWritten(ec);
                       });
+  }
+
+  void OnWritten(beast::error_code ec) {
+    if (answering_) {
+      answering_ = false;
+      --shared_->in_flight;
+    }
+    if (ec) return Close();
+    if (!keep_alive_) return drain_before_close_ ? DrainThenClose() : Close();
+    ReadHeader();
+  }
+
+  void DrainThenClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(kDrainTime);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+                              self->drained_ += bytes;
+                              if (ec || self->drained_ >= kMaxDrainBytes) return self->Close();
+                              self->DrainSome();
+                            });
   }
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
   }
 
+  std::shared_ptr<Shared> shared_;  // first: outlives the stream that runs on its io_context
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  const HttpServerOptions& options_;
-  HttpHandler& handler_;
-  std::atomic<int64_t>& active_;
   std::string peer_ip_;
+  std::string method_;
+  std::string path_;
+  std::string request_id_;
+  absl::Time started_;
   bool keep_alive_ = true;
   bool is_head_ = false;
+  bool answering_ = false;
+  bool drain_before_close_ = false;
+  size_t drained_ = 0;
+  std::array<char, 16 << 10> scratch_{};
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-  HttpServerOptions options;
-  HttpHandler* handler = nullptr;
-  net::io_context io{};
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_backoff;
   std::vector<std::thread> threads;
-  std::atomic<int64_t> active{0};
   std::atomic<bool> stopped{false};
   int port = 0;
 
   void Accept() {
-    acceptor->async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (ec == net::error::operation_aborted) return;
-        log::Warn("http accept failed", {{"error", ec.message()}});
-      } else {
-        const bool over_limit = active.load() >= options.max_connections;
-        auto session = std::make_shared<Session>(std::move(socket), options, *handler, active);
-        if (over_limit) {
-          session->RejectBusy();
-        } else {
-          session->Start();
-        }
-      }
-      Accept();
-    });
+    acceptor->async_accept(
+        net::make_strand(shared->io), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec == net::error::operation_aborted) return;
+          if (ec) {
+            // Out of file descriptors and the like: wait a little rather than spin on the error.
+            log::Warn("http accept failed", {{"error", ec.message()}});
+            accept_backoff->expires_after(std::chrono::milliseconds(100));
+            accept_backoff->async_wait([this](beast::error_code wait_ec) {
+              if (!wait_ec) Accept();
+            });
+            return;
+          }
+          const bool over_limit = shared->connections.load() >= shared->options.max_connections;
+          auto session = std::make_shared<Session>(shared, std::move(socket));
+          if (over_limit) {
+            session->RejectBusy();
+          } else {
+            session->Start();
+          }
+          Accept();
+        });
   }
 };
 
@@ -210,31 +284,35 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
     return absl::InvalidArgumentError(absl::StrCat("bad HTTP address ", options.address));
   }
   std::string host = options.address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  }
   beast::error_code ec;
   const net::ip::address ip = net::ip::make_address(host, ec);
-  if (ec)
+  if (ec) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad HTTP listen host '", host, "': ", ec.message()));
+        absl::StrCat("HTTP listen host '", host, "' is not an IP address"));
+  }
 
   auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->handler = &handler;
-  impl->acceptor.emplace(impl->io);
+  impl->shared->options = options;
+  impl->shared->handler = &handler;
+  impl->acceptor.emplace(impl->shared->io);
+  impl->accept_backoff.emplace(impl->shared->io);
   const tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
   impl->acceptor->open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor->bind(endpoint, ec);
   if (!ec) impl->acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec)
+  if (ec) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.address, ": ", ec.message()));
+  }
 
   impl->port = impl->acceptor->local_endpoint().port();
   impl->Accept();
   for (int i = 0; i < options.threads; ++i) {
-    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+    impl->threads.emplace_back([io = &impl->shared->io] { io->run(); });
   }
   log::Info("http server listening",
             {{"address", options.address}, {"port", std::to_string(impl->port)}});
@@ -243,16 +321,23 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
 
 int HttpServer::port() const { return impl_->port; }
 
-void HttpServer::Stop() {
+void HttpServer::Stop(absl::Duration grace) {
   if (impl_->stopped.exchange(true)) return;
-  net::post(impl_->io, [impl = impl_.get()] {
+  net::post(impl_->shared->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor->close(ec);
+    impl->accept_backoff->cancel();
   });
-  impl_->io.stop();
+  // Requests already being answered get up to `grace` to finish; idle keep-alive connections
+  // are simply closed when the io_context stops.
+  const absl::Time deadline = absl::Now() + grace;
+  while (impl_->shared->in_flight.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  impl_->shared->io.stop();
   for (std::thread& thread : impl_->threads) thread.join();
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() { Stop(absl::ZeroDuration()); }
 
 }  // namespace spine::gateway

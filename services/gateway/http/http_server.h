@@ -32,8 +32,9 @@ class HttpServer {
   ~HttpServer();
 
   int port() const;
-  // Stops accepting, closes connections and joins the threads. Idempotent.
-  void Stop();
+  // Stops accepting, lets requests being answered finish within `grace`, then closes every
+  // connection and joins the threads. Idempotent.
+  void Stop(absl::Duration grace = absl::Seconds(5));
 
  private:
   struct Impl;

@@ -151,6 +151,17 @@ TEST_CASE("secret scan fails on an OPENAI_API_KEY with a value") {
   REQUIRE(r.output.find("deploy/app.env:2") != std::string::npos);
 }
 
+TEST_CASE("secret scan fails on an OPENAI_API_KEY set in YAML or with spaces") {
+  const std::string var = std::string("OPENAI") + "_API_KEY";
+  RunResult r =
+      ScanPlanted("deploy/compose.yml", "services:\n  llm:\n    " + var + ": abc123def\n");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  r = ScanPlanted("deploy/app.env", var + " = abc123def\n");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+}
+
 TEST_CASE("secret scan passes an OPENAI_API_KEY documented empty") {
   const std::string var = std::string("OPENAI") + "_API_KEY";
   const RunResult r =

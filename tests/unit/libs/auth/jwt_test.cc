@@ -441,7 +441,7 @@ TEST_CASE_METHOD(VerifierFixture, "verifier accepts aud as an array containing s
 }
 
 TEST_CASE_METHOD(VerifierFixture, "verifier rejects a token missing a required claim") {
-  for (const char* claim : {"iss", "aud", "sub", "role", "iat", "exp", "jti"}) {
+  for (const char* claim : {"iss", "aud", "sub", "name", "role", "iat", "exp", "jti"}) {
     DYNAMIC_SECTION("without " << claim) {
       Json payload = Payload();
       REQUIRE(payload.erase(claim) == 1);
@@ -451,11 +451,11 @@ TEST_CASE_METHOD(VerifierFixture, "verifier rejects a token missing a required c
   }
 }
 
-TEST_CASE_METHOD(VerifierFixture, "verifier accepts a token without the optional name") {
+TEST_CASE_METHOD(VerifierFixture, "verifier accepts the service role of internal calls") {
   Json payload = Payload();
-  payload.erase("name");
+  payload["role"] = "service";
   const AccessClaims claims = Unwrap(verifier.Verify(CraftPayload(payload)));
-  CHECK(claims.name.empty());
+  CHECK(claims.role == "service");
 }
 
 TEST_CASE_METHOD(VerifierFixture, "verifier rejects claims of the wrong JSON type") {
@@ -488,13 +488,13 @@ TEST_CASE_METHOD(VerifierFixture, "verifier rejects claims of the wrong JSON typ
   }
 }
 
-TEST_CASE_METHOD(VerifierFixture, "verifier rejects a role other than user or admin") {
+TEST_CASE_METHOD(VerifierFixture, "verifier rejects a role other than user, admin or service") {
   for (const char* role : {"root", "Admin", "USER", "user ", ""}) {
     Json payload = Payload();
     payload["role"] = role;
     const std::string token = CraftPayload(payload);
     INFO("role '" << role << "'");
-    RequireRejected(verifier.Verify(token), token, "is not user or admin");
+    RequireRejected(verifier.Verify(token), token, "is not user, admin or service");
   }
   Json payload = Payload();
   payload["role"] = "admin";
@@ -763,8 +763,8 @@ TEST_CASE_METHOD(VerifierFixture, "only successful verifications are cached") {
   Json payload = Payload();
   payload["role"] = "root";
   const std::string token = CraftPayload(payload);
-  RequireRejected(verifier.Verify(token), token, "is not user or admin");
-  RequireRejected(verifier.Verify(token), token, "is not user or admin");
+  RequireRejected(verifier.Verify(token), token, "is not user, admin or service");
+  RequireRejected(verifier.Verify(token), token, "is not user, admin or service");
   CHECK(verifier.cache_size() == 0);
 }
 

@@ -54,6 +54,15 @@ TEST_CASE("methods without an access option require authentication") {
   CHECK(AccessOf("/spine.v1.AuthService/Logout") == ACCESS_AUTHENTICATED);
 }
 
+TEST_CASE("internal services default to service-only access, and a method option overrides it") {
+  LinkSpineDescriptors();
+  CHECK(AccessOf("/spine.v1.StorageService/GetUserRecord") == spine::api::ACCESS_INTERNAL);
+  CHECK(AccessOf("/spine.v1.StorageService/CreateUserRecord") == spine::api::ACCESS_INTERNAL);
+  CHECK(AccessOf("/spine.v1.EventBus/Subscribe") == spine::api::ACCESS_INTERNAL);
+  CHECK(AccessOf("/spine.v1.StorageService/BackupDatabase") == ACCESS_ADMIN);
+  CHECK(AccessOf("/spine.v1.EventBus/ReplayDeadLetters") == ACCESS_ADMIN);
+}
+
 TEST_CASE("the service status probe is public") {
   LinkSpineDescriptors();
   CHECK(AccessOf("/spine.v1.StatusService/GetServiceStatus") == ACCESS_PUBLIC);
