@@ -1,7 +1,61 @@
-// spine-storage: reads its config, builds its objects, serves until SIGTERM/SIGINT.
+// spine-storage: reads its config, opens the database, serves until SIGTERM/SIGINT.
+#include <openssl/rand.h>
+
+#include <filesystem>
+
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/storage/data_access_service.h"
+#include "services/storage/page_token.h"
+#include "services/storage/sqlite/sqlite_adapter.h"
 #include "services/storage/storage_config.h"
+#include "services/storage/thought_service.h"
+
+namespace {
+
+int Run(const spine::storage::StorageConfig& config) {
+  using spine::log::Error;
+  spine::Clock& clock = spine::RealClock::Instance();
+  const spine::CommonConfig& common = config.common;
+
+  std::error_code ec;
+  std::filesystem::create_directories(common.data_dir, ec);
+  if (ec) {
+    Error("refusing to start", {{"error", "cannot create SPINE_DATA_DIR: " + ec.message()}});
+    return 2;
+  }
+  auto adapter = spine::storage::SqliteAdapter::Open(common.data_dir + "/spine.db",
+                                                     static_cast<int>(config.read_connections));
+  if (!adapter.ok()) {
+    Error("refusing to start", {{"error", std::string(adapter.status().message())}});
+    return 2;
+  }
+
+  std::string page_token_key = config.page_token_key;
+  if (page_token_key.empty()) {
+    // Dev mode only (the config refuses this otherwise): tokens then last one process lifetime.
+    page_token_key.resize(32);
+    RAND_bytes(reinterpret_cast<unsigned char*>(page_token_key.data()), 32);
+    spine::log::Warn("no SPINE_PAGE_TOKEN_KEY (dev mode): page tokens will not survive a restart");
+  }
+  const spine::storage::PageTokenCodec page_tokens(page_token_key);
+  spine::storage::DataAccessService data(**adapter, page_tokens, clock);
+
+  auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
+  if (!verifier.ok()) {
+    Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  const spine::rpc::Authenticator authenticator(verifier->get());
+  spine::storage::ThoughtService thoughts(data, authenticator);
+
+  spine::storage::StorageAdapter& storage = **adapter;
+  return spine::rpc::ServeUntilSignal(
+      common, common.addresses.storage, authenticator, {&thoughts},
+      [&storage](spine::v1::ServiceStatus* status) { status->set_db_conn(storage.Ping().ok()); });
+}
+
+}  // namespace
 
 int main() {
   spine::rpc::BlockTerminationSignals();
@@ -9,5 +63,5 @@ int main() {
       spine::rpc::LoadConfig<spine::storage::StorageConfig>("storage",
                                                             spine::storage::ReadStorageConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.storage, {});
+  return Run(*config);
 }

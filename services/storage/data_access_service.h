@@ -1,0 +1,57 @@
+// DataAccessService: the business rules of thoughts between the gRPC layer and the
+// StorageAdapter — validation, ownership, pagination with tamper-proof page tokens, search.
+//
+// It never names a database: the adapter behind it is an interface. Bad input is rejected with
+// INVALID_ARGUMENT before anything is written. Thread-safe (the adapter is).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/core/clock.h"
+#include "services/storage/page_token.h"
+#include "services/storage/storage_adapter.h"
+#include "services/storage/thought.h"
+
+namespace spine::storage {
+
+struct ListThoughtsParams {
+  int page_size = 0;  // 0: the default (50); else 1..500
+  std::string page_token{};
+  std::string tag{};
+  std::string query{};
+};
+
+struct ThoughtPage {
+  std::vector<Thought> thoughts;
+  std::string next_page_token;  // empty on the last page
+};
+
+class DataAccessService {
+ public:
+  static constexpr int kDefaultPageSize = 50;
+  static constexpr int kMaxPageSize = 500;
+
+  DataAccessService(StorageAdapter& adapter, const PageTokenCodec& page_tokens, const Clock& clock)
+      : adapter_(adapter), page_tokens_(page_tokens), clock_(clock) {}
+
+  absl::StatusOr<Thought> CreateThought(int64_t user_id, const std::string& text,
+                                        const std::vector<std::string>& tags);
+  absl::StatusOr<Thought> GetThought(int64_t user_id, int64_t id);
+  absl::StatusOr<ThoughtPage> ListThoughts(int64_t user_id, const ListThoughtsParams& params);
+  // Replaces the fields that are present; NOT_FOUND for another user's thought.
+  absl::StatusOr<Thought> UpdateThought(int64_t user_id, int64_t id,
+                                        const std::optional<std::string>& text,
+                                        const std::optional<std::vector<std::string>>& tags);
+  absl::Status DeleteThought(int64_t user_id, int64_t id);
+
+ private:
+  StorageAdapter& adapter_;
+  const PageTokenCodec& page_tokens_;
+  const Clock& clock_;
+};
+
+}  // namespace spine::storage

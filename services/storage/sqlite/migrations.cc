@@ -1,0 +1,90 @@
+#include "services/storage/sqlite/migrations.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/core/status.h"
+
+namespace spine::storage {
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration> migrations = {
+      {1, "thoughts with tags and full-text search", R"sql(
+CREATE TABLE thoughts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  tags_json TEXT NOT NULL,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL
+);
+CREATE INDEX thoughts_by_user_newest ON thoughts (user_id, create_micros DESC, id DESC);
+
+CREATE TABLE thought_tags (
+  thought_id INTEGER NOT NULL REFERENCES thoughts (id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (thought_id, tag)
+);
+CREATE INDEX thought_tags_by_user_tag ON thought_tags (user_id, tag, thought_id);
+
+CREATE VIRTUAL TABLE thoughts_fts USING fts5 (
+  text, content = 'thoughts', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER thoughts_fts_insert AFTER INSERT ON thoughts BEGIN
+  INSERT INTO thoughts_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER thoughts_fts_delete AFTER DELETE ON thoughts BEGIN
+  INSERT INTO thoughts_fts (thoughts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER thoughts_fts_update AFTER UPDATE OF text ON thoughts BEGIN
+  INSERT INTO thoughts_fts (thoughts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO thoughts_fts (rowid, text) VALUES (new.id, new.text);
+END;
+)sql"},
+  };
+  return migrations;
+}
+
+absl::StatusOr<int> SchemaVersion(SqliteConnection& connection) {
+  SPINE_RETURN_IF_ERROR(
+      connection.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                      "description TEXT NOT NULL, applied_micros INTEGER NOT NULL)"));
+  SPINE_ASSIGN_OR_RETURN(
+      auto stmt, connection.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+  SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  return row ? static_cast<int>(stmt->ColumnInt(0)) : 0;
+}
+
+absl::Status Migrate(SqliteConnection& connection, const std::vector<Migration>& migrations) {
+  SPINE_ASSIGN_OR_RETURN(int current, SchemaVersion(connection));
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > latest) {
+    return absl::FailedPreconditionError(absl::StrCat("the database is at schema version ", current,
+                                                      ", newer than this binary's ", latest,
+                                                      "; run a newer spine-storage"));
+  }
+  for (const Migration& migration : migrations) {
+    if (migration.version <= current) continue;
+    SPINE_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
+    absl::Status status = connection.Exec(migration.sql);
+    if (status.ok()) {
+      SPINE_ASSIGN_OR_RETURN(
+          auto record, connection.Prepare("INSERT INTO schema_migrations (version, description, "
+                                          "applied_micros) VALUES (?1, ?2, ?3)"));
+      record->BindInt(1, migration.version);
+      record->BindText(2, migration.description);
+      record->BindInt(3, absl::ToUnixMicros(absl::Now()));
+      status = record->Run();
+    }
+    if (status.ok()) status = connection.Exec("COMMIT");
+    if (!status.ok()) {
+      (void)connection.Exec("ROLLBACK");
+      return absl::Status(status.code(),
+                          absl::StrCat("migration ", migration.version, " (", migration.description,
+                                       "): ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace spine::storage

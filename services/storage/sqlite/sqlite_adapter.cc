@@ -1,0 +1,244 @@
+#include "services/storage/sqlite/sqlite_adapter.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/core/status.h"
+#include "nlohmann/json.hpp"
+#include "services/storage/sqlite/migrations.h"
+
+namespace spine::storage {
+namespace {
+
+constexpr char kSelectThought[] =
+    "SELECT id, user_id, text, tags_json, create_micros, update_micros FROM thoughts "
+    "WHERE id = ?1 AND user_id = ?2";
+
+std::string TagsToJson(const std::vector<std::string>& tags) {
+  return nlohmann::json(tags).dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+}
+
+absl::StatusOr<std::vector<std::string>> TagsFromJson(const std::string& json) {
+  const nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_array()) return absl::DataLossError("a stored thought has malformed tags");
+  std::vector<std::string> tags;
+  for (const auto& tag : parsed) {
+    if (!tag.is_string()) return absl::DataLossError("a stored thought has malformed tags");
+    tags.push_back(tag.get<std::string>());
+  }
+  return tags;
+}
+
+absl::StatusOr<Thought> ReadThought(const Statement& stmt) {
+  Thought thought;
+  thought.id = stmt.ColumnInt(0);
+  thought.user_id = stmt.ColumnInt(1);
+  thought.text = stmt.ColumnText(2);
+  SPINE_ASSIGN_OR_RETURN(thought.tags, TagsFromJson(stmt.ColumnText(3)));
+  thought.create_micros = stmt.ColumnInt(4);
+  thought.update_micros = stmt.ColumnInt(5);
+  return thought;
+}
+
+absl::Status NotFound(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("thought ", id, " not found"));
+}
+
+absl::Status WriteTags(SqliteConnection& db, int64_t thought_id, int64_t user_id,
+                       const std::vector<std::string>& tags) {
+  SPINE_ASSIGN_OR_RETURN(
+      auto insert,
+      db.Prepare("INSERT INTO thought_tags (thought_id, user_id, tag) VALUES (?1, ?2, ?3)"));
+  for (const std::string& tag : tags) {
+    insert->BindInt(1, thought_id);
+    insert->BindInt(2, user_id);
+    insert->BindText(3, tag);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    insert->Reset();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Thought> SelectThought(SqliteConnection& db, int64_t user_id, int64_t id) {
+  SPINE_ASSIGN_OR_RETURN(auto stmt, db.Prepare(kSelectThought));
+  stmt->BindInt(1, id);
+  stmt->BindInt(2, user_id);
+  SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return NotFound(id);
+  return ReadThought(*stmt);
+}
+
+}  // namespace
+
+class SqliteAdapter::Reader {
+ public:
+  Reader(SqliteAdapter& owner, std::unique_ptr<SqliteConnection> connection)
+      : owner_(owner), connection_(std::move(connection)) {}
+  ~Reader() {
+    absl::MutexLock lock(&owner_.read_mu_);
+    owner_.idle_readers_.push_back(std::move(connection_));
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+  SqliteConnection& operator*() { return *connection_; }
+
+ private:
+  SqliteAdapter& owner_;
+  std::unique_ptr<SqliteConnection> connection_;
+};
+
+SqliteAdapter::Reader SqliteAdapter::AcquireReader() {
+  absl::MutexLock lock(&read_mu_);
+  // Bounded pool: callers beyond it wait for a connection rather than opening more.
+  read_mu_.Await(absl::Condition(
+      +[](std::vector<std::unique_ptr<SqliteConnection>>* idle) { return !idle->empty(); },
+      &idle_readers_));
+  std::unique_ptr<SqliteConnection> connection = std::move(idle_readers_.back());
+  idle_readers_.pop_back();
+  return Reader(*this, std::move(connection));
+}
+
+template <typename Body>
+auto SqliteAdapter::WriteTransaction(Body body)
+    -> decltype(body(std::declval<SqliteConnection&>())) {
+  absl::MutexLock lock(&write_mu_);
+  SqliteConnection& db = *writer_;
+  SPINE_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  auto result = body(db);
+  if (!result.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return result;
+  }
+  if (absl::Status commit = db.Exec("COMMIT"); !commit.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return commit;
+  }
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteAdapter>> SqliteAdapter::Open(const std::string& path,
+                                                                   int read_connections) {
+  std::unique_ptr<SqliteAdapter> adapter(new SqliteAdapter());
+  SPINE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> writer,
+                         SqliteConnection::Open(path, false));
+  SPINE_RETURN_IF_ERROR(Migrate(*writer, AllMigrations()));
+  {
+    absl::MutexLock lock(&adapter->write_mu_);
+    adapter->writer_ = std::move(writer);
+  }
+  absl::MutexLock lock(&adapter->read_mu_);
+  for (int i = 0; i < read_connections; ++i) {
+    SPINE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> reader,
+                           SqliteConnection::Open(path, true));
+    adapter->idle_readers_.push_back(std::move(reader));
+  }
+  return adapter;
+}
+
+absl::StatusOr<Thought> SqliteAdapter::InsertThought(const Thought& thought) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<Thought> {
+    SPINE_ASSIGN_OR_RETURN(
+        auto insert,
+        db.Prepare("INSERT INTO thoughts (user_id, text, tags_json, create_micros, update_micros) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    insert->BindInt(1, thought.user_id);
+    insert->BindText(2, thought.text);
+    insert->BindText(3, TagsToJson(thought.tags));
+    insert->BindInt(4, thought.create_micros);
+    insert->BindInt(5, thought.update_micros);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    Thought stored = thought;
+    stored.id = db.last_insert_rowid();
+    SPINE_RETURN_IF_ERROR(WriteTags(db, stored.id, stored.user_id, stored.tags));
+    return stored;
+  });
+}
+
+absl::StatusOr<Thought> SqliteAdapter::GetThought(int64_t user_id, int64_t id) {
+  Reader reader = AcquireReader();
+  return SelectThought(*reader, user_id, id);
+}
+
+absl::StatusOr<Thought> SqliteAdapter::UpdateThought(int64_t user_id, int64_t id,
+                                                     const ThoughtPatch& patch) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<Thought> {
+    SPINE_ASSIGN_OR_RETURN(Thought thought, SelectThought(db, user_id, id));
+    if (patch.text) thought.text = *patch.text;
+    if (patch.tags) thought.tags = *patch.tags;
+    thought.update_micros = patch.update_micros;
+    {
+      SPINE_ASSIGN_OR_RETURN(
+          auto update,
+          db.Prepare("UPDATE thoughts SET text = ?1, tags_json = ?2, update_micros = ?3 "
+                     "WHERE id = ?4 AND user_id = ?5"));
+      update->BindText(1, thought.text);
+      update->BindText(2, TagsToJson(thought.tags));
+      update->BindInt(3, thought.update_micros);
+      update->BindInt(4, id);
+      update->BindInt(5, user_id);
+      SPINE_RETURN_IF_ERROR(update->Run());
+    }
+    if (patch.tags) {
+      SPINE_ASSIGN_OR_RETURN(auto clear,
+                             db.Prepare("DELETE FROM thought_tags WHERE thought_id = ?1"));
+      clear->BindInt(1, id);
+      SPINE_RETURN_IF_ERROR(clear->Run());
+      clear.reset();
+      SPINE_RETURN_IF_ERROR(WriteTags(db, id, user_id, thought.tags));
+    }
+    return thought;
+  });
+}
+
+absl::Status SqliteAdapter::DeleteThought(int64_t user_id, int64_t id) {
+  absl::StatusOr<bool> deleted =
+      WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+        SPINE_ASSIGN_OR_RETURN(auto remove,
+                               db.Prepare("DELETE FROM thoughts WHERE id = ?1 AND user_id = ?2"));
+        remove->BindInt(1, id);
+        remove->BindInt(2, user_id);
+        SPINE_RETURN_IF_ERROR(remove->Run());
+        return db.changes() > 0;
+      });
+  if (!deleted.ok()) return deleted.status();
+  if (!*deleted) return NotFound(id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Thought>> SqliteAdapter::ListThoughts(const ThoughtQuery& query) {
+  // One statement for every filter combination, so it is prepared once; unset filters are
+  // neutralised by their parameters.
+  static constexpr char kList[] =
+      "SELECT t.id, t.user_id, t.text, t.tags_json, t.create_micros, t.update_micros "
+      "FROM thoughts t WHERE t.user_id = ?1 "
+      "AND (?2 = 0 OR t.create_micros < ?3 OR (t.create_micros = ?3 AND t.id < ?4)) "
+      "AND (?5 = '' OR EXISTS (SELECT 1 FROM thought_tags g "
+      "     WHERE g.user_id = ?1 AND g.tag = ?5 AND g.thought_id = t.id)) "
+      "AND (?6 = '' OR t.id IN (SELECT rowid FROM thoughts_fts WHERE thoughts_fts MATCH ?6)) "
+      "ORDER BY t.create_micros DESC, t.id DESC LIMIT ?7";
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(kList));
+  stmt->BindInt(1, query.user_id);
+  stmt->BindInt(2, query.after ? 1 : 0);
+  stmt->BindInt(3, query.after ? query.after->create_micros : 0);
+  stmt->BindInt(4, query.after ? query.after->id : 0);
+  stmt->BindText(5, query.tag);
+  stmt->BindText(6, query.fts_match);
+  stmt->BindInt(7, query.limit);
+  std::vector<Thought> thoughts;
+  while (true) {
+    SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    SPINE_ASSIGN_OR_RETURN(Thought thought, ReadThought(*stmt));
+    thoughts.push_back(std::move(thought));
+  }
+  return thoughts;
+}
+
+absl::Status SqliteAdapter::Ping() {
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare("SELECT 1"));
+  SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::InternalError("SELECT 1 returned no row");
+  return absl::OkStatus();
+}
+
+}  // namespace spine::storage

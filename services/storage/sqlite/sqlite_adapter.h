@@ -1,0 +1,52 @@
+// SqliteAdapter: the StorageAdapter over one SQLite database file in WAL mode.
+//
+// One writer connection (writes are serialized by its mutex, each a single transaction) and a
+// small pool of read-only connections (WAL lets them read while the writer writes). Every
+// statement is prepared once per connection and parameter-bound. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/storage/sqlite/sqlite_connection.h"
+#include "services/storage/storage_adapter.h"
+
+namespace spine::storage {
+
+class SqliteAdapter final : public StorageAdapter {
+ public:
+  // Opens (creating) the database at `path`, applies pending migrations, and opens
+  // `read_connections` readers. Fails if the schema is newer than this binary.
+  static absl::StatusOr<std::unique_ptr<SqliteAdapter>> Open(const std::string& path,
+                                                             int read_connections);
+
+  absl::StatusOr<Thought> InsertThought(const Thought& thought) override;
+  absl::StatusOr<Thought> GetThought(int64_t user_id, int64_t id) override;
+  absl::StatusOr<Thought> UpdateThought(int64_t user_id, int64_t id,
+                                        const ThoughtPatch& patch) override;
+  absl::Status DeleteThought(int64_t user_id, int64_t id) override;
+  absl::StatusOr<std::vector<Thought>> ListThoughts(const ThoughtQuery& query) override;
+  absl::Status Ping() override;
+
+ private:
+  SqliteAdapter() = default;
+
+  // A reader checked out of the pool for one call; returned on destruction.
+  class Reader;
+  Reader AcquireReader();
+
+  // Runs `body` on the writer inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+  template <typename Body>
+  auto WriteTransaction(Body body) -> decltype(body(std::declval<SqliteConnection&>()));
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex read_mu_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_ ABSL_GUARDED_BY(read_mu_);
+};
+
+}  // namespace spine::storage

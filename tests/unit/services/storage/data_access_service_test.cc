@@ -1,0 +1,125 @@
+// DataAccessService's rules, against the in-memory fake adapter and a fake clock.
+#include "services/storage/data_access_service.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "libs/core/clock.h"
+#include "tests/unit/services/storage/fake_storage_adapter.h"
+
+namespace spine::storage {
+namespace {
+
+struct Fixture {
+  FakeClock clock;
+  testing::FakeStorageAdapter adapter;
+  PageTokenCodec tokens{std::string(32, 'k')};
+  DataAccessService data{adapter, tokens, clock};
+
+  Thought Create(int64_t user, const std::string& text, std::vector<std::string> tags = {}) {
+    clock.Advance(absl::Milliseconds(1));
+    auto thought = data.CreateThought(user, text, tags);
+    REQUIRE(thought.ok());
+    return *thought;
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture,
+                 "creating a thought stamps both times from the clock and cleans its tags") {
+  const Thought thought = Create(1, "hello", {"b", "a", "b"});
+  CHECK(thought.create_micros == absl::ToUnixMicros(clock.Now()));
+  CHECK(thought.update_micros == thought.create_micros);
+  CHECK(thought.tags == std::vector<std::string>{"b", "a"});
+}
+
+TEST_CASE_METHOD(Fixture, "invalid input is rejected before anything is stored") {
+  CHECK(data.CreateThought(1, "", {}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(data.CreateThought(1, "x", {std::string(65, 'x')}).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(data.GetThought(1, 0).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(data.GetThought(1, -5).status().code() == absl::StatusCode::kInvalidArgument);
+  auto page = data.ListThoughts(1, {});
+  REQUIRE(page.ok());
+  CHECK(page->thoughts.empty());
+}
+
+TEST_CASE_METHOD(Fixture, "an update moves update time only and validates what it replaces") {
+  const Thought thought = Create(1, "before", {"t"});
+  clock.Advance(absl::Seconds(5));
+  auto updated = data.UpdateThought(1, thought.id, std::string("after"), std::nullopt);
+  REQUIRE(updated.ok());
+  CHECK(updated->create_micros == thought.create_micros);
+  CHECK(updated->update_micros == absl::ToUnixMicros(clock.Now()));
+  CHECK(updated->tags == std::vector<std::string>{"t"});
+  CHECK(data.UpdateThought(1, thought.id, std::string(""), std::nullopt).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(data.UpdateThought(2, thought.id, std::string("x"), std::nullopt).status().code() ==
+        absl::StatusCode::kNotFound);
+  auto fetched = data.GetThought(1, thought.id);
+  REQUIRE(fetched.ok());
+  CHECK(fetched->text == "after");
+}
+
+TEST_CASE_METHOD(Fixture, "pages follow each other without gaps or repeats") {
+  std::set<int64_t> created;
+  for (int i = 0; i < 23; ++i) created.insert(Create(1, "t" + std::to_string(i)).id);
+  Create(2, "not yours");
+
+  std::set<int64_t> seen;
+  ListThoughtsParams params{.page_size = 5};
+  int pages = 0;
+  while (true) {
+    auto page = data.ListThoughts(1, params);
+    REQUIRE(page.ok());
+    ++pages;
+    for (const Thought& thought : page->thoughts) CHECK(seen.insert(thought.id).second);
+    if (page->next_page_token.empty()) break;
+    params.page_token = page->next_page_token;
+  }
+  CHECK(pages == 5);
+  CHECK(seen == created);
+}
+
+TEST_CASE_METHOD(Fixture, "a page token only works for the user and filters it was made for") {
+  for (int i = 0; i < 3; ++i) Create(1, "word " + std::to_string(i), {"t"});
+  ListThoughtsParams params{.page_size = 1, .tag = "t", .query = "word"};
+  auto first = data.ListThoughts(1, params);
+  REQUIRE(first.ok());
+  REQUIRE(!first->next_page_token.empty());
+  params.page_token = first->next_page_token;
+  CHECK(data.ListThoughts(1, params).ok());
+  CHECK(data.ListThoughts(2, params).status().code() == absl::StatusCode::kInvalidArgument);
+  ListThoughtsParams other_tag = params;
+  other_tag.tag = "u";
+  CHECK(data.ListThoughts(1, other_tag).status().code() == absl::StatusCode::kInvalidArgument);
+  ListThoughtsParams other_query = params;
+  other_query.query = "words";
+  CHECK(data.ListThoughts(1, other_query).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE_METHOD(Fixture, "page size defaults to 50 and must be 1..500") {
+  for (int i = 0; i < 60; ++i) Create(1, "t");
+  auto page = data.ListThoughts(1, {});
+  REQUIRE(page.ok());
+  CHECK(page->thoughts.size() == 50);
+  CHECK(!page->next_page_token.empty());
+  auto exact = data.ListThoughts(1, {.page_size = 60});
+  REQUIRE(exact.ok());
+  CHECK(exact->thoughts.size() == 60);
+  CHECK(exact->next_page_token.empty());
+  CHECK(data.ListThoughts(1, {.page_size = 501}).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(data.ListThoughts(1, {.page_size = -1}).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(data.ListThoughts(1, {.page_size = 500}).ok());
+}
+
+TEST_CASE_METHOD(Fixture, "a bad tag filter names the tag parameter") {
+  auto page = data.ListThoughts(1, {.tag = std::string(65, 'x')});
+  REQUIRE(page.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(page.status().message()), Catch::StartsWith("tag:"));
+}
+
+}  // namespace spine::storage
