@@ -4,6 +4,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/auth/ed25519_keys.h"
@@ -45,7 +46,7 @@ Constellation::Constellation(const std::vector<std::string>& services) {
   http_port_ = FreeLoopbackPort();
   for (const char* service : kServices) grpc_ports_[service] = FreeLoopbackPort();
 
-  const std::map<std::string, std::string> env = {
+  env_ = {
       {"SPINE_DEV_MODE", "0"},
       {"SPINE_LOG_LEVEL", "debug"},
       {"SPINE_DATA_DIR", dir_.path() + "/data"},
@@ -63,12 +64,15 @@ Constellation::Constellation(const std::vector<std::string>& services) {
       {"SPINE_TASKS_ADDR", GrpcAddress("tasks")},
       {"SPINE_ENV_FILE", dir_.WriteFile("empty.env", "")},
   };
-  for (const std::string& service : services) {
-    const std::string binary =
-        std::string(SPINE_BINARY_DIR) + "/services/" + service + "/spine-" + service;
-    processes_[service] =
-        std::make_unique<ChildProcess>(binary, env, dir_.path() + "/" + service + ".log");
-  }
+  for (const std::string& service : services) Restart(service);
+}
+
+void Constellation::Restart(const std::string& service) {
+  const std::string binary =
+      absl::StrCat(SPINE_BINARY_DIR, "/services/", service, "/spine-", service);
+  processes_[service].reset();  // reaps a previous instance (SIGKILL if still running)
+  processes_[service] =
+      std::make_unique<ChildProcess>(binary, env_, dir_.path() + "/" + service + ".log");
 }
 
 std::string Constellation::GrpcAddress(const std::string& service) const {

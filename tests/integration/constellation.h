@@ -29,6 +29,9 @@ class Constellation {
   // The service's stderr so far (for failure messages).
   std::string Log(const std::string& service) const;
 
+  // Starts `service` again (after it exited or was killed) with the same settings and data.
+  void Restart(const std::string& service);
+
   // Waits until the service's gRPC health check answers SERVING.
   bool WaitHealthy(const std::string& service, absl::Duration timeout) const;
   // Polls GET path until it answers `status`; returns the last status seen.
@@ -39,6 +42,7 @@ class Constellation {
   std::string private_key_pem_;
   int http_port_ = 0;
   std::map<std::string, int> grpc_ports_;
+  std::map<std::string, std::string> env_;
   std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
 };
 

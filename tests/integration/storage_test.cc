@@ -282,6 +282,7 @@ TEST_CASE("invalid thoughts are rejected and change nothing") {
         grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(alice.Create("t", {"bad\ttag"}, &out).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   std::vector<std::string> many;
+  many.reserve(17);
   for (int i = 0; i < 17; ++i) many.push_back("tag" + std::to_string(i));
   const grpc::Status too_many = alice.Create("t", many, &out);
   CHECK(too_many.error_code() == grpc::StatusCode::INVALID_ARGUMENT);

@@ -16,7 +16,7 @@ struct Fixture {
   PageTokenCodec tokens{std::string(32, 'k')};
   DataAccessService data{adapter, tokens, clock};
 
-  Thought Create(int64_t user, const std::string& text, std::vector<std::string> tags = {}) {
+  Thought Create(int64_t user, const std::string& text, const std::vector<std::string>& tags = {}) {
     clock.Advance(absl::Milliseconds(1));
     auto thought = data.CreateThought(user, text, tags);
     REQUIRE(thought.ok());
