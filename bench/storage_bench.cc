@@ -120,6 +120,7 @@ int main(int argc, char** argv) {
     const absl::Duration run_for = absl::Seconds(5);
     std::vector<std::vector<absl::Duration>> latencies(clients);
     std::vector<std::thread> threads;
+    threads.reserve(clients);
     std::atomic<int64_t> done{0};
     const absl::Time start = absl::Now();
     for (int c = 0; c < clients; ++c) {

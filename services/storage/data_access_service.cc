@@ -1,5 +1,9 @@
 #include "services/storage/data_access_service.h"
 
+#include <openssl/rand.h>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/core/status.h"
@@ -17,6 +21,46 @@ absl::Status CheckId(int64_t id) {
 // What a page token is bound to: the same user and the same filters.
 std::string TokenBinding(int64_t user_id, const ListThoughtsParams& params) {
   return absl::StrCat("user=", user_id, "\ntag=", params.tag, "\nquery=", params.query);
+}
+
+absl::Status CheckUsername(const std::string& username) {
+  const bool length_ok = username.size() >= 3 && username.size() <= 32;
+  bool chars_ok = true;
+  for (char c : username) {
+    chars_ok = chars_ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                            c == '.' || c == '-');
+  }
+  if (!length_ok || !chars_ok) {
+    return absl::InvalidArgumentError(
+        "username: must be 3..32 characters of a-z, 0-9, '_', '.' or '-'");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLookupName(const std::string& username) {
+  if (username.empty() || username.size() > 64) {
+    return absl::InvalidArgumentError("username: must be 1..64 characters");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTokenHash(absl::string_view field, const std::string& hash) {
+  if (hash.size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be a 32-byte SHA-256, got ", hash.size(), " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPolicy(const LockoutPolicy& policy) {
+  constexpr int64_t kDayMicros = int64_t{86400} * 1'000'000;
+  if (policy.window_micros < 1'000'000 || policy.window_micros > kDayMicros ||
+      policy.lock_micros < 1'000'000 || policy.lock_micros > kDayMicros ||
+      policy.max_failures < 1 || policy.max_failures > 1000) {
+    return absl::InvalidArgumentError(
+        "lockout policy: window and lock must be 1..86400 seconds, max failures 1..1000");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -99,6 +143,110 @@ absl::StatusOr<Thought> DataAccessService::UpdateThought(
 absl::Status DataAccessService::DeleteThought(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckId(id));
   return adapter_.DeleteThought(user_id, id);
+}
+
+}  // namespace spine::storage
+
+namespace spine::storage {
+
+absl::StatusOr<User> DataAccessService::CreateUser(const std::string& username,
+                                                   const std::string& role,
+                                                   const std::string& password_hash) {
+  SPINE_RETURN_IF_ERROR(CheckUsername(username));
+  if (role != "user" && role != "admin") {
+    return absl::InvalidArgumentError(absl::StrCat("role: '", role, "', must be user or admin"));
+  }
+  if (password_hash.empty() || password_hash.size() > 512) {
+    return absl::InvalidArgumentError("passwordHash: must be 1..512 characters");
+  }
+  return adapter_.InsertUser(User{.username = username,
+                                  .role = role,
+                                  .password_hash = password_hash,
+                                  .create_micros = absl::ToUnixMicros(clock_.Now())});
+}
+
+absl::StatusOr<User> DataAccessService::GetUserById(int64_t id) {
+  if (id <= 0) return absl::InvalidArgumentError(absl::StrCat("id: ", id, " is not a user id"));
+  return adapter_.GetUserById(id);
+}
+
+absl::StatusOr<User> DataAccessService::GetUserByName(const std::string& username) {
+  SPINE_RETURN_IF_ERROR(CheckLookupName(username));
+  return adapter_.GetUserByName(username);
+}
+
+absl::StatusOr<std::vector<User>> DataAccessService::ListUsers() { return adapter_.ListUsers(); }
+
+absl::StatusOr<LoginLock> DataAccessService::RecordLoginFailure(const std::string& username,
+                                                                const LockoutPolicy& policy) {
+  SPINE_RETURN_IF_ERROR(CheckLookupName(username));
+  SPINE_RETURN_IF_ERROR(CheckPolicy(policy));
+  return adapter_.RecordLoginFailure(username, absl::ToUnixMicros(clock_.Now()), policy);
+}
+
+absl::StatusOr<LoginLock> DataAccessService::GetLoginLock(const std::string& username,
+                                                          const LockoutPolicy& policy) {
+  SPINE_RETURN_IF_ERROR(CheckLookupName(username));
+  SPINE_RETURN_IF_ERROR(CheckPolicy(policy));
+  return adapter_.GetLoginLock(username, absl::ToUnixMicros(clock_.Now()), policy);
+}
+
+absl::Status DataAccessService::ResetLoginFailures(const std::string& username) {
+  SPINE_RETURN_IF_ERROR(CheckLookupName(username));
+  return adapter_.ResetLoginFailures(username);
+}
+
+absl::StatusOr<RefreshToken> DataAccessService::CreateRefreshToken(int64_t user_id,
+                                                                   const std::string& token_hash,
+                                                                   const std::string& family_id,
+                                                                   int64_t expire_micros) {
+  SPINE_RETURN_IF_ERROR(CheckTokenHash("tokenHash", token_hash));
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  if (expire_micros <= now) return absl::InvalidArgumentError("expireTime: must be in the future");
+  SPINE_ASSIGN_OR_RETURN(User user, GetUserById(user_id));
+  RefreshToken token{.token_hash = token_hash,
+                     .family_id = family_id,
+                     .user_id = user.id,
+                     .expire_micros = expire_micros};
+  if (token.family_id.empty()) {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+      return absl::InternalError("no randomness for a family id");
+    token.family_id =
+        absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
+  } else if (token.family_id.size() != 32 || !absl::c_all_of(token.family_id, [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+             })) {
+    return absl::InvalidArgumentError("familyId: must be 32 lowercase hex characters");
+  }
+  SPINE_RETURN_IF_ERROR(adapter_.InsertRefreshToken(token, now));
+  return token;
+}
+
+absl::StatusOr<RefreshToken> DataAccessService::RotateRefreshToken(
+    const std::string& presented_hash, const std::string& successor_hash,
+    int64_t successor_expire_micros) {
+  SPINE_RETURN_IF_ERROR(CheckTokenHash("presentedHash", presented_hash));
+  SPINE_RETURN_IF_ERROR(CheckTokenHash("successorHash", successor_hash));
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  if (successor_expire_micros <= now) {
+    return absl::InvalidArgumentError("successorExpireTime: must be in the future");
+  }
+  SPINE_ASSIGN_OR_RETURN(
+      RefreshToken presented,
+      adapter_.RotateRefreshToken(
+          presented_hash,
+          RefreshToken{.token_hash = successor_hash, .expire_micros = successor_expire_micros},
+          now));
+  return RefreshToken{.token_hash = successor_hash,
+                      .family_id = presented.family_id,
+                      .user_id = presented.user_id,
+                      .expire_micros = successor_expire_micros};
+}
+
+absl::Status DataAccessService::RevokeRefreshFamily(const std::string& token_hash) {
+  SPINE_RETURN_IF_ERROR(CheckTokenHash("tokenHash", token_hash));
+  return adapter_.RevokeRefreshFamily(token_hash);
 }
 
 }  // namespace spine::storage

@@ -15,6 +15,7 @@
 #include "services/storage/page_token.h"
 #include "services/storage/storage_adapter.h"
 #include "services/storage/thought.h"
+#include "services/storage/user.h"
 
 namespace spine::storage {
 
@@ -47,6 +48,31 @@ class DataAccessService {
                                         const std::optional<std::string>& text,
                                         const std::optional<std::vector<std::string>>& tags);
   absl::Status DeleteThought(int64_t user_id, int64_t id);
+
+  // Users. `username` must match ^[a-z0-9_.-]{3,32}$ (API.md), role "user" or "admin", and the
+  // hash is the gateway's encoded scrypt hash. ALREADY_EXISTS for a taken name (any case).
+  absl::StatusOr<User> CreateUser(const std::string& username, const std::string& role,
+                                  const std::string& password_hash);
+  absl::StatusOr<User> GetUserById(int64_t id);
+  // Case-insensitive.
+  absl::StatusOr<User> GetUserByName(const std::string& username);
+  absl::StatusOr<std::vector<User>> ListUsers();
+
+  // Login lockout, evaluated at the clock's now.
+  absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username,
+                                               const LockoutPolicy& policy);
+  absl::StatusOr<LoginLock> GetLoginLock(const std::string& username, const LockoutPolicy& policy);
+  absl::Status ResetLoginFailures(const std::string& username);
+
+  // Refresh tokens: `token_hash` is the SHA-256 (32 bytes) of the opaque token. An empty
+  // `family_id` starts a new family (a random id is chosen).
+  absl::StatusOr<RefreshToken> CreateRefreshToken(int64_t user_id, const std::string& token_hash,
+                                                  const std::string& family_id,
+                                                  int64_t expire_micros);
+  absl::StatusOr<RefreshToken> RotateRefreshToken(const std::string& presented_hash,
+                                                  const std::string& successor_hash,
+                                                  int64_t successor_expire_micros);
+  absl::Status RevokeRefreshFamily(const std::string& token_hash);
 
  private:
   StorageAdapter& adapter_;

@@ -9,6 +9,7 @@
 #include "services/storage/page_token.h"
 #include "services/storage/sqlite/sqlite_adapter.h"
 #include "services/storage/storage_config.h"
+#include "services/storage/storage_service.h"
 #include "services/storage/thought_service.h"
 
 namespace {
@@ -48,10 +49,11 @@ int Run(const spine::storage::StorageConfig& config) {
   }
   const spine::rpc::Authenticator authenticator(verifier->get());
   spine::storage::ThoughtService thoughts(data, authenticator);
+  spine::storage::StorageService internal_api(data, authenticator);
 
   spine::storage::StorageAdapter& storage = **adapter;
   return spine::rpc::ServeUntilSignal(
-      common, common.addresses.storage, authenticator, {&thoughts},
+      common, common.addresses.storage, authenticator, {&thoughts, &internal_api},
       [&storage](spine::v1::ServiceStatus* status) { status->set_db_conn(storage.Ping().ok()); });
 }
 

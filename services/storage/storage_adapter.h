@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/storage/thought.h"
+#include "services/storage/user.h"
 
 namespace spine::storage {
 
@@ -30,6 +31,33 @@ class StorageAdapter {
   virtual absl::Status DeleteThought(int64_t user_id, int64_t id) = 0;
   // At most `query.limit` thoughts, newest first, matching every filter set in `query`.
   virtual absl::StatusOr<std::vector<Thought>> ListThoughts(const ThoughtQuery& query) = 0;
+
+  // Users. ALREADY_EXISTS when the username is taken (case-insensitively).
+  virtual absl::StatusOr<User> InsertUser(const User& user) = 0;
+  virtual absl::StatusOr<User> GetUserById(int64_t id) = 0;
+  virtual absl::StatusOr<User> GetUserByName(const std::string& username) = 0;  // NOT_FOUND
+  virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
+
+  // Login lockout: records a failure at `now_micros`, forgets failures older than the window,
+  // and locks the username when the window holds `max_failures`. One transaction.
+  virtual absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username,
+                                                       int64_t now_micros,
+                                                       const LockoutPolicy& policy) = 0;
+  virtual absl::StatusOr<LoginLock> GetLoginLock(const std::string& username, int64_t now_micros,
+                                                 const LockoutPolicy& policy) = 0;
+  virtual absl::Status ResetLoginFailures(const std::string& username) = 0;
+
+  // Refresh tokens. Insert fails with ALREADY_EXISTS for a hash that is already stored.
+  virtual absl::Status InsertRefreshToken(const RefreshToken& token, int64_t now_micros) = 0;
+  // Atomically: the presented token must exist, be unexpired at `now_micros`, not revoked and
+  // unused; it becomes used and `successor` (same family) is stored. Presenting a used token
+  // again revokes its whole family and fails with PERMISSION_DENIED; unknown, expired or
+  // revoked tokens fail with UNAUTHENTICATED. Returns the presented token's record.
+  virtual absl::StatusOr<RefreshToken> RotateRefreshToken(const std::string& presented_hash,
+                                                          const RefreshToken& successor,
+                                                          int64_t now_micros) = 0;
+  // Revokes the family of the token with this hash; NOT_FOUND for an unknown hash.
+  virtual absl::Status RevokeRefreshFamily(const std::string& token_hash) = 0;
 
   // A cheap round trip to the database (the status probe's dbConn).
   virtual absl::Status Ping() = 0;

@@ -130,7 +130,23 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   as_service->AddMetadata("authorization", "Bearer " + SignToken(stack, "service"));
   spine::v1::UserRecord record;
   CHECK(storage->GetUserRecord(as_service.get(), {}, &record).error_code() ==
-        grpc::StatusCode::UNIMPLEMENTED);
+        grpc::StatusCode::INVALID_ARGUMENT);  // past auth: the empty key is the complaint
+
+  // A StorageService RPC of a later slice still authenticates first, then names itself.
+  for (const char* role : {"user", "service"}) {
+    auto context = rpc::MakeClientContext(absl::Seconds(5));
+    context->AddMetadata("authorization", "Bearer " + SignToken(stack, role));
+    spine::v1::ConversationRecord conversation;
+    const grpc::Status status = storage->CreateConversationRecord(context.get(), {}, &conversation);
+    INFO(role);
+    if (std::string(role) == "user") {
+      CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    } else {
+      CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+      CHECK_THAT(status.error_message(),
+                 Catch::Contains("spine.v1.StorageService/CreateConversationRecord"));
+    }
+  }
   // ... and a service token is refused on user-facing RPCs.
   CHECK(ListThoughts(stack, "Bearer " + SignToken(stack, "service")).error_code() ==
         grpc::StatusCode::PERMISSION_DENIED);

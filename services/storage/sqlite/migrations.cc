@@ -41,6 +41,37 @@ CREATE TRIGGER thoughts_fts_update AFTER UPDATE OF text ON thoughts BEGIN
   INSERT INTO thoughts_fts (rowid, text) VALUES (new.id, new.text);
 END;
 )sql"},
+      {2, "users, refresh-token families and login lockout", R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('user', 'admin')),
+  password_hash TEXT NOT NULL,
+  create_micros INTEGER NOT NULL
+);
+
+CREATE TABLE refresh_tokens (
+  token_hash BLOB PRIMARY KEY,
+  family_id TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  expire_micros INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  create_micros INTEGER NOT NULL
+);
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+
+CREATE TABLE login_failures (
+  username TEXT NOT NULL COLLATE NOCASE,
+  failure_micros INTEGER NOT NULL
+);
+CREATE INDEX login_failures_by_username ON login_failures (username, failure_micros);
+
+CREATE TABLE login_locks (
+  username TEXT PRIMARY KEY COLLATE NOCASE,
+  locked_until_micros INTEGER NOT NULL
+);
+)sql"},
   };
   return migrations;
 }

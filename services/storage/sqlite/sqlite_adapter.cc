@@ -1,5 +1,7 @@
 #include "services/storage/sqlite/sqlite_adapter.h"
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "libs/core/status.h"
 #include "nlohmann/json.hpp"
@@ -64,6 +66,52 @@ absl::StatusOr<Thought> SelectThought(SqliteConnection& db, int64_t user_id, int
   SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return NotFound(id);
   return ReadThought(*stmt);
+}
+
+constexpr char kSelectUser[] =
+    "SELECT id, username, role, password_hash, create_micros FROM users ";
+
+User ReadUser(const Statement& stmt) {
+  return User{.id = stmt.ColumnInt(0),
+              .username = stmt.ColumnText(1),
+              .role = stmt.ColumnText(2),
+              .password_hash = stmt.ColumnText(3),
+              .create_micros = stmt.ColumnInt(4)};
+}
+
+absl::StatusOr<User> SelectOneUser(SqliteConnection& db, const std::string& where,
+                                   const std::function<void(Statement&)>& bind,
+                                   const std::string& what) {
+  SPINE_ASSIGN_OR_RETURN(auto stmt, db.Prepare(kSelectUser + where));
+  bind(*stmt);
+  SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("user ", what, " not found"));
+  return ReadUser(*stmt);
+}
+
+// Failures inside the window, and the lock, as of `now`.
+absl::StatusOr<LoginLock> ReadLock(SqliteConnection& db, const std::string& username,
+                                   int64_t now_micros, const LockoutPolicy& policy) {
+  LoginLock lock;
+  {
+    SPINE_ASSIGN_OR_RETURN(
+        auto count,
+        db.Prepare(
+            "SELECT COUNT(*) FROM login_failures WHERE username = ?1 AND failure_micros > ?2"));
+    count->BindText(1, username);
+    count->BindInt(2, now_micros - policy.window_micros);
+    SPINE_ASSIGN_OR_RETURN(bool row, count->Step());
+    lock.failures_in_window = row ? static_cast<int>(count->ColumnInt(0)) : 0;
+  }
+  SPINE_ASSIGN_OR_RETURN(
+      auto locked, db.Prepare("SELECT locked_until_micros FROM login_locks WHERE username = ?1"));
+  locked->BindText(1, username);
+  SPINE_ASSIGN_OR_RETURN(bool row, locked->Step());
+  if (row && locked->ColumnInt(0) > now_micros) {
+    lock.locked = true;
+    lock.locked_until_micros = locked->ColumnInt(0);
+  }
+  return lock;
 }
 
 }  // namespace
@@ -231,6 +279,212 @@ absl::StatusOr<std::vector<Thought>> SqliteAdapter::ListThoughts(const ThoughtQu
     thoughts.push_back(std::move(thought));
   }
   return thoughts;
+}
+
+absl::StatusOr<User> SqliteAdapter::InsertUser(const User& user) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<User> {
+    SPINE_ASSIGN_OR_RETURN(auto insert,
+                           db.Prepare("INSERT INTO users (username, role, password_hash, "
+                                      "create_micros) VALUES (?1, ?2, ?3, ?4)"));
+    insert->BindText(1, user.username);
+    insert->BindText(2, user.role);
+    insert->BindText(3, user.password_hash);
+    insert->BindInt(4, user.create_micros);
+    if (absl::Status status = insert->Run(); !status.ok()) {
+      if (status.code() == absl::StatusCode::kAlreadyExists) {
+        return absl::AlreadyExistsError(absl::StrCat("username '", user.username, "' is taken"));
+      }
+      return status;
+    }
+    User stored = user;
+    stored.id = db.last_insert_rowid();
+    return stored;
+  });
+}
+
+absl::StatusOr<User> SqliteAdapter::GetUserById(int64_t id) {
+  Reader reader = AcquireReader();
+  return SelectOneUser(
+      *reader, "WHERE id = ?1", [id](Statement& stmt) { stmt.BindInt(1, id); }, absl::StrCat(id));
+}
+
+absl::StatusOr<User> SqliteAdapter::GetUserByName(const std::string& username) {
+  Reader reader = AcquireReader();
+  return SelectOneUser(
+      *reader, "WHERE username = ?1", [&username](Statement& stmt) { stmt.BindText(1, username); },
+      absl::StrCat("'", username, "'"));
+}
+
+absl::StatusOr<std::vector<User>> SqliteAdapter::ListUsers() {
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(absl::StrCat(kSelectUser, "ORDER BY id")));
+  std::vector<User> users;
+  while (true) {
+    SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    users.push_back(ReadUser(*stmt));
+  }
+  return users;
+}
+
+absl::StatusOr<LoginLock> SqliteAdapter::RecordLoginFailure(const std::string& username,
+                                                            int64_t now_micros,
+                                                            const LockoutPolicy& policy) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<LoginLock> {
+    {
+      SPINE_ASSIGN_OR_RETURN(
+          auto forget,
+          db.Prepare("DELETE FROM login_failures WHERE username = ?1 AND failure_micros <= ?2"));
+      forget->BindText(1, username);
+      forget->BindInt(2, now_micros - policy.window_micros);
+      SPINE_RETURN_IF_ERROR(forget->Run());
+    }
+    {
+      SPINE_ASSIGN_OR_RETURN(
+          auto record,
+          db.Prepare("INSERT INTO login_failures (username, failure_micros) VALUES (?1, ?2)"));
+      record->BindText(1, username);
+      record->BindInt(2, now_micros);
+      SPINE_RETURN_IF_ERROR(record->Run());
+    }
+    SPINE_ASSIGN_OR_RETURN(LoginLock lock, ReadLock(db, username, now_micros, policy));
+    if (!lock.locked && lock.failures_in_window >= policy.max_failures) {
+      SPINE_ASSIGN_OR_RETURN(
+          auto set_lock,
+          db.Prepare("INSERT INTO login_locks (username, locked_until_micros) VALUES (?1, ?2) "
+                     "ON CONFLICT (username) DO UPDATE SET locked_until_micros = "
+                     "excluded.locked_until_micros"));
+      set_lock->BindText(1, username);
+      set_lock->BindInt(2, now_micros + policy.lock_micros);
+      SPINE_RETURN_IF_ERROR(set_lock->Run());
+      lock.locked = true;
+      lock.locked_until_micros = now_micros + policy.lock_micros;
+    }
+    return lock;
+  });
+}
+
+absl::StatusOr<LoginLock> SqliteAdapter::GetLoginLock(const std::string& username,
+                                                      int64_t now_micros,
+                                                      const LockoutPolicy& policy) {
+  Reader reader = AcquireReader();
+  return ReadLock(*reader, username, now_micros, policy);
+}
+
+absl::Status SqliteAdapter::ResetLoginFailures(const std::string& username) {
+  absl::StatusOr<bool> done = WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+    for (const char* sql : {"DELETE FROM login_failures WHERE username = ?1",
+                            "DELETE FROM login_locks WHERE username = ?1"}) {
+      SPINE_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
+      stmt->BindText(1, username);
+      SPINE_RETURN_IF_ERROR(stmt->Run());
+    }
+    return true;
+  });
+  return done.status();
+}
+
+absl::Status SqliteAdapter::InsertRefreshToken(const RefreshToken& token, int64_t now_micros) {
+  absl::StatusOr<bool> done = WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+    SPINE_ASSIGN_OR_RETURN(auto insert,
+                           db.Prepare("INSERT INTO refresh_tokens (token_hash, family_id, user_id, "
+                                      "expire_micros, create_micros) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    insert->BindBlob(1, token.token_hash);
+    insert->BindText(2, token.family_id);
+    insert->BindInt(3, token.user_id);
+    insert->BindInt(4, token.expire_micros);
+    insert->BindInt(5, now_micros);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    return true;
+  });
+  return done.status();
+}
+
+absl::StatusOr<RefreshToken> SqliteAdapter::RotateRefreshToken(const std::string& presented_hash,
+                                                               const RefreshToken& successor,
+                                                               int64_t now_micros) {
+  // The reuse case must commit its revocation and still report failure, so the transaction
+  // returns the outcome and the error is raised after COMMIT.
+  struct Outcome {
+    RefreshToken presented;
+    absl::Status status;
+  };
+  absl::StatusOr<Outcome> outcome = WriteTransaction([&](SqliteConnection& db)
+                                                         -> absl::StatusOr<Outcome> {
+    Outcome result;
+    int64_t used = 0;
+    int64_t revoked = 0;
+    {
+      SPINE_ASSIGN_OR_RETURN(
+          auto find,
+          db.Prepare("SELECT family_id, user_id, expire_micros, used, revoked FROM refresh_tokens "
+                     "WHERE token_hash = ?1"));
+      find->BindBlob(1, presented_hash);
+      SPINE_ASSIGN_OR_RETURN(bool row, find->Step());
+      if (!row) {
+        result.status = absl::UnauthenticatedError("unknown refresh token");
+        return result;
+      }
+      result.presented = RefreshToken{.token_hash = presented_hash,
+                                      .family_id = find->ColumnText(0),
+                                      .user_id = find->ColumnInt(1),
+                                      .expire_micros = find->ColumnInt(2)};
+      used = find->ColumnInt(3);
+      revoked = find->ColumnInt(4);
+    }
+    if (revoked != 0) {
+      result.status = absl::UnauthenticatedError("refresh token revoked");
+      return result;
+    }
+    if (used != 0) {
+      SPINE_ASSIGN_OR_RETURN(
+          auto revoke, db.Prepare("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ?1"));
+      revoke->BindText(1, result.presented.family_id);
+      SPINE_RETURN_IF_ERROR(revoke->Run());
+      result.status = absl::PermissionDeniedError(
+          "refresh token reused: its family is revoked (sign in again)");
+      return result;
+    }
+    if (result.presented.expire_micros <= now_micros) {
+      result.status = absl::UnauthenticatedError("refresh token expired");
+      return result;
+    }
+    {
+      SPINE_ASSIGN_OR_RETURN(
+          auto mark, db.Prepare("UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1"));
+      mark->BindBlob(1, presented_hash);
+      SPINE_RETURN_IF_ERROR(mark->Run());
+    }
+    SPINE_ASSIGN_OR_RETURN(auto insert,
+                           db.Prepare("INSERT INTO refresh_tokens (token_hash, family_id, user_id, "
+                                      "expire_micros, create_micros) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    insert->BindBlob(1, successor.token_hash);
+    insert->BindText(2, result.presented.family_id);
+    insert->BindInt(3, result.presented.user_id);
+    insert->BindInt(4, successor.expire_micros);
+    insert->BindInt(5, now_micros);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    return result;
+  });
+  if (!outcome.ok()) return outcome.status();
+  if (!outcome->status.ok()) return outcome->status;
+  return outcome->presented;
+}
+
+absl::Status SqliteAdapter::RevokeRefreshFamily(const std::string& token_hash) {
+  absl::StatusOr<bool> found = WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+    SPINE_ASSIGN_OR_RETURN(
+        auto revoke, db.Prepare("UPDATE refresh_tokens SET revoked = 1 WHERE family_id = "
+                                "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?1)"));
+    revoke->BindBlob(1, token_hash);
+    SPINE_RETURN_IF_ERROR(revoke->Run());
+    return db.changes() > 0;
+  });
+  if (!found.ok()) return found.status();
+  if (!*found) return absl::NotFoundError("unknown refresh token");
+  return absl::OkStatus();
 }
 
 absl::Status SqliteAdapter::Ping() {

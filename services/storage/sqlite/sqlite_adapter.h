@@ -29,6 +29,20 @@ class SqliteAdapter final : public StorageAdapter {
                                         const ThoughtPatch& patch) override;
   absl::Status DeleteThought(int64_t user_id, int64_t id) override;
   absl::StatusOr<std::vector<Thought>> ListThoughts(const ThoughtQuery& query) override;
+  absl::StatusOr<User> InsertUser(const User& user) override;
+  absl::StatusOr<User> GetUserById(int64_t id) override;
+  absl::StatusOr<User> GetUserByName(const std::string& username) override;
+  absl::StatusOr<std::vector<User>> ListUsers() override;
+  absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username, int64_t now_micros,
+                                               const LockoutPolicy& policy) override;
+  absl::StatusOr<LoginLock> GetLoginLock(const std::string& username, int64_t now_micros,
+                                         const LockoutPolicy& policy) override;
+  absl::Status ResetLoginFailures(const std::string& username) override;
+  absl::Status InsertRefreshToken(const RefreshToken& token, int64_t now_micros) override;
+  absl::StatusOr<RefreshToken> RotateRefreshToken(const std::string& presented_hash,
+                                                  const RefreshToken& successor,
+                                                  int64_t now_micros) override;
+  absl::Status RevokeRefreshFamily(const std::string& token_hash) override;
   absl::Status Ping() override;
 
  private:

@@ -27,6 +27,7 @@ class Statement {
   // Parameters are 1-based, as in SQLite. Every value reaches SQL only through these.
   void BindInt(int index, int64_t value);
   void BindText(int index, absl::string_view value);
+  void BindBlob(int index, absl::string_view bytes);
   // SQLITE_ROW → true, SQLITE_DONE → false, anything else → an error naming the code.
   absl::StatusOr<bool> Step();
   absl::Status Run();  // Step() expecting SQLITE_DONE
@@ -35,6 +36,7 @@ class Statement {
 
   int64_t ColumnInt(int column) const;
   std::string ColumnText(int column) const;
+  std::string ColumnBlob(int column) const;
 
  private:
   sqlite3_stmt* stmt_;

@@ -78,6 +78,115 @@ class FakeStorageAdapter final : public StorageAdapter {
     return matches;
   }
 
+  absl::StatusOr<User> InsertUser(const User& user) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, existing] : users_) {
+      if (absl::EqualsIgnoreCase(existing.username, user.username)) {
+        return absl::AlreadyExistsError(absl::StrCat("username '", user.username, "' is taken"));
+      }
+    }
+    User stored = user;
+    stored.id = ++last_user_id_;
+    users_[stored.id] = stored;
+    return stored;
+  }
+
+  absl::StatusOr<User> GetUserById(int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
+    return it->second;
+  }
+
+  absl::StatusOr<User> GetUserByName(const std::string& username) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, user] : users_) {
+      if (absl::EqualsIgnoreCase(user.username, username)) return user;
+    }
+    return absl::NotFoundError(absl::StrCat("user '", username, "' not found"));
+  }
+
+  absl::StatusOr<std::vector<User>> ListUsers() override {
+    absl::MutexLock lock(&mu_);
+    std::vector<User> users;
+    for (const auto& [id, user] : users_) users.push_back(user);
+    return users;
+  }
+
+  absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username, int64_t now_micros,
+                                               const LockoutPolicy& policy) override {
+    absl::MutexLock lock(&mu_);
+    const std::string key = absl::AsciiStrToLower(username);
+    auto& failures = failures_[key];
+    std::erase_if(failures, [&](int64_t t) { return t <= now_micros - policy.window_micros; });
+    failures.push_back(now_micros);
+    LoginLock state = LockLocked(key, now_micros, policy);
+    if (!state.locked && state.failures_in_window >= policy.max_failures) {
+      locks_[key] = now_micros + policy.lock_micros;
+      state.locked = true;
+      state.locked_until_micros = locks_[key];
+    }
+    return state;
+  }
+
+  absl::StatusOr<LoginLock> GetLoginLock(const std::string& username, int64_t now_micros,
+                                         const LockoutPolicy& policy) override {
+    absl::MutexLock lock(&mu_);
+    return LockLocked(absl::AsciiStrToLower(username), now_micros, policy);
+  }
+
+  absl::Status ResetLoginFailures(const std::string& username) override {
+    absl::MutexLock lock(&mu_);
+    failures_.erase(absl::AsciiStrToLower(username));
+    locks_.erase(absl::AsciiStrToLower(username));
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertRefreshToken(const RefreshToken& token, int64_t /*now_micros*/) override {
+    absl::MutexLock lock(&mu_);
+    if (tokens_.count(token.token_hash) != 0)
+      return absl::AlreadyExistsError("duplicate token hash");
+    tokens_[token.token_hash] = {token, false, false};
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<RefreshToken> RotateRefreshToken(const std::string& presented_hash,
+                                                  const RefreshToken& successor,
+                                                  int64_t now_micros) override {
+    absl::MutexLock lock(&mu_);
+    auto it = tokens_.find(presented_hash);
+    if (it == tokens_.end()) return absl::UnauthenticatedError("unknown refresh token");
+    StoredToken& presented = it->second;
+    if (presented.revoked) return absl::UnauthenticatedError("refresh token revoked");
+    if (presented.used) {
+      for (auto& [hash, stored] : tokens_) {
+        if (stored.token.family_id == presented.token.family_id) stored.revoked = true;
+      }
+      return absl::PermissionDeniedError(
+          "refresh token reused: its family is revoked (sign in again)");
+    }
+    if (presented.token.expire_micros <= now_micros)
+      return absl::UnauthenticatedError("refresh token expired");
+    presented.used = true;
+    RefreshToken next = successor;
+    next.family_id = presented.token.family_id;
+    next.user_id = presented.token.user_id;
+    const RefreshToken result = presented.token;
+    tokens_[next.token_hash] = {next, false, false};
+    return result;
+  }
+
+  absl::Status RevokeRefreshFamily(const std::string& token_hash) override {
+    absl::MutexLock lock(&mu_);
+    auto it = tokens_.find(token_hash);
+    if (it == tokens_.end()) return absl::NotFoundError("unknown refresh token");
+    const std::string family = it->second.token.family_id;
+    for (auto& [hash, stored] : tokens_) {
+      if (stored.token.family_id == family) stored.revoked = true;
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status Ping() override { return absl::OkStatus(); }
 
  private:
@@ -128,8 +237,32 @@ class FakeStorageAdapter final : public StorageAdapter {
     return true;
   }
 
+  LoginLock LockLocked(const std::string& key, int64_t now_micros, const LockoutPolicy& policy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    LoginLock state;
+    for (int64_t t : failures_[key]) {
+      if (t > now_micros - policy.window_micros) ++state.failures_in_window;
+    }
+    if (auto it = locks_.find(key); it != locks_.end() && it->second > now_micros) {
+      state.locked = true;
+      state.locked_until_micros = it->second;
+    }
+    return state;
+  }
+
+  struct StoredToken {
+    RefreshToken token;
+    bool used = false;
+    bool revoked = false;
+  };
+
   absl::Mutex mu_;
   int64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_user_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, User> users_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<int64_t>> failures_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> locks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, StoredToken> tokens_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Thought> thoughts_ ABSL_GUARDED_BY(mu_);
 };
 

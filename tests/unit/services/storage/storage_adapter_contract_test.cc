@@ -169,3 +169,122 @@ TEMPLATE_TEST_CASE("an adapter filters by tag and by full-text expression togeth
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+
+TEMPLATE_TEST_CASE("an adapter keeps usernames unique regardless of case", "[contract]",
+                   SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto alice = adapter.InsertUser(
+      {.username = "alice", .role = "admin", .password_hash = "h1", .create_micros = 5});
+  REQUIRE(alice.ok());
+  CHECK(alice->id > 0);
+  CHECK(adapter
+            .InsertUser(
+                {.username = "ALICE", .role = "user", .password_hash = "h2", .create_micros = 6})
+            .status()
+            .code() == absl::StatusCode::kAlreadyExists);
+  auto by_name = adapter.GetUserByName("Alice");
+  REQUIRE(by_name.ok());
+  CHECK(*by_name == *alice);
+  auto by_id = adapter.GetUserById(alice->id);
+  REQUIRE(by_id.ok());
+  CHECK(*by_id == *alice);
+  CHECK(adapter.GetUserByName("bob").status().code() == absl::StatusCode::kNotFound);
+  CHECK(adapter.GetUserById(alice->id + 100).status().code() == absl::StatusCode::kNotFound);
+  auto users = adapter.ListUsers();
+  REQUIRE(users.ok());
+  CHECK(users->size() == 1);
+}
+
+TEMPLATE_TEST_CASE("an adapter locks a username after too many failures in the window",
+                   "[contract]", SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  const LockoutPolicy policy{
+      .window_micros = 900'000'000, .max_failures = 3, .lock_micros = 900'000'000};
+  int64_t now = 1'000'000'000'000;
+  // Two old failures fall out of the window and do not count.
+  REQUIRE(adapter.RecordLoginFailure("carol", now, policy).ok());
+  REQUIRE(adapter.RecordLoginFailure("carol", now + 1, policy).ok());
+  now += policy.window_micros + 10;
+  auto state = adapter.RecordLoginFailure("Carol", now, policy);
+  REQUIRE(state.ok());
+  CHECK(state->failures_in_window == 1);
+  CHECK(!state->locked);
+  REQUIRE(adapter.RecordLoginFailure("carol", now + 1, policy).ok());
+  state = adapter.RecordLoginFailure("carol", now + 2, policy);
+  REQUIRE(state.ok());
+  CHECK(state->locked);
+  CHECK(state->locked_until_micros == now + 2 + policy.lock_micros);
+  state = adapter.GetLoginLock("CAROL", now + 3, policy);
+  REQUIRE(state.ok());
+  CHECK(state->locked);
+  state = adapter.GetLoginLock("carol", now + 3 + policy.lock_micros, policy);
+  REQUIRE(state.ok());
+  CHECK(!state->locked);
+  state = adapter.GetLoginLock("dave", now, policy);
+  REQUIRE(state.ok());
+  CHECK(!state->locked);
+  CHECK(state->failures_in_window == 0);
+  REQUIRE(adapter.ResetLoginFailures("carol").ok());
+  state = adapter.GetLoginLock("carol", now + 4, policy);
+  REQUIRE(state.ok());
+  CHECK(!state->locked);
+  CHECK(state->failures_in_window == 0);
+}
+
+TEMPLATE_TEST_CASE("an adapter rotates refresh tokens once and revokes the family on reuse",
+                   "[contract]", SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto user = adapter.InsertUser(
+      {.username = "erin", .role = "user", .password_hash = "h", .create_micros = 1});
+  REQUIRE(user.ok());
+  const int64_t now = 1'000'000;
+  const RefreshToken first{.token_hash = std::string(32, '\x01'),
+                           .family_id = "fam",
+                           .user_id = user->id,
+                           .expire_micros = now + 1000};
+  REQUIRE(adapter.InsertRefreshToken(first, now).ok());
+  CHECK(adapter.InsertRefreshToken(first, now).code() == absl::StatusCode::kAlreadyExists);
+
+  const RefreshToken second{.token_hash = std::string(32, '\x02'), .expire_micros = now + 2000};
+  auto rotated = adapter.RotateRefreshToken(first.token_hash, second, now + 1);
+  REQUIRE(rotated.ok());
+  CHECK(rotated->user_id == user->id);
+  CHECK(rotated->family_id == "fam");
+
+  // The successor works once...
+  const RefreshToken third{.token_hash = std::string(32, '\x03'), .expire_micros = now + 3000};
+  REQUIRE(adapter.RotateRefreshToken(second.token_hash, third, now + 2).ok());
+  // ... and presenting a used token again revokes everything in the family.
+  const RefreshToken fourth{.token_hash = std::string(32, '\x04'), .expire_micros = now + 4000};
+  CHECK(adapter.RotateRefreshToken(first.token_hash, fourth, now + 3).status().code() ==
+        absl::StatusCode::kPermissionDenied);
+  CHECK(adapter.RotateRefreshToken(third.token_hash, fourth, now + 4).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+
+  CHECK(adapter.RotateRefreshToken(std::string(32, '\x09'), fourth, now).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+  const RefreshToken expiring{.token_hash = std::string(32, '\x05'),
+                              .family_id = "fam2",
+                              .user_id = user->id,
+                              .expire_micros = now + 10};
+  REQUIRE(adapter.InsertRefreshToken(expiring, now).ok());
+  CHECK(adapter.RotateRefreshToken(expiring.token_hash, fourth, now + 10).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+
+  const RefreshToken live{.token_hash = std::string(32, '\x06'),
+                          .family_id = "fam3",
+                          .user_id = user->id,
+                          .expire_micros = now + 1000};
+  REQUIRE(adapter.InsertRefreshToken(live, now).ok());
+  REQUIRE(adapter.RevokeRefreshFamily(live.token_hash).ok());
+  CHECK(adapter.RotateRefreshToken(live.token_hash, fourth, now + 1).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+  CHECK(adapter.RevokeRefreshFamily(std::string(32, '\x0a')).code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace spine::storage

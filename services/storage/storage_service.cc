@@ -1,0 +1,154 @@
+#include "services/storage/storage_service.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "libs/rpc/status_convert.h"
+
+namespace spine::storage {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+void ToProto(const User& user, spine::v1::UserRecord* out) {
+  out->set_id(user.id);
+  out->set_username(user.username);
+  out->set_role(user.role);
+  out->set_password_hash(user.password_hash);
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(user.create_micros);
+}
+
+void ToProto(const LoginLock& lock, spine::v1::LoginLockState* out) {
+  out->set_failures_in_window(lock.failures_in_window);
+  out->set_locked(lock.locked);
+  if (lock.locked)
+    *out->mutable_locked_until() = TimeUtil::MicrosecondsToTimestamp(lock.locked_until_micros);
+}
+
+void ToProto(const RefreshToken& token, spine::v1::RefreshTokenRecord* out) {
+  out->set_user_id(token.user_id);
+  out->set_family_id(token.family_id);
+  *out->mutable_expire_time() = TimeUtil::MicrosecondsToTimestamp(token.expire_micros);
+}
+
+LockoutPolicy PolicyFrom(const spine::v1::RecordLoginFailureRequest& request) {
+  return {.window_micros = int64_t{request.window_seconds()} * 1'000'000,
+          .max_failures = request.max_failures(),
+          .lock_micros = int64_t{request.lock_seconds()} * 1'000'000};
+}
+
+int64_t Micros(const google::protobuf::Timestamp& timestamp) {
+  return TimeUtil::TimestampToMicroseconds(timestamp);
+}
+
+}  // namespace
+
+// Every handler starts the same way: only a verified service token gets further.
+#define SPINE_REQUIRE_CALLER(context)                                               \
+  if (absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*(context)); \
+      !caller.ok()) {                                                               \
+    return rpc::ToGrpcStatus(caller.status());                                      \
+  }
+
+grpc::Status StorageService::CreateUserRecord(grpc::ServerContext* context,
+                                              const spine::v1::CreateUserRecordRequest* request,
+                                              spine::v1::UserRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto user = data_.CreateUser(request->username(), request->role(), request->password_hash());
+  if (!user.ok()) return rpc::ToGrpcStatus(user.status());
+  ToProto(*user, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetUserRecord(grpc::ServerContext* context,
+                                           const spine::v1::GetUserRecordRequest* request,
+                                           spine::v1::UserRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  absl::StatusOr<User> user = absl::InvalidArgumentError("key: set id or username");
+  if (request->has_id()) user = data_.GetUserById(request->id());
+  if (request->has_username()) user = data_.GetUserByName(request->username());
+  if (!user.ok()) return rpc::ToGrpcStatus(user.status());
+  ToProto(*user, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ListUserRecords(grpc::ServerContext* context,
+                                             const spine::v1::ListUserRecordsRequest* /*request*/,
+                                             spine::v1::ListUserRecordsResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto users = data_.ListUsers();
+  if (!users.ok()) return rpc::ToGrpcStatus(users.status());
+  for (const User& user : *users) ToProto(user, response->add_users());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::CountUsers(grpc::ServerContext* context,
+                                        const spine::v1::CountUsersRequest* /*request*/,
+                                        spine::v1::CountUsersResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto users = data_.ListUsers();
+  if (!users.ok()) return rpc::ToGrpcStatus(users.status());
+  response->set_count(static_cast<int64_t>(users->size()));
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::RecordLoginFailure(grpc::ServerContext* context,
+                                                const spine::v1::RecordLoginFailureRequest* request,
+                                                spine::v1::LoginLockState* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto lock = data_.RecordLoginFailure(request->username(), PolicyFrom(*request));
+  if (!lock.ok()) return rpc::ToGrpcStatus(lock.status());
+  ToProto(*lock, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetLoginLock(grpc::ServerContext* context,
+                                          const spine::v1::GetLoginLockRequest* request,
+                                          spine::v1::LoginLockState* response) {
+  SPINE_REQUIRE_CALLER(context);
+  // The window only matters for the failure count; a lock is a lock. One day covers any policy.
+  const LockoutPolicy policy{
+      .window_micros = int64_t{86400} * 1'000'000, .max_failures = 1, .lock_micros = 1'000'000};
+  auto lock = data_.GetLoginLock(request->username(), policy);
+  if (!lock.ok()) return rpc::ToGrpcStatus(lock.status());
+  ToProto(*lock, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ResetLoginFailures(grpc::ServerContext* context,
+                                                const spine::v1::ResetLoginFailuresRequest* request,
+                                                google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.ResetLoginFailures(request->username()));
+}
+
+grpc::Status StorageService::CreateRefreshToken(grpc::ServerContext* context,
+                                                const spine::v1::CreateRefreshTokenRequest* request,
+                                                spine::v1::RefreshTokenRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto token = data_.CreateRefreshToken(request->user_id(), request->token_hash(),
+                                        request->family_id(), Micros(request->expire_time()));
+  if (!token.ok()) return rpc::ToGrpcStatus(token.status());
+  ToProto(*token, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::RotateRefreshToken(grpc::ServerContext* context,
+                                                const spine::v1::RotateRefreshTokenRequest* request,
+                                                spine::v1::RefreshTokenRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto token = data_.RotateRefreshToken(request->presented_hash(), request->successor_hash(),
+                                        Micros(request->successor_expire_time()));
+  if (!token.ok()) return rpc::ToGrpcStatus(token.status());
+  ToProto(*token, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::RevokeRefreshFamily(
+    grpc::ServerContext* context, const spine::v1::RevokeRefreshFamilyRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.RevokeRefreshFamily(request->token_hash()));
+}
+
+#undef SPINE_REQUIRE_CALLER
+
+}  // namespace spine::storage

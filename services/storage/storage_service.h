@@ -1,0 +1,72 @@
+// StorageService: the internal gRPC API other services reach data through (service tokens
+// only, see storage.proto). Users, login lockout and refresh-token families are served here;
+// the RPCs of later slices (conversations, pipelines, runs, audit, backup) are marked generic
+// so the shared fallback authenticates them and answers UNIMPLEMENTED naming them.
+#pragma once
+
+#include "libs/rpc/caller.h"
+#include "services/storage/data_access_service.h"
+#include "spine/v1/storage.grpc.pb.h"
+
+namespace spine::storage {
+
+namespace internal {
+using V1 = spine::v1::StorageService;
+using StorageServiceBase = V1::WithGenericMethod_CreateConversationRecord<
+    V1::WithGenericMethod_GetConversationRecord<V1::WithGenericMethod_ListConversationRecords<
+        V1::WithGenericMethod_AppendConversationMessages<
+            V1::WithGenericMethod_DeleteConversationRecord<
+                V1::WithGenericMethod_CreatePipelineRecord<V1::WithGenericMethod_GetPipelineRecord<
+                    V1::WithGenericMethod_ListPipelineRecords<
+                        V1::WithGenericMethod_DeletePipelineRecord<
+                            V1::WithGenericMethod_CreateRunRecord<
+                                V1::WithGenericMethod_UpdateRunRecord<
+                                    V1::WithGenericMethod_GetRunRecord<
+                                        V1::WithGenericMethod_ListRunRecords<
+                                            V1::WithGenericMethod_AppendAuditEvent<
+                                                V1::WithGenericMethod_ListAuditEvents<
+                                                    V1::WithGenericMethod_BackupDatabase<
+                                                        V1::Service>>>>>>>>>>>>>>>>;
+}  // namespace internal
+
+class StorageService final : public internal::StorageServiceBase {
+ public:
+  StorageService(DataAccessService& data, const rpc::Authenticator& authenticator)
+      : data_(data), authenticator_(authenticator) {}
+
+  grpc::Status CreateUserRecord(grpc::ServerContext* context,
+                                const spine::v1::CreateUserRecordRequest* request,
+                                spine::v1::UserRecord* response) override;
+  grpc::Status GetUserRecord(grpc::ServerContext* context,
+                             const spine::v1::GetUserRecordRequest* request,
+                             spine::v1::UserRecord* response) override;
+  grpc::Status ListUserRecords(grpc::ServerContext* context,
+                               const spine::v1::ListUserRecordsRequest* request,
+                               spine::v1::ListUserRecordsResponse* response) override;
+  grpc::Status CountUsers(grpc::ServerContext* context, const spine::v1::CountUsersRequest* request,
+                          spine::v1::CountUsersResponse* response) override;
+  grpc::Status RecordLoginFailure(grpc::ServerContext* context,
+                                  const spine::v1::RecordLoginFailureRequest* request,
+                                  spine::v1::LoginLockState* response) override;
+  grpc::Status GetLoginLock(grpc::ServerContext* context,
+                            const spine::v1::GetLoginLockRequest* request,
+                            spine::v1::LoginLockState* response) override;
+  grpc::Status ResetLoginFailures(grpc::ServerContext* context,
+                                  const spine::v1::ResetLoginFailuresRequest* request,
+                                  google::protobuf::Empty* response) override;
+  grpc::Status CreateRefreshToken(grpc::ServerContext* context,
+                                  const spine::v1::CreateRefreshTokenRequest* request,
+                                  spine::v1::RefreshTokenRecord* response) override;
+  grpc::Status RotateRefreshToken(grpc::ServerContext* context,
+                                  const spine::v1::RotateRefreshTokenRequest* request,
+                                  spine::v1::RefreshTokenRecord* response) override;
+  grpc::Status RevokeRefreshFamily(grpc::ServerContext* context,
+                                   const spine::v1::RevokeRefreshFamilyRequest* request,
+                                   google::protobuf::Empty* response) override;
+
+ private:
+  DataAccessService& data_;
+  const rpc::Authenticator& authenticator_;
+};
+
+}  // namespace spine::storage
