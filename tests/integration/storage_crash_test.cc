@@ -43,6 +43,7 @@ TEST_CASE("a SIGKILL at a random moment loses no acknowledged write and leaves n
     REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
     std::atomic<bool> stop{false};
     std::vector<std::thread> writers;
+    writers.reserve(kClients);
     for (int c = 0; c < kClients; ++c) {
       writers.emplace_back([&, c] {
         auto stub = spine::v1::ThoughtService::NewStub(
