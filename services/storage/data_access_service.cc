@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <filesystem>
+
 #include "absl/algorithm/container.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -247,6 +249,33 @@ absl::StatusOr<RefreshToken> DataAccessService::RotateRefreshToken(
 absl::Status DataAccessService::RevokeRefreshFamily(const std::string& token_hash) {
   SPINE_RETURN_IF_ERROR(CheckTokenHash("tokenHash", token_hash));
   return adapter_.RevokeRefreshFamily(token_hash);
+}
+
+}  // namespace spine::storage
+
+namespace spine::storage {
+
+absl::StatusOr<int64_t> DataAccessService::BackupDatabase(const std::string& directory,
+                                                          const std::string& file_name) {
+  const bool chars_ok = absl::c_all_of(file_name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+  if (file_name.empty() || file_name.size() > 64 || file_name.front() == '.' || !chars_ok) {
+    return absl::InvalidArgumentError(
+        "fileName: 1..64 characters of A-Z, a-z, 0-9, '.', '_' or '-', not starting with '.'");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(directory, ec);
+  if (ec) return absl::InternalError("cannot create the backup directory");
+  const std::string path = directory + "/" + file_name;
+  if (std::filesystem::exists(path, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("backup '", file_name, "' already exists"));
+  }
+  SPINE_RETURN_IF_ERROR(adapter_.Backup(path));
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return absl::InternalError("the backup file vanished");
+  return static_cast<int64_t>(size);
 }
 
 }  // namespace spine::storage

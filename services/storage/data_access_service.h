@@ -74,6 +74,12 @@ class DataAccessService {
                                                   int64_t successor_expire_micros);
   absl::Status RevokeRefreshFamily(const std::string& token_hash);
 
+  // Online backup into `directory`/`file_name`. The name is 1..64 of [A-Za-z0-9._-], not
+  // starting with '.', so it can never leave the directory; an existing file is ALREADY_EXISTS.
+  // Returns the size of the copy in bytes.
+  absl::StatusOr<int64_t> BackupDatabase(const std::string& directory,
+                                         const std::string& file_name);
+
  private:
   StorageAdapter& adapter_;
   const PageTokenCodec& page_tokens_;

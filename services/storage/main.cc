@@ -49,12 +49,21 @@ int Run(const spine::storage::StorageConfig& config) {
   }
   const spine::rpc::Authenticator authenticator(verifier->get());
   spine::storage::ThoughtService thoughts(data, authenticator);
-  spine::storage::StorageService internal_api(data, authenticator);
+  spine::storage::StorageService internal_api(data, authenticator, common.data_dir + "/backups");
 
   spine::storage::StorageAdapter& storage = **adapter;
   return spine::rpc::ServeUntilSignal(
       common, common.addresses.storage, authenticator, {&thoughts, &internal_api},
-      [&storage](spine::v1::ServiceStatus* status) { status->set_db_conn(storage.Ping().ok()); });
+      [&storage, &common](spine::v1::ServiceStatus* status) {
+        status->set_db_conn(storage.Ping().ok());
+        // Sizes from the file system: cheap, and right even while the database is busy.
+        const std::string db = common.data_dir + "/spine.db";
+        std::error_code ec;
+        const auto db_size = std::filesystem::file_size(db, ec);
+        if (!ec) status->set_db_size_bytes(static_cast<int64_t>(db_size));
+        const auto wal_size = std::filesystem::file_size(db + "-wal", ec);
+        status->set_wal_size_bytes(ec ? 0 : static_cast<int64_t>(wal_size));
+      });
 }
 
 }  // namespace

@@ -59,6 +59,9 @@ class StorageAdapter {
   // Revokes the family of the token with this hash; NOT_FOUND for an unknown hash.
   virtual absl::Status RevokeRefreshFamily(const std::string& token_hash) = 0;
 
+  // Copies the live database to `destination` (a new file) without stopping writers.
+  virtual absl::Status Backup(const std::string& destination) = 0;
+
   // A cheap round trip to the database (the status probe's dbConn).
   virtual absl::Status Ping() = 0;
 };

@@ -149,6 +149,17 @@ grpc::Status StorageService::RevokeRefreshFamily(
   return rpc::ToGrpcStatus(data_.RevokeRefreshFamily(request->token_hash()));
 }
 
+grpc::Status StorageService::BackupDatabase(grpc::ServerContext* context,
+                                            const spine::v1::BackupDatabaseRequest* request,
+                                            spine::v1::BackupDatabaseResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto size = data_.BackupDatabase(backup_dir_, request->file_name());
+  if (!size.ok()) return rpc::ToGrpcStatus(size.status());
+  response->set_file_name(request->file_name());
+  response->set_size_bytes(*size);
+  return grpc::Status::OK;
+}
+
 #undef SPINE_REQUIRE_CALLER
 
 }  // namespace spine::storage

@@ -1,6 +1,6 @@
 // StorageService: the internal gRPC API other services reach data through (service tokens
 // only, see storage.proto). Users, login lockout and refresh-token families are served here;
-// the RPCs of later slices (conversations, pipelines, runs, audit, backup) are marked generic
+// the RPCs of later slices (conversations, pipelines, runs, audit) are marked generic
 // so the shared fallback authenticates them and answers UNIMPLEMENTED naming them.
 #pragma once
 
@@ -25,14 +25,15 @@ using StorageServiceBase = V1::WithGenericMethod_CreateConversationRecord<
                                         V1::WithGenericMethod_ListRunRecords<
                                             V1::WithGenericMethod_AppendAuditEvent<
                                                 V1::WithGenericMethod_ListAuditEvents<
-                                                    V1::WithGenericMethod_BackupDatabase<
-                                                        V1::Service>>>>>>>>>>>>>>>>;
+                                                    V1::Service>>>>>>>>>>>>>>>;
 }  // namespace internal
 
 class StorageService final : public internal::StorageServiceBase {
  public:
-  StorageService(DataAccessService& data, const rpc::Authenticator& authenticator)
-      : data_(data), authenticator_(authenticator) {}
+  // Backups go to `backup_dir` (SPINE_DATA_DIR/backups).
+  StorageService(DataAccessService& data, const rpc::Authenticator& authenticator,
+                 std::string backup_dir)
+      : data_(data), authenticator_(authenticator), backup_dir_(std::move(backup_dir)) {}
 
   grpc::Status CreateUserRecord(grpc::ServerContext* context,
                                 const spine::v1::CreateUserRecordRequest* request,
@@ -63,10 +64,15 @@ class StorageService final : public internal::StorageServiceBase {
   grpc::Status RevokeRefreshFamily(grpc::ServerContext* context,
                                    const spine::v1::RevokeRefreshFamilyRequest* request,
                                    google::protobuf::Empty* response) override;
+  // Admins only (an operator's own token), see storage.proto.
+  grpc::Status BackupDatabase(grpc::ServerContext* context,
+                              const spine::v1::BackupDatabaseRequest* request,
+                              spine::v1::BackupDatabaseResponse* response) override;
 
  private:
   DataAccessService& data_;
   const rpc::Authenticator& authenticator_;
+  const std::string backup_dir_;
 };
 
 }  // namespace spine::storage

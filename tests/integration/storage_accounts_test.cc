@@ -6,6 +6,7 @@
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
+#include "spine/v1/common.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
 
@@ -171,6 +172,46 @@ TEST_CASE("a refresh token rotates once; reusing it revokes the whole family") {
   google::protobuf::Empty empty;
   CHECK(storage->RevokeRefreshFamily(storage.Context().get(), revoke, &empty).error_code() ==
         grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("an admin takes an online backup into the data directory, and nobody else can") {
+  Constellation stack(std::vector<std::string>{"storage"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  auto stub =
+      spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
+  auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
+  REQUIRE(key.ok());
+  JwtSigner signer(std::move(*key), RealClock::Instance());
+  auto call = [&](const std::string& role, const std::string& file_name,
+                  spine::v1::BackupDatabaseResponse* out) {
+    auto context = rpc::MakeClientContext(absl::Seconds(10));
+    context->AddMetadata("authorization", "Bearer " + *signer.Sign("1", "operator", role));
+    spine::v1::BackupDatabaseRequest request;
+    request.set_file_name(file_name);
+    return stub->BackupDatabase(context.get(), request, out);
+  };
+  spine::v1::BackupDatabaseResponse response;
+  const grpc::Status first = call("admin", "nightly-1.db", &response);
+  INFO(first.error_message());
+  REQUIRE(first.ok());
+  CHECK(response.file_name() == "nightly-1.db");
+  CHECK(response.size_bytes() > 0);
+  CHECK(call("admin", "nightly-1.db", &response).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  for (const char* bad : {"../escape.db", "/etc/passwd", ".hidden", "", "a/b"}) {
+    INFO(bad);
+    CHECK(call("admin", bad, &response).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  CHECK(call("user", "mine.db", &response).error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(call("service", "svc.db", &response).error_code() == grpc::StatusCode::PERMISSION_DENIED);
+
+  auto status_stub =
+      spine::v1::StatusService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
+  auto context = rpc::MakeClientContext(absl::Seconds(5));
+  spine::v1::ServiceStatus status;
+  REQUIRE(status_stub->GetServiceStatus(context.get(), {}, &status).ok());
+  CHECK(status.db_conn());
+  CHECK(status.db_size_bytes() > 0);
+  CHECK(status.has_wal_size_bytes());
 }
 
 }  // namespace spine::testing

@@ -487,6 +487,12 @@ absl::Status SqliteAdapter::RevokeRefreshFamily(const std::string& token_hash) {
   return absl::OkStatus();
 }
 
+absl::Status SqliteAdapter::Backup(const std::string& destination) {
+  // A read connection sees one consistent snapshot (WAL) while the writer carries on.
+  Reader reader = AcquireReader();
+  return (*reader).BackupTo(destination);
+}
+
 absl::Status SqliteAdapter::Ping() {
   Reader reader = AcquireReader();
   SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare("SELECT 1"));

@@ -43,6 +43,7 @@ class SqliteAdapter final : public StorageAdapter {
                                                   const RefreshToken& successor,
                                                   int64_t now_micros) override;
   absl::Status RevokeRefreshFamily(const std::string& token_hash) override;
+  absl::Status Backup(const std::string& destination) override;
   absl::Status Ping() override;
 
  private:

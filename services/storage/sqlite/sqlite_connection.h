@@ -57,6 +57,8 @@ class SqliteConnection {
   absl::StatusOr<std::unique_ptr<Statement>> Prepare(const std::string& sql);
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
+  // Copies this database into a new file at `destination` with SQLite's online backup API.
+  absl::Status BackupTo(const std::string& destination);
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}

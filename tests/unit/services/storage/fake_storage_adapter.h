@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -185,6 +186,14 @@ class FakeStorageAdapter final : public StorageAdapter {
       if (stored.token.family_id == family) stored.revoked = true;
     }
     return absl::OkStatus();
+  }
+
+  // The fake has no file to copy: it writes its thoughts' ids, one per line.
+  absl::Status Backup(const std::string& destination) override {
+    absl::MutexLock lock(&mu_);
+    std::ofstream out(destination, std::ios::trunc);
+    for (const auto& [id, thought] : thoughts_) out << id << "\n";
+    return out ? absl::OkStatus() : absl::InternalError("cannot write the backup");
   }
 
   absl::Status Ping() override { return absl::OkStatus(); }

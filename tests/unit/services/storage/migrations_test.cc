@@ -107,3 +107,29 @@ TEST_CASE("the database runs in WAL mode with foreign keys on") {
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+
+TEST_CASE("an online backup is a complete database that opens on its own") {
+  spine::testing::TempDir dir;
+  auto adapter = SqliteAdapter::Open(dir.path() + "/spine.db", 1);
+  REQUIRE(adapter.ok());
+  Thought thought;
+  thought.user_id = 3;
+  thought.text = "backed up";
+  thought.tags = {"b"};
+  auto stored = (*adapter)->InsertThought(thought);
+  REQUIRE(stored.ok());
+  REQUIRE((*adapter)->Backup(dir.path() + "/copy.db").ok());
+  // A second backup to the same file is refused rather than overwriting it.
+  CHECK(!(*adapter)->Backup(dir.path() + "/copy.db").ok());
+
+  auto copy = SqliteAdapter::Open(dir.path() + "/copy.db", 1);
+  REQUIRE(copy.ok());
+  auto fetched = (*copy)->GetThought(3, stored->id);
+  REQUIRE(fetched.ok());
+  CHECK(*fetched == *stored);
+  CHECK(Version(dir.path() + "/copy.db") == AllMigrations().back().version);
+}
+
+}  // namespace spine::storage
