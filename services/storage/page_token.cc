@@ -6,11 +6,13 @@
 
 #include <array>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/base64url.h"
 
 namespace spine::storage {
 namespace {
@@ -20,60 +22,7 @@ constexpr size_t kPayloadBytes = 1 + 8 + 8;  // version | create_micros | id
 constexpr size_t kMacBytes = 32;
 constexpr size_t kTokenBytes = kPayloadBytes + kMacBytes;
 
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-constexpr std::array<int8_t, 256> MakeDecodeTable() {
-  std::array<int8_t, 256> table{};
-  for (auto& v : table) v = -1;
-  for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
-  }
-  return table;
-}
-constexpr std::array<int8_t, 256> kDecodeTable = MakeDecodeTable();
-
 absl::Status NotAToken() { return absl::InvalidArgumentError("pageToken: not a valid page token"); }
-
-// Unpadded base64url (RFC 4648 §5).
-std::string Base64UrlEncode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() * 4 + 2) / 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : data) {
-    acc = (acc << 8) | static_cast<uint8_t>(c);
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3F]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3F]);
-  return out;
-}
-
-// Strict unpadded base64url: rejects `=`, characters outside the URL alphabet, a length of 1 mod 4
-// and non-zero unused bits, so each byte string has exactly one accepted spelling and no two token
-// texts carry the same cursor and MAC.
-bool Base64UrlDecodeStrict(absl::string_view encoded, std::string* out) {
-  if (encoded.size() % 4 == 1) return false;
-  out->clear();
-  out->reserve(encoded.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (const char c : encoded) {
-    const int8_t v = kDecodeTable[static_cast<uint8_t>(c)];
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return (acc & ((1u << bits) - 1)) == 0;
-}
 
 void PutBigEndian(int64_t value, std::string* out) {
   const auto bits = static_cast<uint64_t>(value);
@@ -130,8 +79,12 @@ absl::StatusOr<PageCursor> PageTokenCodec::Decode(absl::string_view token,
     return absl::InvalidArgumentError(
         absl::StrCat("pageToken: ", token.size(), " characters, at most ", kMaxPageTokenChars));
   }
-  std::string bytes;
-  if (!Base64UrlDecodeStrict(token, &bytes) || bytes.size() != kTokenBytes) return NotAToken();
+  // Strict decoding: each byte string has exactly one accepted spelling, so no two token texts
+  // carry the same cursor and MAC.
+  absl::StatusOr<std::string> decoded =
+      Base64UrlDecodeStrict(std::string_view(token.data(), token.size()));
+  if (!decoded.ok() || decoded->size() != kTokenBytes) return NotAToken();
+  const std::string& bytes = *decoded;
   if (static_cast<uint8_t>(bytes[0]) != kVersion) return NotAToken();
   const absl::string_view payload = absl::string_view(bytes).substr(0, kPayloadBytes);
   const auto expected = Mac(key_, payload, binding);
