@@ -141,14 +141,24 @@ absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPem(std::string_view pe
   return Ed25519PrivateKey(std::move(key), std::move(key_id));
 }
 
-absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPemFile(const std::string& path) {
+namespace {
+
+// Reads a PEM file and parses it with Key::FromPem, naming the file in any error.
+template <typename Key>
+absl::StatusOr<Key> KeyFromPemFile(const std::string& path) {
   SPINE_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
-  auto key = FromPem(pem);
+  auto key = Key::FromPem(pem);
   if (!key.ok()) {
     return absl::Status(key.status().code(),
                         absl::StrCat("key file '", path, "': ", key.status().message()));
   }
   return key;
+}
+
+}  // namespace
+
+absl::StatusOr<Ed25519PrivateKey> Ed25519PrivateKey::FromPemFile(const std::string& path) {
+  return KeyFromPemFile<Ed25519PrivateKey>(path);
 }
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PrivateKey::PublicKey() const {
@@ -195,13 +205,7 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPem(std::string_view pem)
 }
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPemFile(const std::string& path) {
-  SPINE_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
-  auto key = FromPem(pem);
-  if (!key.ok()) {
-    return absl::Status(key.status().code(),
-                        absl::StrCat("key file '", path, "': ", key.status().message()));
-  }
-  return key;
+  return KeyFromPemFile<Ed25519PublicKey>(path);
 }
 
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPrivate(
