@@ -279,3 +279,81 @@ absl::StatusOr<int64_t> DataAccessService::BackupDatabase(const std::string& dir
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+namespace {
+
+bool IsActionName(const std::string& action) {
+  if (action.empty() || action.size() > 64 || action.front() == '.' || action.back() == '.') {
+    return false;
+  }
+  return absl::c_all_of(action, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+  });
+}
+
+std::string AuditBinding(const ListAuditParams& params) {
+  return absl::StrCat("audit\nactor=", params.actor,
+                      "\nstart=", params.start_micros ? absl::StrCat(*params.start_micros) : "",
+                      "\nend=", params.end_micros ? absl::StrCat(*params.end_micros) : "");
+}
+
+}  // namespace
+
+absl::StatusOr<AuditEvent> DataAccessService::AppendAuditEvent(AuditEvent event) {
+  if (!IsActionName(event.action)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("action: '", event.action, "' is not a lowercase dotted name of at most 64"));
+  }
+  if (event.outcome != "ok" && event.outcome != "denied" && event.outcome != "error") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outcome: '", event.outcome, "', must be ok, denied or error"));
+  }
+  if (event.actor.empty() || event.actor.size() > 128) {
+    return absl::InvalidArgumentError("actor: must be 1..128 characters");
+  }
+  if (event.service.empty() || event.service.size() > 64) {
+    return absl::InvalidArgumentError("service: must be 1..64 characters");
+  }
+  if (event.target.size() > 256)
+    return absl::InvalidArgumentError("target: at most 256 characters");
+  if (event.request_id.size() > 128)
+    return absl::InvalidArgumentError("requestId: at most 128 characters");
+  if (event.details_json.empty()) event.details_json = "{}";
+  if (event.details_json.size() > 16 * 1024) {
+    return absl::InvalidArgumentError("details: at most 16 KiB of JSON");
+  }
+  event.id = 0;
+  event.create_micros = absl::ToUnixMicros(clock_.Now());
+  return adapter_.AppendAuditEvent(event);
+}
+
+absl::StatusOr<AuditPage> DataAccessService::ListAuditEvents(const ListAuditParams& params) {
+  if (params.page_size < 0 || params.page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pageSize: ", params.page_size, ", must be between 1 and ", kMaxPageSize));
+  }
+  if (params.start_micros && params.end_micros && *params.start_micros >= *params.end_micros) {
+    return absl::InvalidArgumentError("startTime: must be before endTime");
+  }
+  AuditQuery query{
+      .actor = params.actor, .start_micros = params.start_micros, .end_micros = params.end_micros};
+  const int page_size = params.page_size == 0 ? kDefaultPageSize : params.page_size;
+  const std::string binding = AuditBinding(params);
+  if (!params.page_token.empty()) {
+    SPINE_ASSIGN_OR_RETURN(PageCursor cursor, page_tokens_.Decode(params.page_token, binding));
+    query.after = cursor;
+  }
+  query.limit = page_size + 1;
+  SPINE_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, adapter_.ListAuditEvents(query));
+  AuditPage page;
+  if (static_cast<int>(events.size()) > page_size) {
+    events.resize(page_size);
+    page.next_page_token = page_tokens_.Encode(
+        {.create_micros = events.back().create_micros, .id = events.back().id}, binding);
+  }
+  page.events = std::move(events);
+  return page;
+}
+
+}  // namespace spine::storage

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "libs/core/clock.h"
+#include "services/storage/audit_event.h"
 #include "services/storage/page_token.h"
 #include "services/storage/storage_adapter.h"
 #include "services/storage/thought.h"
@@ -24,6 +25,19 @@ struct ListThoughtsParams {
   std::string page_token{};
   std::string tag{};
   std::string query{};
+};
+
+struct ListAuditParams {
+  std::string actor{};
+  std::optional<int64_t> start_micros{};
+  std::optional<int64_t> end_micros{};
+  int page_size = 0;  // 0: 50; else 1..500
+  std::string page_token{};
+};
+
+struct AuditPage {
+  std::vector<AuditEvent> events;
+  std::string next_page_token;
 };
 
 struct ThoughtPage {
@@ -73,6 +87,12 @@ class DataAccessService {
                                                   const std::string& successor_hash,
                                                   int64_t successor_expire_micros);
   absl::Status RevokeRefreshFamily(const std::string& token_hash);
+
+  // Appends to the audit log, stamped with the clock's now. `service` is the recording
+  // service (from its token); action is lowercase dotted ("storage.backup"), outcome one of
+  // ok/denied/error, details a JSON object of at most 16 KiB.
+  absl::StatusOr<AuditEvent> AppendAuditEvent(AuditEvent event);
+  absl::StatusOr<AuditPage> ListAuditEvents(const ListAuditParams& params);
 
   // Online backup into `directory`/`file_name`. The name is 1..64 of [A-Za-z0-9._-], not
   // starting with '.', so it can never leave the directory; an existing file is ALREADY_EXISTS.

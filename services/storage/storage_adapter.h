@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/storage/audit_event.h"
 #include "services/storage/thought.h"
 #include "services/storage/user.h"
 
@@ -58,6 +59,10 @@ class StorageAdapter {
                                                           int64_t now_micros) = 0;
   // Revokes the family of the token with this hash; NOT_FOUND for an unknown hash.
   virtual absl::Status RevokeRefreshFamily(const std::string& token_hash) = 0;
+
+  // Audit log: append-only, there is no update or delete.
+  virtual absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) = 0;
+  virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) = 0;
 
   // Copies the live database to `destination` (a new file) without stopping writers.
   virtual absl::Status Backup(const std::string& destination) = 0;

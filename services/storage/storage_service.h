@@ -1,6 +1,6 @@
 // StorageService: the internal gRPC API other services reach data through (service tokens
 // only, see storage.proto). Users, login lockout and refresh-token families are served here;
-// the RPCs of later slices (conversations, pipelines, runs, audit) are marked generic
+// the RPCs of later slices (conversations, pipelines, runs) are marked generic
 // so the shared fallback authenticates them and answers UNIMPLEMENTED naming them.
 #pragma once
 
@@ -23,9 +23,7 @@ using StorageServiceBase = V1::WithGenericMethod_CreateConversationRecord<
                                 V1::WithGenericMethod_UpdateRunRecord<
                                     V1::WithGenericMethod_GetRunRecord<
                                         V1::WithGenericMethod_ListRunRecords<
-                                            V1::WithGenericMethod_AppendAuditEvent<
-                                                V1::WithGenericMethod_ListAuditEvents<
-                                                    V1::Service>>>>>>>>>>>>>>>;
+                                            V1::Service>>>>>>>>>>>>>;
 }  // namespace internal
 
 class StorageService final : public internal::StorageServiceBase {
@@ -64,6 +62,14 @@ class StorageService final : public internal::StorageServiceBase {
   grpc::Status RevokeRefreshFamily(grpc::ServerContext* context,
                                    const spine::v1::RevokeRefreshFamilyRequest* request,
                                    google::protobuf::Empty* response) override;
+  // The recording service is the token's subject, never a request field.
+  grpc::Status AppendAuditEvent(grpc::ServerContext* context,
+                                const spine::v1::AppendAuditEventRequest* request,
+                                spine::v1::AuditEvent* response) override;
+  // Admins only (an operator's own token), see storage.proto.
+  grpc::Status ListAuditEvents(grpc::ServerContext* context,
+                               const spine::v1::ListAuditEventsRequest* request,
+                               spine::v1::ListAuditEventsResponse* response) override;
   // Admins only (an operator's own token), see storage.proto.
   grpc::Status BackupDatabase(grpc::ServerContext* context,
                               const spine::v1::BackupDatabaseRequest* request,

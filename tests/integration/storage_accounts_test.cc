@@ -214,4 +214,51 @@ TEST_CASE("an admin takes an online backup into the data directory, and nobody e
   CHECK(status.has_wal_size_bytes());
 }
 
+TEST_CASE("services append audit events under their own name and only admins read them") {
+  Constellation stack(std::vector<std::string>{"storage"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  auto stub =
+      spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
+  auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
+  REQUIRE(key.ok());
+  JwtSigner signer(std::move(*key), RealClock::Instance());
+  auto context_for = [&](const std::string& sub, const std::string& role) {
+    auto context = rpc::MakeClientContext(absl::Seconds(10));
+    context->AddMetadata("authorization", "Bearer " + *signer.Sign(sub, sub, role));
+    return context;
+  };
+
+  spine::v1::AppendAuditEventRequest append;
+  append.mutable_event()->set_actor("42");
+  append.mutable_event()->set_service("storage");  // a lie: storage takes the token's subject
+  append.mutable_event()->set_action("llm.generate");
+  append.mutable_event()->set_target("model:stub");
+  append.mutable_event()->set_outcome("ok");
+  (*append.mutable_event()->mutable_details()->mutable_fields())["promptChars"].set_number_value(
+      12);
+  spine::v1::AuditEvent stored;
+  REQUIRE(stub->AppendAuditEvent(context_for("llm", "service").get(), append, &stored).ok());
+  CHECK(stored.service() == "llm");
+  CHECK(stored.id() > 0);
+  CHECK(stored.details().fields().at("promptChars").number_value() == 12);
+
+  CHECK(stub->AppendAuditEvent(context_for("42", "user").get(), append, &stored).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  append.mutable_event()->set_outcome("shrug");
+  CHECK(stub->AppendAuditEvent(context_for("llm", "service").get(), append, &stored).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+
+  spine::v1::ListAuditEventsRequest list;
+  list.set_actor("42");
+  spine::v1::ListAuditEventsResponse events;
+  CHECK(stub->ListAuditEvents(context_for("42", "user").get(), list, &events).error_code() ==
+        grpc::StatusCode::PERMISSION_DENIED);
+  REQUIRE(stub->ListAuditEvents(context_for("1", "admin").get(), list, &events).ok());
+  REQUIRE(events.events_size() == 1);
+  CHECK(events.events(0).action() == "llm.generate");
+  *list.mutable_end_time() = TimeUtil::SecondsToTimestamp(1);  // before everything
+  REQUIRE(stub->ListAuditEvents(context_for("1", "admin").get(), list, &events).ok());
+  CHECK(events.events_size() == 0);
+}
+
 }  // namespace spine::testing

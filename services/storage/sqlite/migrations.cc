@@ -72,6 +72,27 @@ CREATE TABLE login_locks (
   locked_until_micros INTEGER NOT NULL
 );
 )sql"},
+      {3, "append-only audit log", R"sql(
+CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  create_micros INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  service TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  details_json TEXT NOT NULL,
+  request_id TEXT NOT NULL
+);
+CREATE INDEX audit_events_by_time ON audit_events (create_micros DESC, id DESC);
+CREATE INDEX audit_events_by_actor ON audit_events (actor, create_micros DESC, id DESC);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN
+  SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN
+  SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+)sql"},
   };
   return migrations;
 }

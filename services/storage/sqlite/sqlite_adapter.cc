@@ -487,6 +487,63 @@ absl::Status SqliteAdapter::RevokeRefreshFamily(const std::string& token_hash) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<AuditEvent> SqliteAdapter::AppendAuditEvent(const AuditEvent& event) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<AuditEvent> {
+    SPINE_ASSIGN_OR_RETURN(
+        auto insert,
+        db.Prepare(
+            "INSERT INTO audit_events (create_micros, actor, service, action, target, outcome, "
+            "details_json, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    insert->BindInt(1, event.create_micros);
+    insert->BindText(2, event.actor);
+    insert->BindText(3, event.service);
+    insert->BindText(4, event.action);
+    insert->BindText(5, event.target);
+    insert->BindText(6, event.outcome);
+    insert->BindText(7, event.details_json);
+    insert->BindText(8, event.request_id);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    AuditEvent stored = event;
+    stored.id = db.last_insert_rowid();
+    return stored;
+  });
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqliteAdapter::ListAuditEvents(const AuditQuery& query) {
+  static constexpr char kList[] =
+      "SELECT id, create_micros, actor, service, action, target, outcome, details_json, request_id "
+      "FROM audit_events WHERE (?1 = '' OR actor = ?1) "
+      "AND (?2 = 0 OR create_micros >= ?3) AND (?4 = 0 OR create_micros < ?5) "
+      "AND (?6 = 0 OR create_micros < ?7 OR (create_micros = ?7 AND id < ?8)) "
+      "ORDER BY create_micros DESC, id DESC LIMIT ?9";
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(kList));
+  stmt->BindText(1, query.actor);
+  stmt->BindInt(2, query.start_micros ? 1 : 0);
+  stmt->BindInt(3, query.start_micros.value_or(0));
+  stmt->BindInt(4, query.end_micros ? 1 : 0);
+  stmt->BindInt(5, query.end_micros.value_or(0));
+  stmt->BindInt(6, query.after ? 1 : 0);
+  stmt->BindInt(7, query.after ? query.after->create_micros : 0);
+  stmt->BindInt(8, query.after ? query.after->id : 0);
+  stmt->BindInt(9, query.limit);
+  std::vector<AuditEvent> events;
+  while (true) {
+    SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    events.push_back(AuditEvent{.id = stmt->ColumnInt(0),
+                                .create_micros = stmt->ColumnInt(1),
+                                .actor = stmt->ColumnText(2),
+                                .service = stmt->ColumnText(3),
+                                .action = stmt->ColumnText(4),
+                                .target = stmt->ColumnText(5),
+                                .outcome = stmt->ColumnText(6),
+                                .details_json = stmt->ColumnText(7),
+                                .request_id = stmt->ColumnText(8)});
+  }
+  return events;
+}
+
 absl::Status SqliteAdapter::Backup(const std::string& destination) {
   // A read connection sees one consistent snapshot (WAL) while the writer carries on.
   Reader reader = AcquireReader();

@@ -43,6 +43,8 @@ class SqliteAdapter final : public StorageAdapter {
                                                   const RefreshToken& successor,
                                                   int64_t now_micros) override;
   absl::Status RevokeRefreshFamily(const std::string& token_hash) override;
+  absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) override;
   absl::Status Backup(const std::string& destination) override;
   absl::Status Ping() override;
 

@@ -123,3 +123,49 @@ TEST_CASE_METHOD(Fixture, "a bad tag filter names the tag parameter") {
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+
+TEST_CASE_METHOD(Fixture, "audit events are validated, stamped by the clock and paged") {
+  AuditEvent event{.actor = "7", .service = "llm", .action = "llm.generate", .outcome = "ok"};
+  for (int i = 0; i < 5; ++i) {
+    clock.Advance(absl::Seconds(1));
+    auto stored = data.AppendAuditEvent(event);
+    REQUIRE(stored.ok());
+    CHECK(stored->create_micros == absl::ToUnixMicros(clock.Now()));
+    CHECK(stored->details_json == "{}");
+  }
+  AuditEvent bad = event;
+  bad.action = "LLM Generate";
+  CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
+  bad = event;
+  bad.outcome = "maybe";
+  CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
+  bad = event;
+  bad.actor = "";
+  CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
+  bad = event;
+  bad.details_json = std::string(17 * 1024, ' ');
+  CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
+
+  ListAuditParams params{.actor = "7", .page_size = 2};
+  std::set<int64_t> seen;
+  while (true) {
+    auto page = data.ListAuditEvents(params);
+    REQUIRE(page.ok());
+    for (const AuditEvent& e : page->events) CHECK(seen.insert(e.id).second);
+    if (page->next_page_token.empty()) break;
+    params.page_token = page->next_page_token;
+  }
+  CHECK(seen.size() == 5);
+  // A token is bound to its filters.
+  ListAuditParams other{.actor = "8", .page_size = 2, .page_token = params.page_token};
+  auto first = data.ListAuditEvents({.actor = "7", .page_size = 2});
+  REQUIRE(first.ok());
+  other.page_token = first->next_page_token;
+  CHECK(data.ListAuditEvents(other).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(data.ListAuditEvents({.start_micros = 10, .end_micros = 5}).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace spine::storage

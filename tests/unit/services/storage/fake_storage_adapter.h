@@ -188,6 +188,35 @@ class FakeStorageAdapter final : public StorageAdapter {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override {
+    absl::MutexLock lock(&mu_);
+    AuditEvent stored = event;
+    stored.id = static_cast<int64_t>(audit_.size()) + 1;
+    audit_.push_back(stored);
+    return stored;
+  }
+
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<AuditEvent> matches;
+    for (const AuditEvent& event : audit_) {
+      if (!query.actor.empty() && event.actor != query.actor) continue;
+      if (query.start_micros && event.create_micros < *query.start_micros) continue;
+      if (query.end_micros && event.create_micros >= *query.end_micros) continue;
+      if (query.after &&
+          !(event.create_micros < query.after->create_micros ||
+            (event.create_micros == query.after->create_micros && event.id < query.after->id))) {
+        continue;
+      }
+      matches.push_back(event);
+    }
+    std::sort(matches.begin(), matches.end(), [](const AuditEvent& a, const AuditEvent& b) {
+      return a.create_micros != b.create_micros ? a.create_micros > b.create_micros : a.id > b.id;
+    });
+    if (static_cast<int>(matches.size()) > query.limit) matches.resize(query.limit);
+    return matches;
+  }
+
   // The fake has no file to copy: it writes its thoughts' ids, one per line.
   absl::Status Backup(const std::string& destination) override {
     absl::MutexLock lock(&mu_);
@@ -272,6 +301,7 @@ class FakeStorageAdapter final : public StorageAdapter {
   std::map<std::string, std::vector<int64_t>> failures_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> locks_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, StoredToken> tokens_ ABSL_GUARDED_BY(mu_);
+  std::vector<AuditEvent> audit_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Thought> thoughts_ ABSL_GUARDED_BY(mu_);
 };
 

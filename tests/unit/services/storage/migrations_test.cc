@@ -133,3 +133,30 @@ TEST_CASE("an online backup is a complete database that opens on its own") {
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+
+TEST_CASE("the database itself refuses to update or delete audit events") {
+  spine::testing::TempDir dir;
+  const std::string path = dir.path() + "/spine.db";
+  auto adapter = SqliteAdapter::Open(path, 1);
+  REQUIRE(adapter.ok());
+  REQUIRE((*adapter)
+              ->AppendAuditEvent({.create_micros = 1,
+                                  .actor = "1",
+                                  .service = "storage",
+                                  .action = "storage.backup",
+                                  .outcome = "ok",
+                                  .details_json = "{}"})
+              .ok());
+  auto connection = SqliteConnection::Open(path, false);
+  REQUIRE(connection.ok());
+  CHECK(!(*connection)->Exec("UPDATE audit_events SET outcome = 'denied'").ok());
+  CHECK(!(*connection)->Exec("DELETE FROM audit_events").ok());
+  auto events = (*adapter)->ListAuditEvents({});
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK(events->front().outcome == "ok");
+}
+
+}  // namespace spine::storage

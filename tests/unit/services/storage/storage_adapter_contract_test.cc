@@ -288,3 +288,47 @@ TEMPLATE_TEST_CASE("an adapter rotates refresh tokens once and revokes the famil
 }
 
 }  // namespace spine::storage
+
+namespace spine::storage {
+
+TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time range",
+                   "[contract]", SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  for (int i = 0; i < 6; ++i) {
+    AuditEvent event{.create_micros = 1000 * (i / 2 + 1),
+                     .actor = i % 2 == 0 ? "7" : "8",
+                     .service = "llm",
+                     .action = "llm.generate",
+                     .target = "model:stub",
+                     .outcome = "ok",
+                     .details_json = "{}",
+                     .request_id = "r" + std::to_string(i)};
+    auto stored = adapter.AppendAuditEvent(event);
+    REQUIRE(stored.ok());
+    event.id = stored->id;
+    CHECK(*stored == event);
+  }
+  auto all = adapter.ListAuditEvents({});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 6);
+  CHECK(all->front().request_id == "r5");  // newest first, ties by id
+  CHECK(all->back().request_id == "r0");
+
+  auto by_actor = adapter.ListAuditEvents({.actor = "7"});
+  REQUIRE(by_actor.ok());
+  CHECK(by_actor->size() == 3);
+  auto in_range = adapter.ListAuditEvents({.start_micros = 2000, .end_micros = 3000});
+  REQUIRE(in_range.ok());
+  CHECK(in_range->size() == 2);
+  auto page = adapter.ListAuditEvents({.limit = 4});
+  REQUIRE(page.ok());
+  REQUIRE(page->size() == 4);
+  auto rest = adapter.ListAuditEvents(
+      {.after = PageCursor{.create_micros = page->back().create_micros, .id = page->back().id},
+       .limit = 4});
+  REQUIRE(rest.ok());
+  CHECK(rest->size() == 2);
+}
+
+}  // namespace spine::storage
