@@ -1,5 +1,6 @@
 // spine-storage: reads its config, opens the database, serves until SIGTERM/SIGINT.
 #include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -19,6 +20,8 @@ int Run(const spine::storage::StorageConfig& config) {
   spine::Clock& clock = spine::RealClock::Instance();
   const spine::CommonConfig& common = config.common;
 
+  // The database holds password hashes and token hashes: files we create are ours alone.
+  umask(0077);
   std::error_code ec;
   std::filesystem::create_directories(common.data_dir, ec);
   if (ec) {

@@ -24,6 +24,8 @@ class Constellation {
   // gRPC address of a service ("gateway" means the gateway's gRPC address).
   std::string GrpcAddress(const std::string& service) const;
   int http_port() const { return http_port_; }
+  // SPINE_DATA_DIR of every service.
+  std::string data_dir() const { return dir_.path() + "/data"; }
   const std::string& private_key_pem() const { return private_key_pem_; }
   ChildProcess& process(const std::string& service) { return *processes_.at(service); }
   // The service's stderr so far (for failure messages).

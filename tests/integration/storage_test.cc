@@ -1,5 +1,7 @@
 // spine-storage through gRPC with real tokens: thoughts CRUD, pagination, search, ownership,
 // validation. Starts the real binary on a free loopback port.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <set>
 #include <string>
@@ -318,6 +320,11 @@ TEST_CASE("the storage status probe reports a live database connection") {
   REQUIRE(stub->GetServiceStatus(context.get(), {}, &status).ok());
   CHECK(status.has_db_conn());
   CHECK(status.db_conn());
+
+  // The database (password and token hashes) is readable by its owner only.
+  struct stat info {};
+  REQUIRE(stat((stack.data_dir() + "/spine.db").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);
 }
 
 }  // namespace spine::testing
