@@ -320,7 +320,7 @@ absl::StatusOr<AuditEvent> DataAccessService::AppendAuditEvent(AuditEvent event)
   if (event.request_id.size() > 128)
     return absl::InvalidArgumentError("requestId: at most 128 characters");
   if (event.details_json.empty()) event.details_json = "{}";
-  if (event.details_json.size() > 16 * 1024) {
+  if (event.details_json.size() > size_t{16} * 1024) {
     return absl::InvalidArgumentError("details: at most 16 KiB of JSON");
   }
   event.id = 0;

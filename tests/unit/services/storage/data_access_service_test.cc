@@ -145,7 +145,7 @@ TEST_CASE_METHOD(Fixture, "audit events are validated, stamped by the clock and 
   bad.actor = "";
   CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
   bad = event;
-  bad.details_json = std::string(17 * 1024, ' ');
+  bad.details_json = std::string(size_t{17} * 1024, ' ');
   CHECK(data.AppendAuditEvent(bad).status().code() == absl::StatusCode::kInvalidArgument);
 
   ListAuditParams params{.actor = "7", .page_size = 2};

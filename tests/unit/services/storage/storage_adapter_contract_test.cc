@@ -296,7 +296,7 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
   for (int i = 0; i < 6; ++i) {
-    AuditEvent event{.create_micros = 1000 * (i / 2 + 1),
+    AuditEvent event{.create_micros = int64_t{1000} * (i / 2 + 1),
                      .actor = i % 2 == 0 ? "7" : "8",
                      .service = "llm",
                      .action = "llm.generate",
