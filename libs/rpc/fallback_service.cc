@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "google/protobuf/descriptor.h"
 #include "libs/rpc/method_access.h"
 #include "libs/rpc/status_convert.h"
 
@@ -17,24 +16,12 @@ class FinishingReactor final : public grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }  // callback reactors own themselves
 };
 
-bool IsKnownMethod(absl::string_view path) {
-  EnsureSpineProtosLinked();
-  absl::string_view name = path;
-  if (!absl::ConsumePrefix(&name, "/")) return false;
-  std::string full_name(name);
-  const size_t slash = full_name.find('/');
-  if (slash == std::string::npos || full_name.find('/', slash + 1) != std::string::npos)
-    return false;
-  full_name[slash] = '.';
-  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name) != nullptr;
-}
-
 }  // namespace
 
 grpc::ServerGenericBidiReactor* FallbackService::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
   const std::string& method = context->method();
-  if (!IsKnownMethod(method)) {
+  if (FindMethod(method) == nullptr) {
     return new FinishingReactor(
         grpc::Status(grpc::StatusCode::UNIMPLEMENTED, absl::StrCat("unknown method ", method)));
   }

@@ -25,24 +25,27 @@ void EnsureSpineProtosLinked() {
   (void)linked;
 }
 
-spine::api::Access AccessOf(absl::string_view method) {
+const google::protobuf::MethodDescriptor* FindMethod(absl::string_view method) {
   EnsureSpineProtosLinked();
+  absl::string_view name = method;
+  if (!absl::ConsumePrefix(&name, "/")) return nullptr;
+  std::string full_name(name);
+  // Exactly "/Service/Method": one more slash, with no slash in the service name.
+  const size_t slash = full_name.find('/');
+  if (slash == std::string::npos || full_name.find('/', slash + 1) != std::string::npos) {
+    return nullptr;
+  }
+  full_name[slash] = '.';
+  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
+}
+
+spine::api::Access AccessOf(absl::string_view method) {
   if (absl::StartsWith(method, "/grpc.health.v1.Health/") ||
       absl::StartsWith(method, "/grpc.reflection.v1alpha.ServerReflection/") ||
       absl::StartsWith(method, "/grpc.reflection.v1.ServerReflection/")) {
     return spine::api::ACCESS_PUBLIC;
   }
-  absl::string_view name = method;
-  if (!absl::ConsumePrefix(&name, "/")) return spine::api::ACCESS_AUTHENTICATED;
-  std::string full_name(name);
-  // Exactly "/Service/Method": one more slash, with no slash in the service name.
-  const size_t slash = full_name.find('/');
-  if (slash == std::string::npos || full_name.find('/', slash + 1) != std::string::npos) {
-    return spine::api::ACCESS_AUTHENTICATED;
-  }
-  full_name[slash] = '.';
-  const google::protobuf::MethodDescriptor* descriptor =
-      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full_name);
+  const google::protobuf::MethodDescriptor* descriptor = FindMethod(method);
   if (descriptor == nullptr) return spine::api::ACCESS_AUTHENTICATED;
   if (descriptor->options().HasExtension(spine::api::access)) {
     return descriptor->options().GetExtension(spine::api::access);
