@@ -65,6 +65,25 @@ absl::Status CheckPolicy(const LockoutPolicy& policy) {
   return absl::OkStatus();
 }
 
+// The requested page size, 0 meaning the default.
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested < 0 || requested > DataAccessService::kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pageSize: ", requested, ", must be between 1 and ", DataAccessService::kMaxPageSize));
+  }
+  return requested == 0 ? DataAccessService::kDefaultPageSize : requested;
+}
+
+// Lists read one row more than a page: the extra row tells whether another page exists without
+// a second query. Drops it and returns the next page's token ("" on the last page).
+template <typename Row>
+std::string TrimToPage(std::vector<Row>& rows, int page_size, const PageTokenCodec& tokens,
+                       absl::string_view binding) {
+  if (static_cast<int>(rows.size()) <= page_size) return "";
+  rows.resize(page_size);
+  return tokens.Encode({.create_micros = rows.back().create_micros, .id = rows.back().id}, binding);
+}
+
 }  // namespace
 
 absl::StatusOr<Thought> DataAccessService::CreateThought(int64_t user_id, const std::string& text,
@@ -87,13 +106,9 @@ absl::StatusOr<Thought> DataAccessService::GetThought(int64_t user_id, int64_t i
 
 absl::StatusOr<ThoughtPage> DataAccessService::ListThoughts(int64_t user_id,
                                                             const ListThoughtsParams& params) {
-  if (params.page_size < 0 || params.page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pageSize: ", params.page_size, ", must be between 1 and ", kMaxPageSize));
-  }
+  SPINE_ASSIGN_OR_RETURN(const int page_size, PageSize(params.page_size));
   ThoughtQuery query;
   query.user_id = user_id;
-  query.limit = params.page_size == 0 ? kDefaultPageSize : params.page_size;
   if (!params.tag.empty()) {
     absl::StatusOr<std::vector<std::string>> tag = NormalizeTags({params.tag});
     if (!tag.ok()) {
@@ -111,18 +126,10 @@ absl::StatusOr<ThoughtPage> DataAccessService::ListThoughts(int64_t user_id,
     SPINE_ASSIGN_OR_RETURN(PageCursor cursor, page_tokens_.Decode(params.page_token, binding));
     query.after = cursor;
   }
-  // One extra row tells whether another page exists without a second query.
-  const int page_size = query.limit;
   query.limit = page_size + 1;
-  SPINE_ASSIGN_OR_RETURN(std::vector<Thought> thoughts, adapter_.ListThoughts(query));
   ThoughtPage page;
-  if (static_cast<int>(thoughts.size()) > page_size) {
-    thoughts.resize(page_size);
-    const Thought& last = thoughts.back();
-    page.next_page_token =
-        page_tokens_.Encode({.create_micros = last.create_micros, .id = last.id}, binding);
-  }
-  page.thoughts = std::move(thoughts);
+  SPINE_ASSIGN_OR_RETURN(page.thoughts, adapter_.ListThoughts(query));
+  page.next_page_token = TrimToPage(page.thoughts, page_size, page_tokens_, binding);
   return page;
 }
 
@@ -329,30 +336,21 @@ absl::StatusOr<AuditEvent> DataAccessService::AppendAuditEvent(AuditEvent event)
 }
 
 absl::StatusOr<AuditPage> DataAccessService::ListAuditEvents(const ListAuditParams& params) {
-  if (params.page_size < 0 || params.page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("pageSize: ", params.page_size, ", must be between 1 and ", kMaxPageSize));
-  }
+  SPINE_ASSIGN_OR_RETURN(const int page_size, PageSize(params.page_size));
   if (params.start_micros && params.end_micros && *params.start_micros >= *params.end_micros) {
     return absl::InvalidArgumentError("startTime: must be before endTime");
   }
   AuditQuery query{
       .actor = params.actor, .start_micros = params.start_micros, .end_micros = params.end_micros};
-  const int page_size = params.page_size == 0 ? kDefaultPageSize : params.page_size;
   const std::string binding = AuditBinding(params);
   if (!params.page_token.empty()) {
     SPINE_ASSIGN_OR_RETURN(PageCursor cursor, page_tokens_.Decode(params.page_token, binding));
     query.after = cursor;
   }
   query.limit = page_size + 1;
-  SPINE_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, adapter_.ListAuditEvents(query));
   AuditPage page;
-  if (static_cast<int>(events.size()) > page_size) {
-    events.resize(page_size);
-    page.next_page_token = page_tokens_.Encode(
-        {.create_micros = events.back().create_micros, .id = events.back().id}, binding);
-  }
-  page.events = std::move(events);
+  SPINE_ASSIGN_OR_RETURN(page.events, adapter_.ListAuditEvents(query));
+  page.next_page_token = TrimToPage(page.events, page_size, page_tokens_, binding);
   return page;
 }
 
