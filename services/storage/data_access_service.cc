@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/core/status.h"
+#include "services/storage/paging.h"
 #include "services/storage/search_query.h"
 #include "services/storage/thought_validation.h"
 
@@ -63,25 +64,6 @@ absl::Status CheckPolicy(const LockoutPolicy& policy) {
         "lockout policy: window and lock must be 1..86400 seconds, max failures 1..1000");
   }
   return absl::OkStatus();
-}
-
-// The requested page size, 0 meaning the default.
-absl::StatusOr<int> PageSize(int requested) {
-  if (requested < 0 || requested > DataAccessService::kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pageSize: ", requested, ", must be between 1 and ", DataAccessService::kMaxPageSize));
-  }
-  return requested == 0 ? DataAccessService::kDefaultPageSize : requested;
-}
-
-// Lists read one row more than a page: the extra row tells whether another page exists without
-// a second query. Drops it and returns the next page's token ("" on the last page).
-template <typename Row>
-std::string TrimToPage(std::vector<Row>& rows, int page_size, const PageTokenCodec& tokens,
-                       absl::string_view binding) {
-  if (static_cast<int>(rows.size()) <= page_size) return "";
-  rows.resize(page_size);
-  return tokens.Encode({.create_micros = rows.back().create_micros, .id = rows.back().id}, binding);
 }
 
 }  // namespace

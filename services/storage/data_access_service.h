@@ -1,5 +1,8 @@
-// DataAccessService: the business rules of thoughts between the gRPC layer and the
-// StorageAdapter — validation, ownership, pagination with tamper-proof page tokens, search.
+// DataAccessService: the business rules between the gRPC layer and the StorageAdapter —
+// validation, ownership, pagination with tamper-proof page tokens, search — for thoughts,
+// users and sessions, conversations, pipelines and runs, and the audit log. The implementation
+// is split by domain: data_access_service.cc (thoughts, accounts, audit) and
+// data_access_records.cc (conversations, pipelines, runs).
 //
 // It never names a database: the adapter behind it is an interface. Bad input is rejected with
 // INVALID_ARGUMENT before anything is written. Thread-safe (the adapter is).
@@ -13,7 +16,9 @@
 #include "absl/status/statusor.h"
 #include "libs/core/clock.h"
 #include "services/storage/audit_event.h"
+#include "services/storage/conversation.h"
 #include "services/storage/page_token.h"
+#include "services/storage/pipeline.h"
 #include "services/storage/storage_adapter.h"
 #include "services/storage/thought.h"
 #include "services/storage/user.h"
@@ -45,11 +50,34 @@ struct ThoughtPage {
   std::string next_page_token;  // empty on the last page
 };
 
+struct ConversationPage {
+  std::vector<Conversation> conversations;  // without messages
+  std::string next_page_token;
+};
+
+struct PipelinePage {
+  std::vector<Pipeline> pipelines;
+  std::string next_page_token;
+};
+
+struct ListRunsParams {
+  int64_t user_id = 0;
+  int64_t pipeline_id = 0;  // 0: any
+  std::string state{};      // empty: any
+  // Crash recovery: runs in any of these states, of every user when user_id is 0. Not
+  // combinable with `state`.
+  std::vector<std::string> unfinished_states{};
+  int page_size = 0;
+  std::string page_token{};
+};
+
+struct RunPage {
+  std::vector<RunRecord> runs;
+  std::string next_page_token;
+};
+
 class DataAccessService {
  public:
-  static constexpr int kDefaultPageSize = 50;
-  static constexpr int kMaxPageSize = 500;
-
   DataAccessService(StorageAdapter& adapter, const PageTokenCodec& page_tokens, const Clock& clock)
       : adapter_(adapter), page_tokens_(page_tokens), clock_(clock) {}
 
@@ -87,6 +115,39 @@ class DataAccessService {
                                                   const std::string& successor_hash,
                                                   int64_t successor_expire_micros);
   absl::Status RevokeRefreshFamily(const std::string& token_hash);
+
+  // Conversations of spine-llm, per user (ids > 0). Model 1..128 characters, title at most
+  // 256, system prompt at most 1 MiB, state 1..32 of [a-z_]. A new conversation starts empty.
+  absl::StatusOr<Conversation> CreateConversation(int64_t user_id, const std::string& model,
+                                                  const std::string& title,
+                                                  const std::string& system,
+                                                  const std::string& state);
+  absl::StatusOr<Conversation> GetConversation(int64_t user_id, int64_t id, bool with_messages);
+  absl::StatusOr<ConversationPage> ListConversations(int64_t user_id, int page_size,
+                                                     const std::string& page_token);
+  // 1..16 messages, role system/user/assistant, content at most 1 MiB; messages without a
+  // time get the clock's now. ABORTED if the state moved on (see StorageAdapter).
+  absl::StatusOr<Conversation> AppendConversationMessages(int64_t user_id, int64_t id,
+                                                          ConversationAppend append);
+  absl::Status DeleteConversation(int64_t user_id, int64_t id);
+
+  // Pipelines of spine-tasks, per user. Name 1..128 characters without control characters,
+  // definition a JSON object of at most 256 KiB (its schema is spine-tasks' business).
+  absl::StatusOr<Pipeline> CreatePipeline(int64_t user_id, const std::string& name,
+                                          const std::string& definition_json);
+  absl::StatusOr<Pipeline> GetPipeline(int64_t user_id, int64_t id);
+  absl::StatusOr<PipelinePage> ListPipelines(int64_t user_id, int page_size,
+                                             const std::string& page_token);
+  absl::Status DeletePipeline(int64_t user_id, int64_t id);
+
+  // Runs: state one of QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED; idempotency key at most
+  // 128 printable ASCII characters; payload at most 4 MiB. Create stamps both times with the
+  // clock's now and returns the user's earlier run for a reused key (created = false).
+  absl::StatusOr<RunInsert> CreateRun(RunRecord run);
+  // Replaces state and payload; ABORTED once the stored run has finished.
+  absl::StatusOr<RunRecord> UpdateRun(RunRecord run);
+  absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id);
+  absl::StatusOr<RunPage> ListRuns(const ListRunsParams& params);
 
   // Appends to the audit log, stamped with the clock's now. `service` is the recording
   // service (from its token); action is lowercase dotted ("storage.backup"), outcome one of

@@ -12,6 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/storage/audit_event.h"
+#include "services/storage/conversation.h"
+#include "services/storage/pipeline.h"
 #include "services/storage/thought.h"
 #include "services/storage/user.h"
 
@@ -59,6 +61,37 @@ class StorageAdapter {
                                                           int64_t now_micros) = 0;
   // Revokes the family of the token with this hash; NOT_FOUND for an unknown hash.
   virtual absl::Status RevokeRefreshFamily(const std::string& token_hash) = 0;
+
+  // Conversations. Get, append and delete are NOT_FOUND unless the conversation belongs to
+  // `user_id`; Get leaves `messages` empty unless `with_messages`; List never fills them.
+  virtual absl::StatusOr<Conversation> InsertConversation(const Conversation& conversation) = 0;
+  virtual absl::StatusOr<Conversation> GetConversation(int64_t user_id, int64_t id,
+                                                       bool with_messages) = 0;
+  virtual absl::StatusOr<std::vector<Conversation>> ListConversations(
+      const OwnedPageQuery& query) = 0;
+  // Atomically: ABORTED unless the stored state equals `append.expect_state`; else appends the
+  // messages after the existing ones, sets the state and returns the conversation with all
+  // its messages.
+  virtual absl::StatusOr<Conversation> AppendConversationMessages(
+      int64_t user_id, int64_t id, const ConversationAppend& append) = 0;
+  // Deletes the conversation and its messages.
+  virtual absl::Status DeleteConversation(int64_t user_id, int64_t id) = 0;
+
+  // Pipelines, scoped by user like conversations.
+  virtual absl::StatusOr<Pipeline> InsertPipeline(const Pipeline& pipeline) = 0;
+  virtual absl::StatusOr<Pipeline> GetPipeline(int64_t user_id, int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<Pipeline>> ListPipelines(const OwnedPageQuery& query) = 0;
+  virtual absl::Status DeletePipeline(int64_t user_id, int64_t id) = 0;
+
+  // Runs. Insert with a non-empty idempotency key that the user already used returns that
+  // earlier run unchanged (created = false), atomically with the check.
+  virtual absl::StatusOr<RunInsert> InsertRun(const RunRecord& run) = 0;
+  // Replaces state, payload and update time of the user's run. ABORTED if the stored state is
+  // one of `final_states` (a finished run never changes again); NOT_FOUND as for Get.
+  virtual absl::StatusOr<RunRecord> UpdateRun(const RunRecord& run,
+                                              const std::vector<std::string>& final_states) = 0;
+  virtual absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunQuery& query) = 0;
 
   // Audit log: append-only, there is no update or delete.
   virtual absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) = 0;

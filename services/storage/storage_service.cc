@@ -57,6 +57,56 @@ absl::Status ToProto(const AuditEvent& event, spine::v1::AuditEvent* out) {
   return absl::OkStatus();
 }
 
+void ToProto(const ConversationMessage& message, spine::v1::ConversationMessageRecord* out) {
+  out->set_role(message.role);
+  out->set_content(message.content);
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(message.create_micros);
+}
+
+void ToProto(const Conversation& conversation, spine::v1::ConversationRecord* out) {
+  out->set_id(conversation.id);
+  out->set_user_id(conversation.user_id);
+  out->set_model(conversation.model);
+  out->set_title(conversation.title);
+  out->set_system(conversation.system);
+  out->set_state(conversation.state);
+  for (const ConversationMessage& message : conversation.messages) {
+    ToProto(message, out->add_messages());
+  }
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(conversation.create_micros);
+}
+
+absl::Status ToProto(const Pipeline& pipeline, spine::v1::PipelineRecord* out) {
+  out->set_id(pipeline.id);
+  out->set_user_id(pipeline.user_id);
+  out->set_name(pipeline.name);
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(pipeline.create_micros);
+  const auto parsed = google::protobuf::util::JsonStringToMessage(pipeline.definition_json,
+                                                                  out->mutable_definition());
+  if (!parsed.ok()) return absl::DataLossError("a stored pipeline has a malformed definition");
+  return absl::OkStatus();
+}
+
+void ToProto(const RunRecord& run, spine::v1::RunRecord* out) {
+  out->set_id(run.id);
+  out->set_user_id(run.user_id);
+  out->set_pipeline_id(run.pipeline_id);
+  out->set_state(run.state);
+  out->set_idempotency_key(run.idempotency_key);
+  out->set_run(run.payload);
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(run.create_micros);
+  *out->mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(run.update_micros);
+}
+
+RunRecord FromProto(const spine::v1::RunRecord& in) {
+  return RunRecord{.id = in.id(),
+                   .user_id = in.user_id(),
+                   .pipeline_id = in.pipeline_id(),
+                   .state = in.state(),
+                   .idempotency_key = in.idempotency_key(),
+                   .payload = in.run()};
+}
+
 }  // namespace
 
 // Every handler starts the same way: only a verified service token gets further.
@@ -165,6 +215,163 @@ grpc::Status StorageService::RevokeRefreshFamily(
     google::protobuf::Empty* /*response*/) {
   SPINE_REQUIRE_CALLER(context);
   return rpc::ToGrpcStatus(data_.RevokeRefreshFamily(request->token_hash()));
+}
+
+grpc::Status StorageService::CreateConversationRecord(
+    grpc::ServerContext* context, const spine::v1::CreateConversationRecordRequest* request,
+    spine::v1::ConversationRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  // A new conversation waits for its first turn.
+  auto conversation = data_.CreateConversation(request->user_id(), request->model(),
+                                               request->title(), request->system(), "idle");
+  if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
+  ToProto(*conversation, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetConversationRecord(
+    grpc::ServerContext* context, const spine::v1::GetConversationRecordRequest* request,
+    spine::v1::ConversationRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto conversation =
+      data_.GetConversation(request->user_id(), request->id(), request->include_messages());
+  if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
+  ToProto(*conversation, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ListConversationRecords(
+    grpc::ServerContext* context, const spine::v1::ListConversationRecordsRequest* request,
+    spine::v1::ListConversationRecordsResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto page =
+      data_.ListConversations(request->user_id(), request->page_size(), request->page_token());
+  if (!page.ok()) return rpc::ToGrpcStatus(page.status());
+  for (const Conversation& conversation : page->conversations) {
+    ToProto(conversation, response->add_conversations());
+  }
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::AppendConversationMessages(
+    grpc::ServerContext* context, const spine::v1::AppendConversationMessagesRequest* request,
+    spine::v1::ConversationRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  ConversationAppend append{.expect_state = request->expect_state(),
+                            .new_state = request->new_state()};
+  append.messages.reserve(request->messages_size());
+  for (const spine::v1::ConversationMessageRecord& message : request->messages()) {
+    append.messages.push_back(
+        {.role = message.role(),
+         .content = message.content(),
+         .create_micros = message.has_create_time() ? Micros(message.create_time()) : 0});
+  }
+  auto conversation =
+      data_.AppendConversationMessages(request->user_id(), request->id(), std::move(append));
+  if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
+  ToProto(*conversation, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::DeleteConversationRecord(
+    grpc::ServerContext* context, const spine::v1::DeleteConversationRecordRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.DeleteConversation(request->user_id(), request->id()));
+}
+
+grpc::Status StorageService::CreatePipelineRecord(
+    grpc::ServerContext* context, const spine::v1::CreatePipelineRecordRequest* request,
+    spine::v1::PipelineRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  std::string definition_json;
+  if (!google::protobuf::util::MessageToJsonString(request->definition(), &definition_json).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "definition: not a JSON object");
+  }
+  auto pipeline = data_.CreatePipeline(request->user_id(), request->name(), definition_json);
+  if (!pipeline.ok()) return rpc::ToGrpcStatus(pipeline.status());
+  return rpc::ToGrpcStatus(ToProto(*pipeline, response));
+}
+
+grpc::Status StorageService::GetPipelineRecord(grpc::ServerContext* context,
+                                               const spine::v1::GetPipelineRecordRequest* request,
+                                               spine::v1::PipelineRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto pipeline = data_.GetPipeline(request->user_id(), request->id());
+  if (!pipeline.ok()) return rpc::ToGrpcStatus(pipeline.status());
+  return rpc::ToGrpcStatus(ToProto(*pipeline, response));
+}
+
+grpc::Status StorageService::ListPipelineRecords(
+    grpc::ServerContext* context, const spine::v1::ListPipelineRecordsRequest* request,
+    spine::v1::ListPipelineRecordsResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto page = data_.ListPipelines(request->user_id(), request->page_size(), request->page_token());
+  if (!page.ok()) return rpc::ToGrpcStatus(page.status());
+  for (const Pipeline& pipeline : page->pipelines) {
+    if (absl::Status status = ToProto(pipeline, response->add_pipelines()); !status.ok()) {
+      return rpc::ToGrpcStatus(status);
+    }
+  }
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::DeletePipelineRecord(
+    grpc::ServerContext* context, const spine::v1::DeletePipelineRecordRequest* request,
+    google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.DeletePipeline(request->user_id(), request->id()));
+}
+
+grpc::Status StorageService::CreateRunRecord(grpc::ServerContext* context,
+                                             const spine::v1::CreateRunRecordRequest* request,
+                                             spine::v1::CreateRunRecordResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto inserted = data_.CreateRun(FromProto(request->run()));
+  if (!inserted.ok()) return rpc::ToGrpcStatus(inserted.status());
+  ToProto(inserted->run, response->mutable_run());
+  response->set_created(inserted->created);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::UpdateRunRecord(grpc::ServerContext* context,
+                                             const spine::v1::UpdateRunRecordRequest* request,
+                                             spine::v1::RunRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto run = data_.UpdateRun(FromProto(request->run()));
+  if (!run.ok()) return rpc::ToGrpcStatus(run.status());
+  ToProto(*run, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetRunRecord(grpc::ServerContext* context,
+                                          const spine::v1::GetRunRecordRequest* request,
+                                          spine::v1::RunRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto run = data_.GetRun(request->user_id(), request->id());
+  if (!run.ok()) return rpc::ToGrpcStatus(run.status());
+  ToProto(*run, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ListRunRecords(grpc::ServerContext* context,
+                                            const spine::v1::ListRunRecordsRequest* request,
+                                            spine::v1::ListRunRecordsResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  ListRunsParams params{.user_id = request->user_id(),
+                        .pipeline_id = request->pipeline_id(),
+                        .state = request->state(),
+                        .unfinished_states = {request->unfinished_states().begin(),
+                                              request->unfinished_states().end()},
+                        .page_size = request->page_size(),
+                        .page_token = request->page_token()};
+  auto page = data_.ListRuns(params);
+  if (!page.ok()) return rpc::ToGrpcStatus(page.status());
+  for (const RunRecord& run : page->runs) ToProto(run, response->add_runs());
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
 }
 
 grpc::Status StorageService::AppendAuditEvent(grpc::ServerContext* context,

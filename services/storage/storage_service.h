@@ -1,7 +1,8 @@
 // StorageService: the internal gRPC API other services reach data through (service tokens
-// only, see storage.proto). Users, login lockout and refresh-token families are served here;
-// the RPCs of later slices (conversations, pipelines, runs) are marked generic
-// so the shared fallback authenticates them and answers UNIMPLEMENTED naming them.
+// only, see storage.proto): users, login lockout, refresh-token families, conversations,
+// pipelines, runs, the audit log and backups. Each handler authenticates the caller, maps the
+// request to DataAccessService and the result back; the services act for the user id they
+// pass, which they took from the user's own verified token.
 #pragma once
 
 #include "libs/rpc/caller.h"
@@ -10,23 +11,7 @@
 
 namespace spine::storage {
 
-namespace internal {
-using V1 = spine::v1::StorageService;
-using StorageServiceBase = V1::WithGenericMethod_CreateConversationRecord<
-    V1::WithGenericMethod_GetConversationRecord<V1::WithGenericMethod_ListConversationRecords<
-        V1::WithGenericMethod_AppendConversationMessages<
-            V1::WithGenericMethod_DeleteConversationRecord<
-                V1::WithGenericMethod_CreatePipelineRecord<V1::WithGenericMethod_GetPipelineRecord<
-                    V1::WithGenericMethod_ListPipelineRecords<
-                        V1::WithGenericMethod_DeletePipelineRecord<
-                            V1::WithGenericMethod_CreateRunRecord<
-                                V1::WithGenericMethod_UpdateRunRecord<
-                                    V1::WithGenericMethod_GetRunRecord<
-                                        V1::WithGenericMethod_ListRunRecords<
-                                            V1::Service>>>>>>>>>>>>>;
-}  // namespace internal
-
-class StorageService final : public internal::StorageServiceBase {
+class StorageService final : public spine::v1::StorageService::Service {
  public:
   // Backups go to `backup_dir` (SPINE_DATA_DIR/backups).
   StorageService(DataAccessService& data, const rpc::Authenticator& authenticator,
@@ -62,6 +47,45 @@ class StorageService final : public internal::StorageServiceBase {
   grpc::Status RevokeRefreshFamily(grpc::ServerContext* context,
                                    const spine::v1::RevokeRefreshFamilyRequest* request,
                                    google::protobuf::Empty* response) override;
+  grpc::Status CreateConversationRecord(grpc::ServerContext* context,
+                                        const spine::v1::CreateConversationRecordRequest* request,
+                                        spine::v1::ConversationRecord* response) override;
+  grpc::Status GetConversationRecord(grpc::ServerContext* context,
+                                     const spine::v1::GetConversationRecordRequest* request,
+                                     spine::v1::ConversationRecord* response) override;
+  grpc::Status ListConversationRecords(
+      grpc::ServerContext* context, const spine::v1::ListConversationRecordsRequest* request,
+      spine::v1::ListConversationRecordsResponse* response) override;
+  grpc::Status AppendConversationMessages(
+      grpc::ServerContext* context, const spine::v1::AppendConversationMessagesRequest* request,
+      spine::v1::ConversationRecord* response) override;
+  grpc::Status DeleteConversationRecord(grpc::ServerContext* context,
+                                        const spine::v1::DeleteConversationRecordRequest* request,
+                                        google::protobuf::Empty* response) override;
+  grpc::Status CreatePipelineRecord(grpc::ServerContext* context,
+                                    const spine::v1::CreatePipelineRecordRequest* request,
+                                    spine::v1::PipelineRecord* response) override;
+  grpc::Status GetPipelineRecord(grpc::ServerContext* context,
+                                 const spine::v1::GetPipelineRecordRequest* request,
+                                 spine::v1::PipelineRecord* response) override;
+  grpc::Status ListPipelineRecords(grpc::ServerContext* context,
+                                   const spine::v1::ListPipelineRecordsRequest* request,
+                                   spine::v1::ListPipelineRecordsResponse* response) override;
+  grpc::Status DeletePipelineRecord(grpc::ServerContext* context,
+                                    const spine::v1::DeletePipelineRecordRequest* request,
+                                    google::protobuf::Empty* response) override;
+  grpc::Status CreateRunRecord(grpc::ServerContext* context,
+                               const spine::v1::CreateRunRecordRequest* request,
+                               spine::v1::CreateRunRecordResponse* response) override;
+  grpc::Status UpdateRunRecord(grpc::ServerContext* context,
+                               const spine::v1::UpdateRunRecordRequest* request,
+                               spine::v1::RunRecord* response) override;
+  grpc::Status GetRunRecord(grpc::ServerContext* context,
+                            const spine::v1::GetRunRecordRequest* request,
+                            spine::v1::RunRecord* response) override;
+  grpc::Status ListRunRecords(grpc::ServerContext* context,
+                              const spine::v1::ListRunRecordsRequest* request,
+                              spine::v1::ListRunRecordsResponse* response) override;
   // The recording service is the token's subject, never a request field.
   grpc::Status AppendAuditEvent(grpc::ServerContext* context,
                                 const spine::v1::AppendAuditEventRequest* request,

@@ -9,35 +9,12 @@
 #include "spine/v1/common.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 
 namespace spine::testing {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-class InternalClient {
- public:
-  explicit InternalClient(const Constellation& stack)
-      : stub_(spine::v1::StorageService::NewStub(
-            rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20))) {
-    auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
-    REQUIRE(key.ok());
-    JwtSigner signer(std::move(*key), RealClock::Instance());
-    token_ = "Bearer " + *signer.Sign("gateway", "spine-gateway", "service");
-  }
-
-  std::unique_ptr<grpc::ClientContext> Context() const {
-    auto context = rpc::MakeClientContext(absl::Seconds(10));
-    context->AddMetadata("authorization", token_);
-    return context;
-  }
-  spine::v1::StorageService::Stub& operator*() { return *stub_; }
-  spine::v1::StorageService::Stub* operator->() { return stub_.get(); }
-
- private:
-  std::unique_ptr<spine::v1::StorageService::Stub> stub_;
-  std::string token_;
-};
 
 spine::v1::CreateUserRecordRequest NewUser(const std::string& name, const std::string& role) {
   spine::v1::CreateUserRecordRequest request;

@@ -93,6 +93,52 @@ CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN
   SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 )sql"},
+      {4, "conversations, pipelines and runs", R"sql(
+CREATE TABLE conversations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  title TEXT NOT NULL,
+  system TEXT NOT NULL,
+  state TEXT NOT NULL,
+  create_micros INTEGER NOT NULL
+);
+CREATE INDEX conversations_by_user_newest ON conversations (user_id, create_micros DESC, id DESC);
+
+CREATE TABLE conversation_messages (
+  conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  role TEXT NOT NULL,
+  content TEXT NOT NULL,
+  create_micros INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE pipelines (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  definition_json TEXT NOT NULL,
+  create_micros INTEGER NOT NULL
+);
+CREATE INDEX pipelines_by_user_newest ON pipelines (user_id, create_micros DESC, id DESC);
+
+-- A run keeps its pipeline id after the pipeline is deleted: it is history.
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL,
+  pipeline_id INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  create_micros INTEGER NOT NULL,
+  update_micros INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (user_id, idempotency_key)
+  WHERE idempotency_key <> '';
+CREATE INDEX runs_by_user_newest ON runs (user_id, create_micros DESC, id DESC);
+CREATE INDEX runs_by_state ON runs (state, create_micros DESC, id DESC);
+)sql"},
   };
   return migrations;
 }

@@ -116,23 +116,6 @@ absl::StatusOr<LoginLock> ReadLock(SqliteConnection& db, const std::string& user
 
 }  // namespace
 
-class SqliteAdapter::Reader {
- public:
-  Reader(SqliteAdapter& owner, std::unique_ptr<SqliteConnection> connection)
-      : owner_(owner), connection_(std::move(connection)) {}
-  ~Reader() {
-    absl::MutexLock lock(&owner_.read_mu_);
-    owner_.idle_readers_.push_back(std::move(connection_));
-  }
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
-  SqliteConnection& operator*() { return *connection_; }
-
- private:
-  SqliteAdapter& owner_;
-  std::unique_ptr<SqliteConnection> connection_;
-};
-
 SqliteAdapter::Reader SqliteAdapter::AcquireReader() {
   absl::MutexLock lock(&read_mu_);
   // Bounded pool: callers beyond it wait for a connection rather than opening more.
@@ -142,24 +125,6 @@ SqliteAdapter::Reader SqliteAdapter::AcquireReader() {
   std::unique_ptr<SqliteConnection> connection = std::move(idle_readers_.back());
   idle_readers_.pop_back();
   return Reader(*this, std::move(connection));
-}
-
-template <typename Body>
-auto SqliteAdapter::WriteTransaction(Body body)
-    -> decltype(body(std::declval<SqliteConnection&>())) {
-  absl::MutexLock lock(&write_mu_);
-  SqliteConnection& db = *writer_;
-  SPINE_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  auto result = body(db);
-  if (!result.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return result;
-  }
-  if (absl::Status commit = db.Exec("COMMIT"); !commit.ok()) {
-    (void)db.Exec("ROLLBACK");
-    return commit;
-  }
-  return result;
 }
 
 absl::StatusOr<std::unique_ptr<SqliteAdapter>> SqliteAdapter::Open(const std::string& path,

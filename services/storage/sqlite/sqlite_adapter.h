@@ -2,7 +2,9 @@
 //
 // One writer connection (writes are serialized by its mutex, each a single transaction) and a
 // small pool of read-only connections (WAL lets them read while the writer writes). Every
-// statement is prepared once per connection and parameter-bound. Thread-safe.
+// statement is prepared once per connection and parameter-bound. Thread-safe. Thoughts, users,
+// tokens and the audit log are in sqlite_adapter.cc; conversations, pipelines and runs in
+// sqlite_records.cc.
 #pragma once
 
 #include <memory>
@@ -43,6 +45,22 @@ class SqliteAdapter final : public StorageAdapter {
                                                   const RefreshToken& successor,
                                                   int64_t now_micros) override;
   absl::Status RevokeRefreshFamily(const std::string& token_hash) override;
+  absl::StatusOr<Conversation> InsertConversation(const Conversation& conversation) override;
+  absl::StatusOr<Conversation> GetConversation(int64_t user_id, int64_t id,
+                                               bool with_messages) override;
+  absl::StatusOr<std::vector<Conversation>> ListConversations(const OwnedPageQuery& query) override;
+  absl::StatusOr<Conversation> AppendConversationMessages(
+      int64_t user_id, int64_t id, const ConversationAppend& append) override;
+  absl::Status DeleteConversation(int64_t user_id, int64_t id) override;
+  absl::StatusOr<Pipeline> InsertPipeline(const Pipeline& pipeline) override;
+  absl::StatusOr<Pipeline> GetPipeline(int64_t user_id, int64_t id) override;
+  absl::StatusOr<std::vector<Pipeline>> ListPipelines(const OwnedPageQuery& query) override;
+  absl::Status DeletePipeline(int64_t user_id, int64_t id) override;
+  absl::StatusOr<RunInsert> InsertRun(const RunRecord& run) override;
+  absl::StatusOr<RunRecord> UpdateRun(const RunRecord& run,
+                                      const std::vector<std::string>& final_states) override;
+  absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id) override;
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunQuery& query) override;
   absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) override;
   absl::Status Backup(const std::string& destination) override;
@@ -52,12 +70,42 @@ class SqliteAdapter final : public StorageAdapter {
   SqliteAdapter() = default;
 
   // A reader checked out of the pool for one call; returned on destruction.
-  class Reader;
+  class Reader {
+   public:
+    Reader(SqliteAdapter& owner, std::unique_ptr<SqliteConnection> connection)
+        : owner_(owner), connection_(std::move(connection)) {}
+    ~Reader() {
+      absl::MutexLock lock(&owner_.read_mu_);
+      owner_.idle_readers_.push_back(std::move(connection_));
+    }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    SqliteConnection& operator*() { return *connection_; }
+
+   private:
+    SqliteAdapter& owner_;
+    std::unique_ptr<SqliteConnection> connection_;
+  };
   Reader AcquireReader();
 
   // Runs `body` on the writer inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
+  // (Defined here because the adapter's operations are split over two .cc files.)
   template <typename Body>
-  auto WriteTransaction(Body body) -> decltype(body(std::declval<SqliteConnection&>()));
+  auto WriteTransaction(Body body) -> decltype(body(std::declval<SqliteConnection&>())) {
+    absl::MutexLock lock(&write_mu_);
+    SqliteConnection& db = *writer_;
+    if (absl::Status begin = db.Exec("BEGIN IMMEDIATE"); !begin.ok()) return begin;
+    auto result = body(db);
+    if (!result.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return result;
+    }
+    if (absl::Status commit = db.Exec("COMMIT"); !commit.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return commit;
+    }
+    return result;
+  }
 
   absl::Mutex write_mu_;
   std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(write_mu_);

@@ -188,6 +188,139 @@ class FakeStorageAdapter final : public StorageAdapter {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<Conversation> InsertConversation(const Conversation& conversation) override {
+    absl::MutexLock lock(&mu_);
+    Conversation stored = conversation;
+    stored.id = ++last_conversation_id_;
+    stored.messages.clear();
+    conversations_[stored.id] = stored;
+    return stored;
+  }
+
+  absl::StatusOr<Conversation> GetConversation(int64_t user_id, int64_t id,
+                                               bool with_messages) override {
+    absl::MutexLock lock(&mu_);
+    auto it = conversations_.find(id);
+    if (it == conversations_.end() || it->second.user_id != user_id)
+      return Missing("conversation", id);
+    Conversation result = it->second;
+    if (!with_messages) result.messages.clear();
+    return result;
+  }
+
+  absl::StatusOr<std::vector<Conversation>> ListConversations(
+      const OwnedPageQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<Conversation> page = NewestPage(conversations_, query);
+    for (Conversation& conversation : page) conversation.messages.clear();
+    return page;
+  }
+
+  absl::StatusOr<Conversation> AppendConversationMessages(
+      int64_t user_id, int64_t id, const ConversationAppend& append) override {
+    absl::MutexLock lock(&mu_);
+    auto it = conversations_.find(id);
+    if (it == conversations_.end() || it->second.user_id != user_id)
+      return Missing("conversation", id);
+    if (it->second.state != append.expect_state) {
+      return absl::AbortedError(absl::StrCat("conversation ", id, " is '", it->second.state,
+                                             "', not '", append.expect_state, "'"));
+    }
+    it->second.messages.insert(it->second.messages.end(), append.messages.begin(),
+                               append.messages.end());
+    it->second.state = append.new_state;
+    return it->second;
+  }
+
+  absl::Status DeleteConversation(int64_t user_id, int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = conversations_.find(id);
+    if (it == conversations_.end() || it->second.user_id != user_id)
+      return Missing("conversation", id);
+    conversations_.erase(it);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Pipeline> InsertPipeline(const Pipeline& pipeline) override {
+    absl::MutexLock lock(&mu_);
+    Pipeline stored = pipeline;
+    stored.id = ++last_pipeline_id_;
+    pipelines_[stored.id] = stored;
+    return stored;
+  }
+
+  absl::StatusOr<Pipeline> GetPipeline(int64_t user_id, int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = pipelines_.find(id);
+    if (it == pipelines_.end() || it->second.user_id != user_id) return Missing("pipeline", id);
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<Pipeline>> ListPipelines(const OwnedPageQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    return NewestPage(pipelines_, query);
+  }
+
+  absl::Status DeletePipeline(int64_t user_id, int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = pipelines_.find(id);
+    if (it == pipelines_.end() || it->second.user_id != user_id) return Missing("pipeline", id);
+    pipelines_.erase(it);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<RunInsert> InsertRun(const RunRecord& run) override {
+    absl::MutexLock lock(&mu_);
+    if (!run.idempotency_key.empty()) {
+      for (const auto& [id, stored] : runs_) {
+        if (stored.user_id == run.user_id && stored.idempotency_key == run.idempotency_key)
+          return RunInsert{.run = stored, .created = false};
+      }
+    }
+    RunRecord stored = run;
+    stored.id = ++last_run_id_;
+    runs_[stored.id] = stored;
+    return RunInsert{.run = stored, .created = true};
+  }
+
+  absl::StatusOr<RunRecord> UpdateRun(const RunRecord& run,
+                                      const std::vector<std::string>& final_states) override {
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(run.id);
+    if (it == runs_.end() || it->second.user_id != run.user_id) return Missing("run", run.id);
+    if (std::find(final_states.begin(), final_states.end(), it->second.state) !=
+        final_states.end()) {
+      return absl::AbortedError(
+          absl::StrCat("run ", run.id, " already finished (", it->second.state, ")"));
+    }
+    it->second.state = run.state;
+    it->second.payload = run.payload;
+    it->second.update_micros = run.update_micros;
+    return it->second;
+  }
+
+  absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = runs_.find(id);
+    if (it == runs_.end() || it->second.user_id != user_id) return Missing("run", id);
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    std::map<int64_t, RunRecord> matching;
+    for (const auto& [id, run] : runs_) {
+      if (query.pipeline_id != 0 && run.pipeline_id != query.pipeline_id) continue;
+      if (!query.states.empty() &&
+          std::find(query.states.begin(), query.states.end(), run.state) == query.states.end()) {
+        continue;
+      }
+      matching[id] = run;
+    }
+    return NewestPage(matching,
+                      {.user_id = query.user_id, .after = query.after, .limit = query.limit});
+  }
+
   absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override {
     absl::MutexLock lock(&mu_);
     AuditEvent stored = event;
@@ -230,6 +363,32 @@ class FakeStorageAdapter final : public StorageAdapter {
  private:
   static absl::Status NotFound(int64_t id) {
     return absl::NotFoundError(absl::StrCat("thought ", id, " not found"));
+  }
+
+  static absl::Status Missing(absl::string_view kind, int64_t id) {
+    return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+  }
+
+  // Rows of `rows` owned by query.user_id (any owner when it is 0), newest first, after the
+  // cursor, at most query.limit.
+  template <typename Row>
+  static std::vector<Row> NewestPage(const std::map<int64_t, Row>& rows,
+                                     const OwnedPageQuery& query) {
+    std::vector<Row> matches;
+    for (const auto& [id, row] : rows) {
+      if (query.user_id != 0 && row.user_id != query.user_id) continue;
+      if (query.after &&
+          !(row.create_micros < query.after->create_micros ||
+            (row.create_micros == query.after->create_micros && row.id < query.after->id))) {
+        continue;
+      }
+      matches.push_back(row);
+    }
+    std::sort(matches.begin(), matches.end(), [](const Row& a, const Row& b) {
+      return a.create_micros != b.create_micros ? a.create_micros > b.create_micros : a.id > b.id;
+    });
+    if (static_cast<int>(matches.size()) > query.limit) matches.resize(query.limit);
+    return matches;
   }
 
   // Lower-cased runs of ASCII letters/digits and non-ASCII bytes, like FTS5's unicode61 for
@@ -303,6 +462,12 @@ class FakeStorageAdapter final : public StorageAdapter {
   std::map<std::string, StoredToken> tokens_ ABSL_GUARDED_BY(mu_);
   std::vector<AuditEvent> audit_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Thought> thoughts_ ABSL_GUARDED_BY(mu_);
+  int64_t last_conversation_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, Conversation> conversations_ ABSL_GUARDED_BY(mu_);
+  int64_t last_pipeline_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, Pipeline> pipelines_ ABSL_GUARDED_BY(mu_);
+  int64_t last_run_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, RunRecord> runs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace spine::storage::testing

@@ -5,26 +5,10 @@
 #include <string>
 
 #include "services/storage/search_query.h"
-#include "services/storage/sqlite/sqlite_adapter.h"
-#include "tests/support/child_process.h"
-#include "tests/unit/services/storage/fake_storage_adapter.h"
+#include "tests/unit/services/storage/adapter_fixtures.h"
 
 namespace spine::storage {
 namespace {
-
-struct SqliteFixture {
-  spine::testing::TempDir dir;
-  std::unique_ptr<StorageAdapter> adapter;
-  SqliteFixture() {
-    auto opened = SqliteAdapter::Open(dir.path() + "/contract.db", 2);
-    REQUIRE(opened.ok());
-    adapter = std::move(*opened);
-  }
-};
-
-struct FakeFixture {
-  std::unique_ptr<StorageAdapter> adapter = std::make_unique<testing::FakeStorageAdapter>();
-};
 
 Thought MakeThought(int64_t user, const std::string& text, std::vector<std::string> tags,
                     int64_t micros) {
