@@ -1,5 +1,8 @@
 // spine-gateway: reads its config, builds the HTTP edge and its gRPC server, serves until
 // SIGTERM/SIGINT.
+#include <cstdio>
+#include <string_view>
+
 #include "libs/auth/ed25519_keys.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
@@ -8,6 +11,7 @@
 #include "services/gateway/gateway_http_handler.h"
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/readiness.h"
+#include "services/gateway/service_token.h"
 
 namespace {
 
@@ -83,7 +87,14 @@ int Run(const spine::gateway::GatewayConfig& config) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "mint-service-token") {
+    return spine::gateway::RunMintServiceTokenCommand(argc, argv);
+  }
+  if (argc != 1) {
+    std::fputs("usage: spine-gateway [mint-service-token <service> [ttl-hours]]\n", stderr);
+    return 2;
+  }
   spine::rpc::BlockTerminationSignals();
   std::optional<spine::gateway::GatewayConfig> config =
       spine::rpc::LoadConfig<spine::gateway::GatewayConfig>("gateway",
