@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/core/status.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "services/storage/data_access_service.h"
 #include "services/storage/paging.h"
@@ -23,12 +24,31 @@ constexpr size_t kMaxDefinitionBytes = size_t{256} * 1024;
 constexpr size_t kMaxRunPayloadBytes = size_t{4} << 20;
 constexpr size_t kMaxMessagesPerAppend = 16;
 
+constexpr char kConversationNotFound[] = "CONVERSATION_NOT_FOUND";
+constexpr char kPipelineNotFound[] = "PIPELINE_NOT_FOUND";
+constexpr char kRunNotFound[] = "RUN_NOT_FOUND";
+
 constexpr std::array<const char*, 5> kRunStates = {"QUEUED", "RUNNING", "SUCCEEDED", "FAILED",
                                                    "CANCELLED"};
 // A run in one of these never changes again.
 const std::vector<std::string>& FinalRunStates() {
   static const std::vector<std::string> states = {"SUCCEEDED", "FAILED", "CANCELLED"};
   return states;
+}
+
+// Gives the adapter's NOT_FOUND the reason API clients switch on (API.md, "Errors"); its
+// message stays as the adapter wrote it.
+template <typename T>
+T WithNotFoundReason(T result, absl::string_view reason) {
+  return rpc::WithErrorInfoIf(std::move(result), absl::StatusCode::kNotFound, reason);
+}
+
+// Decode's refusals, with the reason clients see in the API error. Tagged here rather than in the
+// codec so that it (and its fuzz target) stays free of RPC types.
+absl::StatusOr<PageCursor> DecodePageToken(const PageTokenCodec& codec, absl::string_view token,
+                                           absl::string_view binding) {
+  return rpc::WithErrorInfoIf(codec.Decode(token, binding), absl::StatusCode::kInvalidArgument,
+                              "INVALID_PAGE_TOKEN");
 }
 
 absl::Status CheckOwner(int64_t user_id) {
@@ -141,7 +161,8 @@ absl::StatusOr<Conversation> DataAccessService::GetConversation(int64_t user_id,
                                                                 bool with_messages) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_RETURN_IF_ERROR(CheckRecordId("conversation", id));
-  return adapter_.GetConversation(user_id, id, with_messages);
+  return WithNotFoundReason(adapter_.GetConversation(user_id, id, with_messages),
+                            kConversationNotFound);
 }
 
 absl::StatusOr<ConversationPage> DataAccessService::ListConversations(
@@ -151,7 +172,7 @@ absl::StatusOr<ConversationPage> DataAccessService::ListConversations(
   const std::string binding = OwnedBinding("conversations", user_id);
   OwnedPageQuery query{.user_id = user_id, .limit = size + 1};
   if (!page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, page_tokens_.Decode(page_token, binding));
+    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, page_token, binding));
   }
   ConversationPage page;
   SPINE_ASSIGN_OR_RETURN(page.conversations, adapter_.ListConversations(query));
@@ -183,13 +204,14 @@ absl::StatusOr<Conversation> DataAccessService::AppendConversationMessages(
         CheckBytes(absl::StrCat(field, ".content"), message.content, kMaxPromptBytes));
     if (message.create_micros == 0) message.create_micros = now;
   }
-  return adapter_.AppendConversationMessages(user_id, id, append);
+  return WithNotFoundReason(adapter_.AppendConversationMessages(user_id, id, append),
+                            kConversationNotFound);
 }
 
 absl::Status DataAccessService::DeleteConversation(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_RETURN_IF_ERROR(CheckRecordId("conversation", id));
-  return adapter_.DeleteConversation(user_id, id);
+  return WithNotFoundReason(adapter_.DeleteConversation(user_id, id), kConversationNotFound);
 }
 
 absl::StatusOr<Pipeline> DataAccessService::CreatePipeline(int64_t user_id, const std::string& name,
@@ -209,7 +231,7 @@ absl::StatusOr<Pipeline> DataAccessService::CreatePipeline(int64_t user_id, cons
 absl::StatusOr<Pipeline> DataAccessService::GetPipeline(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_RETURN_IF_ERROR(CheckRecordId("pipeline", id));
-  return adapter_.GetPipeline(user_id, id);
+  return WithNotFoundReason(adapter_.GetPipeline(user_id, id), kPipelineNotFound);
 }
 
 absl::StatusOr<PipelinePage> DataAccessService::ListPipelines(int64_t user_id, int page_size,
@@ -219,7 +241,7 @@ absl::StatusOr<PipelinePage> DataAccessService::ListPipelines(int64_t user_id, i
   const std::string binding = OwnedBinding("pipelines", user_id);
   OwnedPageQuery query{.user_id = user_id, .limit = size + 1};
   if (!page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, page_tokens_.Decode(page_token, binding));
+    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, page_token, binding));
   }
   PipelinePage page;
   SPINE_ASSIGN_OR_RETURN(page.pipelines, adapter_.ListPipelines(query));
@@ -230,7 +252,7 @@ absl::StatusOr<PipelinePage> DataAccessService::ListPipelines(int64_t user_id, i
 absl::Status DataAccessService::DeletePipeline(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_RETURN_IF_ERROR(CheckRecordId("pipeline", id));
-  return adapter_.DeletePipeline(user_id, id);
+  return WithNotFoundReason(adapter_.DeletePipeline(user_id, id), kPipelineNotFound);
 }
 
 absl::StatusOr<RunInsert> DataAccessService::CreateRun(RunRecord run) {
@@ -245,13 +267,13 @@ absl::StatusOr<RunRecord> DataAccessService::UpdateRun(RunRecord run) {
   SPINE_RETURN_IF_ERROR(CheckRecordId("run", run.id));
   SPINE_RETURN_IF_ERROR(CheckRun(run));
   run.update_micros = absl::ToUnixMicros(clock_.Now());
-  return adapter_.UpdateRun(run, FinalRunStates());
+  return WithNotFoundReason(adapter_.UpdateRun(run, FinalRunStates()), kRunNotFound);
 }
 
 absl::StatusOr<RunRecord> DataAccessService::GetRun(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_RETURN_IF_ERROR(CheckRecordId("run", id));
-  return adapter_.GetRun(user_id, id);
+  return WithNotFoundReason(adapter_.GetRun(user_id, id), kRunNotFound);
 }
 
 absl::StatusOr<RunPage> DataAccessService::ListRuns(const ListRunsParams& params) {
@@ -279,7 +301,7 @@ absl::StatusOr<RunPage> DataAccessService::ListRuns(const ListRunsParams& params
   SPINE_ASSIGN_OR_RETURN(const int size, PageSize(params.page_size));
   const std::string binding = RunBinding(params);
   if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, page_tokens_.Decode(params.page_token, binding));
+    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, params.page_token, binding));
   }
   query.limit = size + 1;
   RunPage page;

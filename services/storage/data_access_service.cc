@@ -9,12 +9,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/core/status.h"
+#include "libs/rpc/error_info.h"
 #include "services/storage/paging.h"
 #include "services/storage/search_query.h"
 #include "services/storage/thought_validation.h"
 
 namespace spine::storage {
 namespace {
+
+constexpr char kThoughtNotFound[] = "THOUGHT_NOT_FOUND";
+constexpr char kUserNotFound[] = "USER_NOT_FOUND";
+
+// Gives the adapter's NOT_FOUND the reason API clients switch on (API.md, "Errors"); its
+// message stays as the adapter wrote it.
+template <typename T>
+T WithNotFoundReason(T result, absl::string_view reason) {
+  return rpc::WithErrorInfoIf(std::move(result), absl::StatusCode::kNotFound, reason);
+}
+
+// Decode's refusals, with the reason clients see in the API error. Tagged here rather than in the
+// codec so that it (and its fuzz target) stays free of RPC types.
+absl::StatusOr<PageCursor> DecodePageToken(const PageTokenCodec& codec, absl::string_view token,
+                                           absl::string_view binding) {
+  return rpc::WithErrorInfoIf(codec.Decode(token, binding), absl::StatusCode::kInvalidArgument,
+                              "INVALID_PAGE_TOKEN");
+}
 
 absl::Status CheckId(int64_t id) {
   if (id <= 0) return absl::InvalidArgumentError(absl::StrCat("id: ", id, " is not a thought id"));
@@ -83,7 +102,7 @@ absl::StatusOr<Thought> DataAccessService::CreateThought(int64_t user_id, const 
 
 absl::StatusOr<Thought> DataAccessService::GetThought(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckId(id));
-  return adapter_.GetThought(user_id, id);
+  return WithNotFoundReason(adapter_.GetThought(user_id, id), kThoughtNotFound);
 }
 
 absl::StatusOr<ThoughtPage> DataAccessService::ListThoughts(int64_t user_id,
@@ -105,7 +124,8 @@ absl::StatusOr<ThoughtPage> DataAccessService::ListThoughts(int64_t user_id,
   }
   const std::string binding = TokenBinding(user_id, params);
   if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(PageCursor cursor, page_tokens_.Decode(params.page_token, binding));
+    SPINE_ASSIGN_OR_RETURN(PageCursor cursor,
+                           DecodePageToken(page_tokens_, params.page_token, binding));
     query.after = cursor;
   }
   query.limit = page_size + 1;
@@ -128,12 +148,12 @@ absl::StatusOr<Thought> DataAccessService::UpdateThought(
     SPINE_ASSIGN_OR_RETURN(patch.tags, NormalizeTags(*tags));
   }
   patch.update_micros = absl::ToUnixMicros(clock_.Now());
-  return adapter_.UpdateThought(user_id, id, patch);
+  return WithNotFoundReason(adapter_.UpdateThought(user_id, id, patch), kThoughtNotFound);
 }
 
 absl::Status DataAccessService::DeleteThought(int64_t user_id, int64_t id) {
   SPINE_RETURN_IF_ERROR(CheckId(id));
-  return adapter_.DeleteThought(user_id, id);
+  return WithNotFoundReason(adapter_.DeleteThought(user_id, id), kThoughtNotFound);
 }
 
 }  // namespace spine::storage
@@ -158,12 +178,12 @@ absl::StatusOr<User> DataAccessService::CreateUser(const std::string& username,
 
 absl::StatusOr<User> DataAccessService::GetUserById(int64_t id) {
   if (id <= 0) return absl::InvalidArgumentError(absl::StrCat("id: ", id, " is not a user id"));
-  return adapter_.GetUserById(id);
+  return WithNotFoundReason(adapter_.GetUserById(id), kUserNotFound);
 }
 
 absl::StatusOr<User> DataAccessService::GetUserByName(const std::string& username) {
   SPINE_RETURN_IF_ERROR(CheckLookupName(username));
-  return adapter_.GetUserByName(username);
+  return WithNotFoundReason(adapter_.GetUserByName(username), kUserNotFound);
 }
 
 absl::StatusOr<std::vector<User>> DataAccessService::ListUsers() { return adapter_.ListUsers(); }
@@ -326,7 +346,8 @@ absl::StatusOr<AuditPage> DataAccessService::ListAuditEvents(const ListAuditPara
       .actor = params.actor, .start_micros = params.start_micros, .end_micros = params.end_micros};
   const std::string binding = AuditBinding(params);
   if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(PageCursor cursor, page_tokens_.Decode(params.page_token, binding));
+    SPINE_ASSIGN_OR_RETURN(PageCursor cursor,
+                           DecodePageToken(page_tokens_, params.page_token, binding));
     query.after = cursor;
   }
   query.limit = page_size + 1;

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "google/protobuf/field_mask.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
@@ -154,6 +156,27 @@ TEST_CASE("another user's thought is not found and cannot be changed") {
 
   REQUIRE(alice.Get(mine.id(), &out).ok());
   CHECK(out.text() == "alice only");
+}
+
+TEST_CASE("a missing thought's NOT_FOUND carries the reason THOUGHT_NOT_FOUND over gRPC") {
+  std::unique_ptr<Constellation> holder;
+  Constellation& stack = StartStorage(holder);
+  ThoughtClient alice(stack, "1");
+
+  Thought out;
+  const grpc::Status status = alice.Get(424242, &out);
+  REQUIRE(status.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(status.error_message() == "thought 424242 not found");
+  // The reason travels in grpc-status-details-bin as a google.rpc.Status (API.md, "Errors").
+  google::rpc::Status details;
+  REQUIRE(details.ParseFromString(status.error_details()));
+  CHECK(details.code() == static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  CHECK(details.message() == "thought 424242 not found");
+  REQUIRE(details.details_size() == 1);
+  google::rpc::ErrorInfo info;
+  REQUIRE(details.details(0).UnpackTo(&info));
+  CHECK(info.reason() == "THOUGHT_NOT_FOUND");
+  CHECK(info.domain() == "spine");
 }
 
 TEST_CASE("pagination visits every thought exactly once while new ones arrive") {

@@ -1,7 +1,11 @@
 #include "services/gateway/http/error_response.h"
 
+#include <map>
+#include <optional>
 #include <string>
 
+#include "google/rpc/error_details.pb.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 
 namespace spine::gateway {
@@ -41,18 +45,17 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
-HttpResponse MakeErrorResponse(absl::StatusCode code, absl::string_view message,
-                               absl::string_view reason) {
-  return MakeErrorResponse(HttpStatusFor(code), code, message, reason);
-}
+namespace {
 
-HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::string_view message,
-                               absl::string_view reason) {
+HttpResponse BuildErrorResponse(int http_status, absl::StatusCode code, absl::string_view message,
+                                absl::string_view reason,
+                                const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json info;
   info["@type"] = "type.googleapis.com/google.rpc.ErrorInfo";
   info["reason"] = std::string(reason);
   info["domain"] = "spine";
-  info["metadata"] = nlohmann::json::object();
+  info["metadata"] = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : metadata) info["metadata"][key] = value;
   nlohmann::ordered_json error;
   error["code"] = http_status;
   error["status"] = absl::StatusCodeToString(code);
@@ -69,6 +72,30 @@ HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::str
   }
   response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
+}
+
+}  // namespace
+
+HttpResponse MakeErrorResponse(absl::StatusCode code, absl::string_view message,
+                               absl::string_view reason) {
+  return MakeErrorResponse(HttpStatusFor(code), code, message, reason);
+}
+
+HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::string_view message,
+                               absl::string_view reason) {
+  return BuildErrorResponse(http_status, code, message, reason, {});
+}
+
+HttpResponse MakeErrorResponse(const absl::Status& status, absl::string_view default_reason) {
+  const absl::StatusCode code = status.ok() ? absl::StatusCode::kUnknown : status.code();
+  const std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status);
+  if (!info || info->reason().empty()) {
+    return BuildErrorResponse(HttpStatusFor(code), code, status.message(), default_reason, {});
+  }
+  // std::map, so the metadata keys come out in one order whatever the proto map's order is.
+  const std::map<std::string, std::string> metadata(info->metadata().begin(),
+                                                    info->metadata().end());
+  return BuildErrorResponse(HttpStatusFor(code), code, status.message(), info->reason(), metadata);
 }
 
 }  // namespace spine::gateway

@@ -20,4 +20,9 @@ HttpResponse MakeErrorResponse(absl::StatusCode code, absl::string_view message,
 HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::string_view message,
                                absl::string_view reason);
 
+// The same shape for an error from a service (libs/rpc/error_info.h): the reason and metadata of
+// its ErrorInfo when it has one with a reason, else `default_reason` and no metadata. The domain
+// is always "spine". An OK `status` is a caller bug and answers 500 UNKNOWN, never a 200.
+HttpResponse MakeErrorResponse(const absl::Status& status, absl::string_view default_reason);
+
 }  // namespace spine::gateway

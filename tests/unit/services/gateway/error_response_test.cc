@@ -8,6 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "google/rpc/error_details.pb.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 
 namespace spine::gateway {
@@ -141,6 +143,82 @@ TEST_CASE("an error message with invalid UTF-8 still gives a JSON body") {
       MakeErrorResponse(absl::StatusCode::kInvalidArgument, "bad \xff byte", "R");
   REQUIRE(Json::accept(response.body));
   CHECK(Json::parse(response.body)["error"]["message"] == "bad \xEF\xBF\xBD byte");
+}
+
+TEST_CASE("an error status with an ErrorInfo answers with its reason and metadata") {
+  const absl::Status status =
+      rpc::WithErrorInfo(absl::NotFoundError("thought 42 not found"), "THOUGHT_NOT_FOUND",
+                         {{"zeta", "2"}, {"id", "42"}});
+  const HttpResponse response = MakeErrorResponse(status, "NOT_FOUND");
+  CHECK(response.status == 404);
+  REQUIRE(Json::accept(response.body));
+  const Json expected = Json::parse(R"({"error": {
+      "code": 404, "status": "NOT_FOUND", "message": "thought 42 not found",
+      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                   "reason": "THOUGHT_NOT_FOUND", "domain": "spine",
+                   "metadata": {"id": "42", "zeta": "2"}}]}})");
+  CHECK(Json::parse(response.body) == expected);
+  // Keys in a fixed (sorted) order, so equal errors give byte-equal bodies.
+  CHECK(response.body.find("\"id\"") < response.body.find("\"zeta\""));
+  CHECK(HeaderValues(response, "Content-Type") == std::vector<std::string>{"application/json"});
+}
+
+TEST_CASE("an error status without an ErrorInfo answers with the default reason") {
+  const HttpResponse response =
+      MakeErrorResponse(absl::NotFoundError("thought 42 not found"), "THOUGHT_NOT_FOUND");
+  CHECK(response.status == 404);
+  REQUIRE(Json::accept(response.body));
+  const Json expected = Json::parse(R"({"error": {
+      "code": 404, "status": "NOT_FOUND", "message": "thought 42 not found",
+      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                   "reason": "THOUGHT_NOT_FOUND", "domain": "spine", "metadata": {}}]}})");
+  CHECK(Json::parse(response.body) == expected);
+  // The body is byte-for-byte what the code-based overload gives.
+  CHECK(response.body ==
+        MakeErrorResponse(absl::StatusCode::kNotFound, "thought 42 not found", "THOUGHT_NOT_FOUND")
+            .body);
+}
+
+TEST_CASE("an ErrorInfo from another domain or without a reason still gives the spine shape") {
+  google::rpc::ErrorInfo foreign;
+  foreign.set_domain("example.com");
+  const HttpResponse no_reason = MakeErrorResponse(
+      rpc::AttachErrorInfo(absl::UnavailableError("down"), foreign), "BACKEND_UNAVAILABLE");
+  const Json info = Json::parse(no_reason.body)["error"]["details"][0];
+  CHECK(info["reason"] == "BACKEND_UNAVAILABLE");
+  CHECK(info["domain"] == "spine");
+  CHECK(info["metadata"] == Json::object());
+
+  foreign.set_reason("QUOTA");
+  const HttpResponse with_reason = MakeErrorResponse(
+      rpc::AttachErrorInfo(absl::ResourceExhaustedError("slow down"), foreign), "DEFAULT");
+  CHECK(with_reason.status == 429);
+  CHECK(Json::parse(with_reason.body)["error"]["details"][0]["reason"] == "QUOTA");
+  CHECK(Json::parse(with_reason.body)["error"]["details"][0]["domain"] == "spine");
+}
+
+TEST_CASE("every error status answers with its code's HTTP status and challenge") {
+  for (absl::StatusCode code : AllErrorCodes()) {
+    INFO(absl::StatusCodeToString(code));
+    const absl::Status status = rpc::WithErrorInfo(absl::Status(code, "msg"), "SOME_REASON");
+    const HttpResponse response = MakeErrorResponse(status, "DEFAULT");
+    CHECK(response.status == HttpStatusFor(code));
+    const Json error = Json::parse(response.body).at("error");
+    CHECK(error.size() == 4);
+    CHECK(error.at("status") == absl::StatusCodeToString(code));
+    CHECK(error.at("details")[0].size() == 4);
+    CHECK(error.at("details")[0].at("reason") == "SOME_REASON");
+    CHECK(HeaderValues(response, "WWW-Authenticate").size() ==
+          (code == absl::StatusCode::kUnauthenticated ? 1U : 0U));
+  }
+}
+
+TEST_CASE("an OK status given as an error answers 500 UNKNOWN") {
+  const HttpResponse response = MakeErrorResponse(absl::OkStatus(), "INTERNAL_ERROR");
+  CHECK(response.status == 500);
+  const Json body = Json::parse(response.body);
+  CHECK(body["error"]["status"] == "UNKNOWN");
+  CHECK(body["error"]["details"][0]["reason"] == "INTERNAL_ERROR");
 }
 
 }  // namespace
