@@ -25,6 +25,13 @@ void EnsureSpineProtosLinked() {
   (void)linked;
 }
 
+std::vector<const google::protobuf::FileDescriptor*> SpineApiFiles() {
+  // One message per file names the file; the order is the order routes are listed in.
+  return {spine::v1::ServiceStatus::descriptor()->file(), spine::v1::User::descriptor()->file(),
+          spine::v1::Thought::descriptor()->file(),       spine::v1::Model::descriptor()->file(),
+          spine::v1::Plugin::descriptor()->file(),        spine::v1::Run::descriptor()->file()};
+}
+
 const google::protobuf::MethodDescriptor* FindMethod(absl::string_view method) {
   EnsureSpineProtosLinked();
   absl::string_view name = method;

@@ -39,6 +39,17 @@ GatewayConfig ReadGatewayConfig(ConfigReader& reader) {
   config.http_max_header_bytes = reader.Int("SPINE_HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20);
   config.http_read_timeout_ms = reader.Int("SPINE_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);
   config.readiness_timeout_ms = reader.Int("SPINE_READINESS_TIMEOUT_MS", 1000, 10, 60000);
+  config.rate_limit_per_minute = reader.Int("SPINE_RATE_LIMIT_PER_MINUTE", 100, 1, 1'000'000);
+  config.rate_limit_max_clients =
+      reader.Int("SPINE_RATE_LIMIT_MAX_CLIENTS", 65536, 1024, int64_t{1} << 24);
+  const std::string proxies = reader.String("SPINE_TRUSTED_PROXIES", "");
+  absl::StatusOr<TrustedProxies> trusted = TrustedProxies::Parse(proxies);
+  if (trusted.ok()) {
+    config.trusted_proxies = *std::move(trusted);
+  } else {
+    reader.AddProblem(
+        absl::StrCat("SPINE_TRUSTED_PROXIES=", proxies, ": ", trusted.status().message()));
+  }
   return config;
 }
 

@@ -1,5 +1,6 @@
 #include "services/gateway/gateway_http_handler.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
@@ -38,8 +39,41 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
     if (!is_get) return reply(MethodNotAllowed(request, "GET, HEAD"));
     return Readyz(std::move(reply));
   }
+  if (!Admit(request, reply)) return;
+  if (api_.api != nullptr) return api_.api->Handle(std::move(request), std::move(reply));
   reply(MakeErrorResponse(absl::StatusCode::kNotFound, absl::StrCat("no route for ", request.path),
                           "ROUTE_NOT_FOUND"));
+}
+
+bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) const {
+  if (api_.limiter == nullptr) return true;
+  std::vector<std::string> forwarded;
+  for (const auto& [name, value] : request.headers) {
+    if (absl::EqualsIgnoreCase(name, "X-Forwarded-For")) forwarded.push_back(value);
+  }
+  // A peer that does not parse (it always should) shares one bucket rather than escaping.
+  const IpAddress peer = IpAddress::Parse(request.peer_ip).value_or(IpAddress::V4({0, 0, 0, 0}));
+  static const TrustedProxies kNobody;
+  const IpAddress client =
+      ClientIp(peer, forwarded, api_.trusted_proxies ? *api_.trusted_proxies : kNobody);
+  const RateLimiter::Decision decision = api_.limiter->Admit(ClientKey::For(client));
+  HttpHeaders headers = RateLimitHeaders(api_.limiter->requests_per_minute(), decision);
+  if (!decision.allowed) {
+    HttpResponse response =
+        MakeErrorResponse(absl::StatusCode::kResourceExhausted,
+                          absl::StrCat("rate limit of ", api_.limiter->requests_per_minute(),
+                                       " requests per minute exceeded; retry in ",
+                                       decision.retry_after_seconds, " s"),
+                          "RATE_LIMITED");
+    response.headers.insert(response.headers.end(), headers.begin(), headers.end());
+    reply(std::move(response));
+    return false;
+  }
+  reply = [reply = std::move(reply), headers = std::move(headers)](HttpResponse response) {
+    response.headers.insert(response.headers.end(), headers.begin(), headers.end());
+    reply(std::move(response));
+  };
+  return true;
 }
 
 void GatewayHttpHandler::Readyz(HttpReply reply) const {

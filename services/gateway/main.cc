@@ -5,6 +5,7 @@
 
 #include "libs/auth/ed25519_keys.h"
 #include "libs/rpc/channel.h"
+#include "libs/rpc/method_access.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
 #include "services/gateway/gateway_config.h"
@@ -12,6 +13,9 @@
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/readiness.h"
 #include "services/gateway/service_token.h"
+#include "services/gateway/transcode/route_table.h"
+#include "services/gateway/transcode/transcoding_handler.h"
+#include "services/gateway/transcode/upstream_client.h"
 
 namespace {
 
@@ -62,8 +66,34 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                               {"llm", health(common.addresses.llm)},
                                               {"plugins", health(common.addresses.plugins)},
                                               {"tasks", health(common.addresses.tasks)}});
-  spine::gateway::GatewayHttpHandler handler(readiness,
-                                             absl::Milliseconds(config.readiness_timeout_ms));
+  // The API: routes from the protos' HTTP options, forwarded over one channel per service.
+  auto routes = spine::gateway::RouteTable::Build(spine::rpc::SpineApiFiles());
+  if (!routes.ok()) {
+    Error("refusing to start", {{"error", std::string(routes.status().message())}});
+    return 2;
+  }
+  auto channel = [&](const std::string& address) {
+    return spine::rpc::MakeChannel(address, common.max_message_bytes);
+  };
+  const absl::Duration upstream_deadline = absl::Milliseconds(common.rpc_deadline_ms);
+  spine::gateway::UpstreamClient upstream({{"gateway", channel(common.addresses.gateway_grpc)},
+                                           {"storage", channel(common.addresses.storage)},
+                                           {"llm", channel(common.addresses.llm)},
+                                           {"plugins", channel(common.addresses.plugins)},
+                                           {"tasks", channel(common.addresses.tasks)}},
+                                          upstream_deadline);
+  spine::gateway::TranscodingHandler api(*routes, upstream, upstream_deadline);
+  auto limiter =
+      spine::gateway::RateLimiter::Create({.requests_per_minute = config.rate_limit_per_minute,
+                                           .max_clients = config.rate_limit_max_clients},
+                                          clock);
+  if (!limiter.ok()) {
+    Error("refusing to start", {{"error", std::string(limiter.status().message())}});
+    return 2;
+  }
+  spine::gateway::GatewayHttpHandler handler(
+      readiness, absl::Milliseconds(config.readiness_timeout_ms),
+      {.api = &api, .limiter = limiter->get(), .trusted_proxies = &config.trusted_proxies});
   auto http_server = spine::gateway::HttpServer::Start(
       {.address = common.addresses.gateway_http,
        .threads = static_cast<int>(config.http_threads),

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "libs/core/utf8.h"
 
 namespace spine::storage {
 
@@ -35,18 +36,5 @@ absl::Status ValidateThoughtText(absl::string_view text);
 // at most 64", "tags[2]: contains a control character"; or "tags: 17 tags, at most 16" (counting
 // distinct tags).
 absl::StatusOr<std::vector<std::string>> NormalizeTags(const std::vector<std::string>& tags);
-
-// The result of CheckUtf8. When `valid`, `code_points` counts the code points and `bad_offset` is
-// s.size(); otherwise `code_points` counts those before `bad_offset`, the byte offset at which the
-// first ill-formed sequence starts.
-struct Utf8Check {
-  bool valid;
-  size_t code_points;
-  size_t bad_offset;
-};
-
-// Strict UTF-8 (RFC 3629): rejects stray continuation bytes, truncated sequences, overlong forms,
-// surrogates (U+D800–U+DFFF) and anything above U+10FFFF. U+0000 is a valid code point.
-Utf8Check CheckUtf8(absl::string_view s);
 
 }  // namespace spine::storage

@@ -33,7 +33,8 @@ void KeepCallbackQueueAlive() {
 
 }  // namespace
 
-Constellation::Constellation(const std::vector<std::string>& services) {
+Constellation::Constellation(const std::vector<std::string>& services,
+                             const std::map<std::string, std::string>& extra_env) {
   KeepCallbackQueueAlive();
   auto keys = GenerateEd25519PemPair();
   if (!keys.ok()) throw std::runtime_error(std::string(keys.status().message()));
@@ -64,6 +65,7 @@ Constellation::Constellation(const std::vector<std::string>& services) {
       {"SPINE_TASKS_ADDR", GrpcAddress("tasks")},
       {"SPINE_ENV_FILE", dir_.WriteFile("empty.env", "")},
   };
+  for (const auto& [name, value] : extra_env) env_[name] = value;
   for (const std::string& service : services) Restart(service);
 }
 

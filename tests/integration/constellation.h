@@ -18,8 +18,10 @@ class Constellation {
   // Generates a JWT key pair and an admin password into a temp dir and starts every service
   // with SPINE_DEV_MODE=0, so the secure-by-default path is what gets tested.
   Constellation() : Constellation({std::begin(kServices), std::end(kServices)}) {}
-  // Starts only `services` (every address is still assigned, so they can find each other).
-  explicit Constellation(const std::vector<std::string>& services);
+  // Starts only `services` (every address is still assigned, so they can find each other),
+  // with `extra_env` added to (or overriding) every service's environment.
+  explicit Constellation(const std::vector<std::string>& services,
+                         const std::map<std::string, std::string>& extra_env = {});
 
   // gRPC address of a service ("gateway" means the gateway's gRPC address).
   std::string GrpcAddress(const std::string& service) const;

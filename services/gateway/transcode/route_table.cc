@@ -1,0 +1,162 @@
+#include "services/gateway/transcode/route_table.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace spine::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::MethodDescriptor;
+
+constexpr absl::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+
+absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api::HttpRule& rule,
+                                spine::api::Access access) {
+  const std::string where =
+      absl::StrCat(method->full_name(), " (", rule.method(), " ", rule.path(), "): ");
+  if (std::find(std::begin(kMethods), std::end(kMethods), rule.method()) == std::end(kMethods)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "unknown HTTP method"));
+  }
+  if (method->client_streaming()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "client streaming cannot be mapped"));
+  }
+  absl::StatusOr<PathTemplate> path = PathTemplate::Parse(rule.path());
+  if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat(where, path.status().message()));
+  for (const std::string& variable : path->Variables()) {
+    const FieldDescriptor* field = FindFieldPath(method->input_type(), variable);
+    if (field == nullptr || field->is_repeated() ||
+        field->type() == FieldDescriptor::TYPE_MESSAGE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "path variable '", variable, "' is not a scalar request field"));
+    }
+  }
+  if (!rule.body().empty() && rule.body() != "*" &&
+      method->input_type()->FindFieldByName(rule.body()) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "body '", rule.body(), "' is not a request field"));
+  }
+  const int code = rule.success_code() == 0 ? 200 : rule.success_code();
+  if (code < 200 || code > 299) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "success_code must be 2xx"));
+  }
+  return Route{.http_method = rule.method(),
+               .path = *std::move(path),
+               .body = rule.body(),
+               .success_code = code,
+               .method = method,
+               .upstream = UpstreamOf(method->file()->name()),
+               .access = access};
+}
+
+// Literal segments sort before variables at the first difference, so the more specific route
+// is tried first; otherwise the order of the protos is kept (stable sort).
+bool MoreSpecific(const Route& a, const Route& b) {
+  const std::vector<std::string> va = absl::StrSplit(a.path.text(), '/');
+  const std::vector<std::string> vb = absl::StrSplit(b.path.text(), '/');
+  for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) {
+    const bool a_var = absl::StartsWith(va[i], "{");
+    const bool b_var = absl::StartsWith(vb[i], "{");
+    if (a_var != b_var) return !a_var;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string Route::GrpcPath() const {
+  return absl::StrCat("/", method->service()->full_name(), "/", method->name());
+}
+
+std::string UpstreamOf(absl::string_view file_name) {
+  absl::string_view stem = file_name;
+  stem = stem.substr(stem.rfind('/') + 1);
+  absl::ConsumeSuffix(&stem, ".proto");
+  if (stem == "auth") return "gateway";
+  return std::string(stem);
+}
+
+const FieldDescriptor* FindFieldPath(const Descriptor* message, absl::string_view path) {
+  const FieldDescriptor* field = nullptr;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (message == nullptr) return nullptr;
+    field = message->FindFieldByName(std::string(part));
+    if (field == nullptr) return nullptr;
+    message = field->type() == FieldDescriptor::TYPE_MESSAGE ? field->message_type() : nullptr;
+  }
+  return field;
+}
+
+absl::StatusOr<RouteTable> RouteTable::Build(
+    const std::vector<const google::protobuf::FileDescriptor*>& files) {
+  std::vector<Route> routes;
+  for (const google::protobuf::FileDescriptor* file : files) {
+    for (int s = 0; s < file->service_count(); ++s) {
+      const google::protobuf::ServiceDescriptor* service = file->service(s);
+      const spine::api::Access default_access =
+          service->options().GetExtension(spine::api::default_access);
+      for (int m = 0; m < service->method_count(); ++m) {
+        const MethodDescriptor* method = service->method(m);
+        if (!method->options().HasExtension(spine::api::http)) continue;
+        const spine::api::HttpRule& rule = method->options().GetExtension(spine::api::http);
+        const spine::api::Access access = method->options().HasExtension(spine::api::access)
+                                              ? method->options().GetExtension(spine::api::access)
+                                              : default_access;
+        std::vector<spine::api::HttpRule> rules = {rule};
+        for (const spine::api::HttpRule& extra : rule.additional_bindings()) {
+          spine::api::HttpRule binding = extra;
+          binding.clear_additional_bindings();
+          if (binding.success_code() == 0) binding.set_success_code(rule.success_code());
+          rules.push_back(std::move(binding));
+        }
+        for (const spine::api::HttpRule& one : rules) {
+          absl::StatusOr<Route> route = MakeRoute(method, one, access);
+          if (!route.ok()) return route.status();
+          for (const Route& existing : routes) {
+            if (existing.http_method == route->http_method &&
+                existing.path.text() == route->path.text()) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  method->full_name(), ": ", route->http_method, " ", route->path.text(),
+                  " is already mapped to ", existing.method->full_name()));
+            }
+          }
+          routes.push_back(*std::move(route));
+        }
+      }
+    }
+  }
+  std::stable_sort(routes.begin(), routes.end(), MoreSpecific);
+  return RouteTable(std::move(routes));
+}
+
+std::variant<RouteMatch, MethodNotAllowed, NoRoute> RouteTable::Match(
+    absl::string_view http_method, const std::vector<std::string>& segments) const {
+  const absl::string_view wanted = http_method == "HEAD" ? "GET" : http_method;
+  MethodNotAllowed not_allowed;
+  for (const Route& route : routes_) {
+    std::optional<PathBindings> bindings = route.path.Match(segments);
+    if (!bindings) continue;
+    if (route.http_method == wanted) return RouteMatch{&route, *std::move(bindings)};
+    if (std::find(not_allowed.allowed.begin(), not_allowed.allowed.end(), route.http_method) ==
+        not_allowed.allowed.end()) {
+      not_allowed.allowed.push_back(route.http_method);
+    }
+  }
+  if (not_allowed.allowed.empty()) return NoRoute{};
+  return not_allowed;
+}
+
+const Route* RouteTable::Find(absl::string_view http_method,
+                              absl::string_view path_template) const {
+  for (const Route& route : routes_) {
+    if (route.http_method == http_method && route.path.text() == path_template) return &route;
+  }
+  return nullptr;
+}
+
+}  // namespace spine::gateway

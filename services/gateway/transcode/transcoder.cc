@@ -1,0 +1,332 @@
+#include "services/gateway/transcode/transcoder.h"
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/core/utf8.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/transcode/path_template.h"
+
+namespace spine::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using nlohmann::json;
+
+// The field named `name` by its JSON name or its proto name.
+const FieldDescriptor* FindField(const Descriptor* message, absl::string_view name) {
+  if (message == nullptr) return nullptr;
+  const FieldDescriptor* field = message->FindFieldByName(std::string(name));
+  if (field == nullptr) field = message->FindFieldByCamelcaseName(std::string(name));
+  if (field == nullptr) {
+    for (int i = 0; i < message->field_count(); ++i) {
+      if (message->field(i)->json_name() == name) return message->field(i);
+    }
+  }
+  return field;
+}
+
+bool IsScalarLike(const FieldDescriptor* field) {
+  if (field->type() != FieldDescriptor::TYPE_MESSAGE) return true;
+  // Well-known types whose JSON form is a string or number.
+  const std::string& name = field->message_type()->full_name();
+  return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration" ||
+         name == "google.protobuf.FieldMask" ||
+         (absl::StartsWith(name, "google.protobuf.") && absl::EndsWith(name, "Value") &&
+          name != "google.protobuf.Value");
+}
+
+// The JSON value of one text parameter for `field`: JSON literals for bools, the text as a
+// string for everything else (the JSON mapping accepts quoted numbers, enum names, and the
+// string forms of the well-known types), so the strict parser judges it.
+absl::StatusOr<json> ParamValue(const FieldDescriptor* field, absl::string_view name,
+                                const std::string& text) {
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) {
+    if (text == "true") return json(true);
+    if (text == "false") return json(false);
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": '", text.substr(0, 64), "' is not true or false"));
+  }
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      int64_t number = 0;
+      if (!absl::SimpleAtoi(text, &number)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": '", text.substr(0, 64), "' is not an integer"));
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t number = 0;
+      if (!absl::SimpleAtoi(text, &number)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": '", text.substr(0, 64), "' is not a non-negative integer"));
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_FLOAT:
+    case FieldDescriptor::CPPTYPE_DOUBLE: {
+      double number = 0;
+      if (!absl::SimpleAtod(text, &number)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": '", text.substr(0, 64), "' is not a number"));
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  // Range checks (an int32 too large) are the JSON parser's.
+  return json(text);
+}
+
+// Sets `value` at the dotted `name` inside `root`, descending by JSON names; repeated fields
+// collect an array.
+absl::Status SetParam(const Descriptor* message, json& root, absl::string_view name,
+                      const std::string& text, bool from_path) {
+  const std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+  json* node = &root;
+  const Descriptor* current = message;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const FieldDescriptor* field = FindField(current, parts[i]);
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": no such field"));
+    }
+    const std::string key = field->json_name();
+    const bool last = i + 1 == parts.size();
+    if (!last) {
+      if (field->type() != FieldDescriptor::TYPE_MESSAGE || field->is_repeated() ||
+          IsScalarLike(field)) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": no such field"));
+      }
+      json& child = (*node)[key];
+      if (!child.is_object()) child = json::object();
+      node = &child;
+      current = field->message_type();
+      continue;
+    }
+    if (!IsScalarLike(field) || field->is_map()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": cannot be set from the ", from_path ? "path" : "query string"));
+    }
+    absl::StatusOr<json> value = ParamValue(field, name, text);
+    if (!value.ok()) return value.status();
+    if (field->is_repeated()) {
+      json& list = (*node)[key];
+      if (!list.is_array()) list = json::array();
+      list.push_back(*std::move(value));
+    } else if (!from_path && node->contains(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": given more than once"));
+    } else {
+      (*node)[key] = *std::move(value);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValue(const FieldDescriptor* field, const json& value, const std::string& where);
+
+// Walks `object` against `message` so that a value of the wrong JSON type is refused by name:
+// protobuf's own parser is lenient in places (a lone value for a repeated field). Unknown keys
+// are left to protobuf, which names them.
+absl::Status CheckObject(const Descriptor* message, const json& object, const std::string& where) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where.empty() ? "body" : where, ": expected a JSON object"));
+  }
+  for (const auto& [key, value] : object.items()) {
+    const FieldDescriptor* field = FindField(message, key);
+    if (field == nullptr || value.is_null()) continue;
+    const std::string path = where.empty() ? key : absl::StrCat(where, ".", key);
+    if (field->is_map()) {
+      if (!value.is_object())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON object"));
+      const FieldDescriptor* map_value = field->message_type()->FindFieldByName("value");
+      for (const auto& [map_key, item] : value.items()) {
+        if (absl::Status status = CheckValue(map_value, item, absl::StrCat(path, ".", map_key));
+            !status.ok()) {
+          return status;
+        }
+      }
+    } else if (field->is_repeated()) {
+      if (!value.is_array())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON array"));
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (absl::Status status = CheckValue(field, value[i], absl::StrCat(path, "[", i, "]"));
+            !status.ok()) {
+          return status;
+        }
+      }
+    } else if (absl::Status status = CheckValue(field, value, path); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValue(const FieldDescriptor* field, const json& value, const std::string& where) {
+  auto expect = [&](bool ok, absl::string_view what) {
+    return ok ? absl::OkStatus()
+              : absl::InvalidArgumentError(absl::StrCat(where, ": expected ", what));
+  };
+  if (value.is_null()) return absl::OkStatus();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      return expect(value.is_string(), "a string");
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return expect(value.is_boolean(), "true or false");
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return expect(value.is_string() || value.is_number_integer(), "an enum name");
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const std::string& type = field->message_type()->full_name();
+      if (type == "google.protobuf.Value") return absl::OkStatus();
+      if (type == "google.protobuf.Struct") return expect(value.is_object(), "a JSON object");
+      if (type == "google.protobuf.ListValue") return expect(value.is_array(), "a JSON array");
+      if (type == "google.protobuf.Timestamp" || type == "google.protobuf.Duration" ||
+          type == "google.protobuf.FieldMask") {
+        return expect(value.is_string(), "a string");
+      }
+      if (IsScalarLike(field) || type == "google.protobuf.Any") return absl::OkStatus();
+      return CheckObject(field->message_type(), value, where);
+    }
+    default:  // numbers may be quoted in proto3 JSON
+      return expect(value.is_number() || value.is_string(), "a number");
+  }
+}
+
+// protobuf's parse errors start with the status code's name; the message after it names the
+// field.
+std::string CleanParseError(absl::string_view message) {
+  return std::string(absl::StripAsciiWhitespace(message));
+}
+
+}  // namespace
+
+absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
+  QueryParams params;
+  for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
+    if (params.size() == kMaxQueryParams) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("query: more than ", kMaxQueryParams, " parameters"));
+    }
+    const size_t eq = part.find('=');
+    const absl::string_view raw_key = part.substr(0, eq);
+    const absl::string_view raw_value =
+        eq == absl::string_view::npos ? absl::string_view() : part.substr(eq + 1);
+    absl::StatusOr<std::string> key = PercentDecode(raw_key, /*plus_is_space=*/true);
+    if (!key.ok() || key->empty()) {
+      return absl::InvalidArgumentError("query: malformed parameter name");
+    }
+    absl::StatusOr<std::string> value = PercentDecode(raw_value, /*plus_is_space=*/true);
+    if (!value.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key->substr(0, 64), ": ", value.status().message()));
+    }
+    params.emplace_back(*std::move(key), *std::move(value));
+  }
+  return params;
+}
+
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
+    const Route& route, const PathBindings& bindings, const QueryParams& query,
+    absl::string_view body) {
+  const Descriptor* input = route.method->input_type();
+  json root = json::object();
+  if (!route.body.empty()) {
+    json parsed = json::object();
+    if (!absl::StripAsciiWhitespace(body).empty()) {
+      // nlohmann checks the JSON grammar and UTF-8 with a position; protobuf then checks the
+      // fields.
+      parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_discarded()) {
+        return absl::InvalidArgumentError("body: malformed JSON or invalid UTF-8");
+      }
+    }
+    if (route.body == "*") {
+      if (!parsed.is_object()) return absl::InvalidArgumentError("body: must be a JSON object");
+      if (absl::Status status = CheckObject(input, parsed, ""); !status.ok()) return status;
+      root = std::move(parsed);
+      const FieldDescriptor* mask = input->FindFieldByName("update_mask");
+      if (mask != nullptr && mask->type() == FieldDescriptor::TYPE_MESSAGE &&
+          mask->message_type()->full_name() == "google.protobuf.FieldMask" &&
+          !root.contains(mask->json_name())) {
+        // The fields the body replaces; path variables name the resource, not a change.
+        std::vector<std::string> keys;
+        for (const auto& [key, value] : root.items()) {
+          const FieldDescriptor* field = FindField(input, key);
+          const bool from_path = absl::c_any_of(bindings, [&](const auto& binding) {
+            return field != nullptr && FindFieldPath(input, binding.first) == field;
+          });
+          if (!from_path) keys.push_back(key);
+        }
+        root[mask->json_name()] = absl::StrJoin(keys, ",");
+      }
+    } else {
+      const FieldDescriptor* body_field = input->FindFieldByName(route.body);
+      if (absl::Status status = CheckValue(body_field, parsed, body_field->json_name());
+          !status.ok()) {
+        return status;
+      }
+      root[body_field->json_name()] = std::move(parsed);
+    }
+  }
+  if (route.body == "*" && !query.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(query.front().first.substr(0, 64), ": this route takes no query parameters"));
+  }
+  for (const auto& [name, value] : query) {
+    // The body's field and the path's variables are not query parameters.
+    if (!route.body.empty() && FindField(input, name) == input->FindFieldByName(route.body)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ": not a query parameter"));
+    }
+    for (const auto& [variable, ignored] : bindings) {
+      if (FindFieldPath(input, variable) == FindField(input, name)) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ": set by the path"));
+      }
+    }
+    if (absl::Status status = SetParam(input, root, name, value, /*from_path=*/false);
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const auto& [variable, value] : bindings) {
+    // The path wins over the body: remove what the body said first.
+    const FieldDescriptor* field = FindFieldPath(input, variable);
+    if (field != nullptr && field->containing_type() == input) root.erase(field->json_name());
+    if (absl::Status status = SetParam(input, root, variable, value, /*from_path=*/true);
+        !status.ok()) {
+      return status;
+    }
+  }
+
+  std::unique_ptr<google::protobuf::Message> request(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(input)->New());
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      root.dump(-1, ' ', false, json::error_handler_t::replace), request.get(), options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(CleanParseError(std::string(parsed.message())));
+  }
+  return request;
+}
+
+absl::StatusOr<std::string> RenderResponse(const google::protobuf::Message& response) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = false;
+  std::string out;
+  const auto printed = google::protobuf::util::MessageToJsonString(response, &out, options);
+  if (!printed.ok()) return absl::InternalError("the service's response cannot be rendered");
+  return out;
+}
+
+}  // namespace spine::gateway

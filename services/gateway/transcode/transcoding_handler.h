@@ -1,0 +1,34 @@
+// TranscodingHandler: serves every API route of the RouteTable — matches the path, builds the
+// RPC request from path, query and JSON body, forwards it upstream, and turns the answer into
+// the HTTP response (success code, Location for creates, 204 without a body) or into the one
+// error shape with API.md's status table. Never blocks: the reply is sent from the upstream's
+// completion. Thread-safe.
+#pragma once
+
+#include "absl/time/time.h"
+#include "services/gateway/http/http_message.h"
+#include "services/gateway/transcode/route_table.h"
+#include "services/gateway/transcode/upstream_client.h"
+
+namespace spine::gateway {
+
+class TranscodingHandler final : public HttpHandler {
+ public:
+  // `routes` and `upstream` must outlive the handler.
+  TranscodingHandler(const RouteTable& routes, const Upstream& upstream,
+                     absl::Duration upstream_deadline)
+      : routes_(routes), upstream_(upstream), upstream_deadline_(upstream_deadline) {}
+
+  void Handle(HttpRequest request, HttpReply reply) override;
+
+  // The route template a request path matches ("/api/thoughts/{id}"), or "" — a bounded label
+  // for metrics and access logs.
+  std::string RouteLabel(const HttpRequest& request) const;
+
+ private:
+  const RouteTable& routes_;
+  const Upstream& upstream_;
+  const absl::Duration upstream_deadline_;
+};
+
+}  // namespace spine::gateway

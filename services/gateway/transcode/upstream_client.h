@@ -1,0 +1,54 @@
+// UpstreamClient: forwards one transcoded request to the service that answers its route, as a
+// generic unary gRPC call (protobuf reflection + grpc::GenericStub), so a new annotated RPC
+// needs no gateway code.
+//
+// Every call carries a deadline, the caller's `authorization` and the request id. One channel
+// per service, created at start and kept for the process's life. Thread-safe; completions
+// run on gRPC's threads.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "services/gateway/transcode/route_table.h"
+
+namespace spine::gateway {
+
+struct UpstreamMetadata {
+  std::string authorization{};  // the HTTP Authorization header, as sent
+  std::string request_id{};
+};
+
+// The seam the transcoding handler calls through; tests substitute a fake.
+class Upstream {
+ public:
+  // The upstream's response, or its status (with any ErrorInfo payload, see libs/rpc).
+  using Done = std::function<void(absl::StatusOr<std::unique_ptr<google::protobuf::Message>>)>;
+  virtual ~Upstream() = default;
+  // Calls route.method on route.upstream; `done` runs exactly once, possibly on another thread.
+  virtual void Call(const Route& route, const google::protobuf::Message& request,
+                    const UpstreamMetadata& metadata, Done done) const = 0;
+};
+
+class UpstreamClient final : public Upstream {
+ public:
+  // `channels` by service name ("storage", "gateway", ...); `deadline` for every call.
+  UpstreamClient(std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
+                 absl::Duration deadline);
+
+  // `done` runs on a gRPC thread, or inline when the route's service has no channel.
+  void Call(const Route& route, const google::protobuf::Message& request,
+            const UpstreamMetadata& metadata, Done done) const override;
+
+ private:
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  absl::Duration deadline_;
+};
+
+}  // namespace spine::gateway

@@ -1,0 +1,445 @@
+// The HTTP API through the real gateway and the real services: transcoded thought routes,
+// invalid requests that change nothing, the per-IP rate limit, and an upstream that dies and
+// comes back.
+#include <catch2/catch.hpp>
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/auth/jwt.h"
+#include "libs/core/clock.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/constellation.h"
+#include "tests/support/http_client.h"
+
+namespace spine::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Bearer(const Constellation& stack, const std::string& user_id) {
+  auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
+  REQUIRE(key.ok());
+  JwtSigner signer(std::move(*key), RealClock::Instance());
+  auto token = signer.Sign(user_id, "user" + user_id, "user");
+  REQUIRE(token.ok());
+  return "Bearer " + *token;
+}
+
+// A user's HTTP client for one stack.
+class Api {
+ public:
+  Api(const Constellation& stack, const std::string& user_id)
+      : port_(stack.http_port()), authorization_(Bearer(stack, user_id)) {}
+
+  HttpResult Send(const std::string& method, const std::string& target,
+                  const std::string& body = "",
+                  std::map<std::string, std::string> headers = {}) const {
+    headers.emplace("Authorization", authorization_);
+    if (!body.empty()) headers.emplace("Content-Type", "application/json");
+    return HttpRequestTo(port_, method, target, headers, body);
+  }
+
+  int CountThoughts() const {
+    const HttpResult list = Send("GET", "/api/thoughts?pageSize=500");
+    REQUIRE(list.status == 200);
+    return static_cast<int>(Json::parse(list.body)["thoughts"].size());
+  }
+
+ private:
+  int port_;
+  std::string authorization_;
+};
+
+void CheckErrorShape(const HttpResult& result, int status, const std::string& grpc_status) {
+  INFO(result.body);
+  CHECK(result.status == status);
+  CHECK(result.headers.count("x-request-id") == 1);
+  const Json body = Json::parse(result.body, nullptr, false);
+  REQUIRE(body.is_object());
+  CHECK(body["error"]["code"] == status);
+  CHECK(body["error"]["status"] == grpc_status);
+  CHECK(body["error"]["message"].is_string());
+  REQUIRE(body["error"]["details"].is_array());
+  CHECK(body["error"]["details"][0]["@type"] == "type.googleapis.com/google.rpc.ErrorInfo");
+}
+
+}  // namespace
+
+TEST_CASE("thoughts round-trip through the gateway exactly as API.md says") {
+  Constellation stack(std::vector<std::string>{"storage", "gateway"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const Api alice(stack, "1");
+  const Api bob(stack, "2");
+
+  const HttpResult created =
+      alice.Send("POST", "/api/thoughts", R"({"text":"hello world","tags":["a","b","a"]})");
+  REQUIRE(created.status == 201);
+  const Json thought = Json::parse(created.body);
+  const std::string id = thought["id"];  // int64 as a string
+  CHECK(created.headers.at("location") == "/api/thoughts/" + id);
+  CHECK(thought["text"] == "hello world");
+  CHECK(thought["tags"] == Json::array({"a", "b"}));
+  CHECK(thought["createdAt"].is_string());
+  CHECK(thought["updatedAt"] == thought["createdAt"]);
+
+  const HttpResult fetched = alice.Send("GET", "/api/thoughts/" + id);
+  REQUIRE(fetched.status == 200);
+  CHECK(Json::parse(fetched.body) == thought);
+  CHECK(bob.Send("GET", "/api/thoughts/" + id).status == 404);
+
+  const HttpResult patched = alice.Send("PATCH", "/api/thoughts/" + id, R"({"tags":[]})");
+  REQUIRE(patched.status == 200);
+  CHECK(Json::parse(patched.body)["text"] == "hello world");
+  CHECK(Json::parse(patched.body)["tags"] == Json::array());
+
+  REQUIRE(alice.Send("POST", "/api/thoughts", R"({"text":"second thought","tags":["b"]})").status ==
+          201);
+  const HttpResult page = alice.Send("GET", "/api/thoughts?pageSize=1");
+  REQUIRE(page.status == 200);
+  const Json first_page = Json::parse(page.body);
+  REQUIRE(first_page["thoughts"].size() == 1);
+  CHECK(first_page["thoughts"][0]["text"] == "second thought");
+  const std::string token = first_page["nextPageToken"];
+  REQUIRE_FALSE(token.empty());
+  const HttpResult next = alice.Send("GET", "/api/thoughts?pageSize=1&pageToken=" + token);
+  REQUIRE(next.status == 200);
+  CHECK(Json::parse(next.body)["thoughts"][0]["id"] == id);
+  CHECK(Json::parse(next.body)["nextPageToken"] == "");
+  CHECK(alice.Send("GET", "/api/thoughts?query=hello").status == 200);
+  CHECK(Json::parse(alice.Send("GET", "/api/thoughts?tag=b").body)["thoughts"].size() == 1);
+
+  const HttpResult deleted = alice.Send("DELETE", "/api/thoughts/" + id);
+  CHECK(deleted.status == 204);
+  CHECK(deleted.body.empty());
+  CheckErrorShape(alice.Send("GET", "/api/thoughts/" + id), 404, "NOT_FOUND");
+  CHECK(alice.Send("HEAD", "/api/thoughts").status == 200);
+}
+
+TEST_CASE("invalid requests get the right code and error shape and change nothing") {
+  Constellation stack(std::vector<std::string>{"storage", "gateway"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const Api api(stack, "1");
+  REQUIRE(api.Send("POST", "/api/thoughts", R"({"text":"keep me"})").status == 201);
+  const int before = api.CountThoughts();
+  const int port = stack.http_port();
+
+  auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
+  REQUIRE(key.ok());
+  JwtSigner signer(std::move(*key), RealClock::Instance());
+  const absl::Time now = absl::Now();
+  AccessClaims expired{.sub = "1",
+                       .name = "a",
+                       .role = "user",
+                       .iat = now - absl::Hours(2),
+                       .exp = now - absl::Hours(1),
+                       .nbf = std::nullopt,
+                       .jti = "x"};
+  const std::string expired_token = *signer.SignClaims(expired);
+  auto other = GenerateEd25519PemPair();
+  REQUIRE(other.ok());
+  JwtSigner forger(*Ed25519PrivateKey::FromPem(other->first), RealClock::Instance());
+  const std::string forged_token = *forger.Sign("1", "a", "user");
+
+  struct Case {
+    std::string what, method, target, body;
+    std::map<std::string, std::string> headers;
+    int status;
+    std::string grpc_status;
+  };
+  const std::string json = "application/json";
+  const std::string auth = Bearer(stack, "1");
+  const std::vector<Case> cases = {
+      {"malformed JSON", "POST", "/api/thoughts", "{", {}, 400, "INVALID_ARGUMENT"},
+      {"truncated JSON", "POST", "/api/thoughts", R"({"text":"a")", {}, 400, "INVALID_ARGUMENT"},
+      {"JSON array body", "POST", "/api/thoughts", "[]", {}, 400, "INVALID_ARGUMENT"},
+      {"JSON string body", "POST", "/api/thoughts", "\"x\"", {}, 400, "INVALID_ARGUMENT"},
+      {"unknown field",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a","colour":1})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"text is a number", "POST", "/api/thoughts", R"({"text":5})", {}, 400, "INVALID_ARGUMENT"},
+      {"text is an object", "POST", "/api/thoughts", R"({"text":{}})", {}, 400, "INVALID_ARGUMENT"},
+      {"tags is a string",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a","tags":"x"})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"tag is a number",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a","tags":[1]})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"missing text", "POST", "/api/thoughts", R"({"tags":["a"]})", {}, 400, "INVALID_ARGUMENT"},
+      {"empty text", "POST", "/api/thoughts", R"({"text":""})", {}, 400, "INVALID_ARGUMENT"},
+      {"text too long",
+       "POST",
+       "/api/thoughts",
+       Json({{"text", std::string(10001, 'x')}}).dump(),
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"invalid UTF-8",
+       "POST",
+       "/api/thoughts",
+       "{\"text\":\"\xff\xfe\"}",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"too many tags",
+       "POST",
+       "/api/thoughts",
+       Json({{"text", "a"},
+             {"tags", Json::array({"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+                                   "13", "14", "15", "16", "17"})}})
+           .dump(),
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"tag too long",
+       "POST",
+       "/api/thoughts",
+       Json({{"text", "a"}, {"tags", {std::string(65, 't')}}}).dump(),
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"empty tag",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a","tags":[""]})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"control character in tag",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a","tags":["a\u0001"]})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"query on a body route",
+       "POST",
+       "/api/thoughts?tag=x",
+       R"({"text":"a"})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"id not a number", "GET", "/api/thoughts/abc", "", {}, 400, "INVALID_ARGUMENT"},
+      {"id zero", "GET", "/api/thoughts/0", "", {}, 400, "INVALID_ARGUMENT"},
+      {"id negative", "DELETE", "/api/thoughts/-4", "", {}, 400, "INVALID_ARGUMENT"},
+      {"id overflows int64",
+       "GET",
+       "/api/thoughts/99999999999999999999",
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"bad percent escape", "GET", "/api/thoughts/%zz", "", {}, 400, "INVALID_ARGUMENT"},
+      {"pageSize not a number",
+       "GET",
+       "/api/thoughts?pageSize=ten",
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"pageSize too large", "GET", "/api/thoughts?pageSize=501", "", {}, 400, "INVALID_ARGUMENT"},
+      {"pageSize negative", "GET", "/api/thoughts?pageSize=-1", "", {}, 400, "INVALID_ARGUMENT"},
+      {"unknown query parameter",
+       "GET",
+       "/api/thoughts?colour=red",
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"repeated scalar parameter",
+       "GET",
+       "/api/thoughts?pageSize=1&pageSize=2",
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"garbage page token",
+       "GET",
+       "/api/thoughts?pageToken=garbage",
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"tampered page token",
+       "GET",
+       "/api/thoughts?pageToken=" + std::string(66, 'A'),
+       "",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"body on a GET", "GET", "/api/thoughts/1", R"({"x":1})", {}, 400, "INVALID_ARGUMENT"},
+      {"PATCH with unknown field",
+       "PATCH",
+       "/api/thoughts/1",
+       R"({"txt":"a"})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"PATCH with empty text",
+       "PATCH",
+       "/api/thoughts/1",
+       R"({"text":""})",
+       {},
+       400,
+       "INVALID_ARGUMENT"},
+      {"wrong method", "PUT", "/api/thoughts/1", R"({"text":"a"})", {}, 405, "UNIMPLEMENTED"},
+      {"unknown route", "GET", "/api/thoughtz", "", {}, 404, "NOT_FOUND"},
+      {"non-JSON content type",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a"})",
+       {{"Content-Type", "text/plain"}},
+       415,
+       "INVALID_ARGUMENT"},
+      {"oversized body",
+       "POST",
+       "/api/thoughts",
+       std::string((1 << 20) + 10, ' '),
+       {},
+       413,
+       "INVALID_ARGUMENT"},
+      {"no token", "GET", "/api/thoughts", "", {{"Authorization", ""}}, 401, "UNAUTHENTICATED"},
+      {"not a bearer token",
+       "GET",
+       "/api/thoughts",
+       "",
+       {{"Authorization", "Basic dTpw"}},
+       401,
+       "UNAUTHENTICATED"},
+      {"garbage token",
+       "GET",
+       "/api/thoughts",
+       "",
+       {{"Authorization", "Bearer abc.def.ghi"}},
+       401,
+       "UNAUTHENTICATED"},
+      {"expired token",
+       "GET",
+       "/api/thoughts",
+       "",
+       {{"Authorization", "Bearer " + expired_token}},
+       401,
+       "UNAUTHENTICATED"},
+      {"token from another key",
+       "POST",
+       "/api/thoughts",
+       R"({"text":"a"})",
+       {{"Authorization", "Bearer " + forged_token}},
+       401,
+       "UNAUTHENTICATED"},
+      {"alg none token",
+       "GET",
+       "/api/thoughts",
+       "",
+       {{"Authorization", "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."}},
+       401,
+       "UNAUTHENTICATED"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    std::map<std::string, std::string> headers = c.headers;
+    if (!headers.count("Authorization")) headers["Authorization"] = auth;
+    if (headers["Authorization"].empty()) headers.erase("Authorization");
+    if (!c.body.empty() && !headers.count("Content-Type")) headers["Content-Type"] = json;
+    const HttpResult result = HttpRequestTo(port, c.method, c.target, headers, c.body);
+    CheckErrorShape(result, c.status, c.grpc_status);
+    if (c.status == 401) CHECK(result.headers.count("www-authenticate") == 1);
+    if (c.status == 405) CHECK(result.headers.count("allow") == 1);
+  }
+  CHECK(cases.size() >= 40);
+  CHECK(api.CountThoughts() == before);
+}
+
+TEST_CASE("the rate limit admits 100 requests a minute per client and exempts operations") {
+  Constellation stack(std::vector<std::string>{"gateway"},
+                      {{"SPINE_TRUSTED_PROXIES", "127.0.0.1"}});
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const int port = stack.http_port();
+  // An unknown API path answers 404 at once, and still counts. A token refills every 0.6 s, so
+  // a burst gets 100 requests plus one per 0.6 s it took, and then a 429.
+  const absl::Time start = absl::Now();
+  int admitted = 0;
+  HttpResult limited;
+  while (admitted < 1000) {
+    HttpResult result = HttpRequestTo(port, "GET", "/api/nothing");
+    if (result.status == 429) {
+      limited = std::move(result);
+      break;
+    }
+    REQUIRE(result.status == 404);
+    CHECK(result.headers.at("ratelimit-policy") == "\"default\";q=100;w=60");
+    ++admitted;
+  }
+  const int refills = static_cast<int>((absl::Now() - start) / absl::Milliseconds(600));
+  CHECK(admitted >= 100);
+  CHECK(admitted <= 100 + refills + 1);
+  CheckErrorShape(limited, 429, "RESOURCE_EXHAUSTED");
+  CHECK(Json::parse(limited.body)["error"]["details"][0]["reason"] == "RATE_LIMITED");
+  CHECK(std::stoi(limited.headers.at("retry-after")) >= 1);
+  CHECK(limited.headers.at("ratelimit-policy") == "\"default\";q=100;w=60");
+  CHECK(limited.headers.at("ratelimit").rfind("\"default\";r=0;t=", 0) == 0);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(HttpRequestTo(port, "GET", "/healthz").status == 200);
+    CHECK(HttpRequestTo(port, "GET", "/readyz").status != 429);
+  }
+  // Behind the trusted proxy (127.0.0.1) the forwarded client counts, and has its own bucket.
+  const HttpResult proxied =
+      HttpRequestTo(port, "GET", "/api/thoughts", {{"X-Forwarded-For", "203.0.113.9"}});
+  CHECK(proxied.status != 429);
+}
+
+TEST_CASE("X-Forwarded-For is ignored from a peer that is not a trusted proxy") {
+  Constellation stack(std::vector<std::string>{"gateway"}, {{"SPINE_RATE_LIMIT_PER_MINUTE", "3"}});
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const int port = stack.http_port();
+  for (int i = 0; i < 3; ++i) {
+    CHECK(HttpRequestTo(port, "GET", "/api/thoughts",
+                        {{"X-Forwarded-For", absl::StrCat("198.51.100.", i)}})
+              .status != 429);
+  }
+  CHECK(
+      HttpRequestTo(port, "GET", "/api/thoughts", {{"X-Forwarded-For", "198.51.100.77"}}).status ==
+      429);
+}
+
+TEST_CASE("a dead upstream answers 503 at once and the next request after restart succeeds") {
+  Constellation stack(std::vector<std::string>{"storage", "gateway"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const Api api(stack, "1");
+  REQUIRE(api.Send("GET", "/api/thoughts").status == 200);
+
+  stack.process("storage").Signal(SIGKILL);
+  REQUIRE(stack.process("storage").WaitExit(absl::Seconds(10)).has_value());
+  const absl::Time start = absl::Now();
+  const HttpResult down = api.Send("GET", "/api/thoughts");
+  CHECK(absl::Now() - start < absl::Seconds(1));
+  CheckErrorShape(down, 503, "UNAVAILABLE");
+  CHECK(down.headers.count("retry-after") == 1);
+  CHECK(down.body.find("127.0.0.1") == std::string::npos);
+
+  stack.Restart("storage");
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  int status = 0;
+  for (int i = 0; i < 20 && status != 200; ++i) {
+    status = api.Send("GET", "/api/thoughts").status;
+    if (status != 200) absl::SleepFor(absl::Milliseconds(100));
+  }
+  CHECK(status == 200);
+}
+
+}  // namespace spine::testing

@@ -1,0 +1,239 @@
+// The transcoder's parts against Spine's real protos: path templates, query strings, the route
+// table read from the HTTP options, and JSON ⇄ proto for requests and responses.
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "libs/rpc/method_access.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/transcode/route_table.h"
+#include "services/gateway/transcode/transcoder.h"
+#include "spine/v1/storage.pb.h"
+
+namespace spine::gateway {
+namespace {
+
+const RouteTable& SpineRoutes() {
+  static const RouteTable* const table = [] {
+    auto built = RouteTable::Build(rpc::SpineApiFiles());
+    REQUIRE(built.ok());
+    return new RouteTable(*std::move(built));
+  }();
+  return *table;
+}
+
+std::vector<std::string> Segments(const std::string& path) {
+  auto segments = SplitPath(path);
+  REQUIRE(segments.ok());
+  return *segments;
+}
+
+const Route& RouteFor(const std::string& method, const std::string& path) {
+  auto match = SpineRoutes().Match(method, Segments(path));
+  REQUIRE(std::holds_alternative<RouteMatch>(match));
+  return *std::get<RouteMatch>(match).route;
+}
+
+absl::StatusOr<std::unique_ptr<google::protobuf::Message>> Build(const std::string& method,
+                                                                 const std::string& path,
+                                                                 const std::string& query,
+                                                                 const std::string& body) {
+  auto match = SpineRoutes().Match(method, Segments(path));
+  REQUIRE(std::holds_alternative<RouteMatch>(match));
+  const RouteMatch& found = std::get<RouteMatch>(match);
+  auto params = ParseQueryString(query);
+  if (!params.ok()) return params.status();
+  return BuildRequest(*found.route, found.bindings, *params, body);
+}
+
+}  // namespace
+
+TEST_CASE("path templates bind variables to whole decoded segments") {
+  auto path = PathTemplate::Parse("/api/plugins/{name}/invoke");
+  REQUIRE(path.ok());
+  auto bindings = path->Match(Segments("/api/plugins/hello%20world/invoke"));
+  REQUIRE(bindings);
+  CHECK(*bindings == PathBindings{{"name", "hello world"}});
+  CHECK_FALSE(path->Match(Segments("/api/plugins//invoke")));
+  CHECK_FALSE(path->Match(Segments("/api/plugins/x/invoke/")));
+  CHECK_FALSE(path->Match(Segments("/api/plugins/x")));
+  CHECK(path->Expand({"x"}) == "/api/plugins/x/invoke");
+  auto nested = PathTemplate::Parse("/v/{run.id}");
+  REQUIRE(nested.ok());
+  CHECK(nested->Variables() == std::vector<std::string>{"run.id"});
+  for (const char* bad : {"", "api", "/a//b", "/a/{}", "/a/{B}", "/a/x{id}", "/a/{id", "/a/{1x}"}) {
+    INFO(bad);
+    CHECK_FALSE(PathTemplate::Parse(bad).ok());
+  }
+}
+
+TEST_CASE("paths with bad escapes, invalid UTF-8 or NUL are refused") {
+  CHECK_FALSE(SplitPath("/api/%zz").ok());
+  CHECK_FALSE(SplitPath("/api/%4").ok());
+  CHECK_FALSE(SplitPath("/api/%ff").ok());
+  CHECK_FALSE(SplitPath("/api/a%00b").ok());
+  CHECK_FALSE(SplitPath("api").ok());
+  CHECK(Segments("/a/%2F/b") == std::vector<std::string>{"a", "/", "b"});
+}
+
+TEST_CASE("query strings decode plus and percent and keep repetition") {
+  auto params = ParseQueryString("a=1&b=x+y&b=%C3%A9&flag&&c=");
+  REQUIRE(params.ok());
+  CHECK(*params ==
+        QueryParams{{"a", "1"}, {"b", "x y"}, {"b", "\xC3\xA9"}, {"flag", ""}, {"c", ""}});
+  CHECK_FALSE(ParseQueryString("a=%").ok());
+  CHECK_FALSE(ParseQueryString("a=%ff").ok());
+  CHECK_FALSE(ParseQueryString("=x").ok());
+  std::string many;
+  for (size_t i = 0; i <= kMaxQueryParams; ++i) many += "p=1&";
+  CHECK_FALSE(ParseQueryString(many).ok());
+}
+
+TEST_CASE("the route table holds every annotated RPC of API.md") {
+  std::set<std::string> routes;
+  for (const Route& route : SpineRoutes().routes()) {
+    routes.insert(route.http_method + " " + route.path.text());
+  }
+  for (const char* expected : {"POST /api/auth/login",
+                               "POST /api/auth/refresh",
+                               "POST /api/auth/logout",
+                               "GET /api/auth/me",
+                               "POST /api/users",
+                               "GET /api/users",
+                               "POST /api/thoughts",
+                               "GET /api/thoughts",
+                               "GET /api/thoughts/{id}",
+                               "PATCH /api/thoughts/{id}",
+                               "DELETE /api/thoughts/{id}",
+                               "GET /api/plugins/list",
+                               "GET /api/plugins",
+                               "GET /api/plugins/{name}",
+                               "POST /api/plugins/{name}/invoke",
+                               "GET /api/llm/models",
+                               "POST /api/llm/generate",
+                               "POST /api/llm/stream",
+                               "POST /api/conversations",
+                               "GET /api/conversations",
+                               "GET /api/conversations/{id}",
+                               "POST /api/conversations/{id}/messages",
+                               "DELETE /api/conversations/{id}",
+                               "POST /api/pipelines",
+                               "GET /api/pipelines",
+                               "GET /api/pipelines/{id}",
+                               "DELETE /api/pipelines/{id}",
+                               "POST /api/pipelines/{pipeline_id}/runs",
+                               "POST /api/runs",
+                               "GET /api/runs/{id}",
+                               "GET /api/runs",
+                               "POST /api/runs/{id}/cancel"}) {
+    INFO(expected);
+    CHECK(routes.count(expected) == 1);
+  }
+  const Route& create = RouteFor("POST", "/api/thoughts");
+  CHECK(create.success_code == 201);
+  CHECK(create.upstream == "storage");
+  CHECK(create.GrpcPath() == "/spine.v1.ThoughtService/CreateThought");
+  CHECK(RouteFor("POST", "/api/auth/login").upstream == "gateway");
+  CHECK(RouteFor("POST", "/api/auth/login").access == spine::api::ACCESS_PUBLIC);
+  CHECK(RouteFor("DELETE", "/api/thoughts/7").success_code == 204);
+  // A literal segment wins over a variable.
+  CHECK(RouteFor("GET", "/api/plugins/list").method->name() == "ListPlugins");
+  CHECK(RouteFor("GET", "/api/plugins/hello").method->name() == "GetPlugin");
+  CHECK(RouteFor("HEAD", "/api/thoughts").method->name() == "ListThoughts");
+}
+
+TEST_CASE("a known path with the wrong method lists the methods it allows") {
+  auto match = SpineRoutes().Match("PUT", Segments("/api/thoughts/5"));
+  REQUIRE(std::holds_alternative<MethodNotAllowed>(match));
+  const auto allowed = std::get<MethodNotAllowed>(match).allowed;
+  CHECK(std::set<std::string>(allowed.begin(), allowed.end()) ==
+        std::set<std::string>{"GET", "PATCH", "DELETE"});
+  CHECK(std::holds_alternative<NoRoute>(SpineRoutes().Match("GET", Segments("/api/nothing"))));
+}
+
+TEST_CASE("a request is built from path, query and body with the JSON mapping") {
+  auto get = Build("GET", "/api/thoughts/42", "", "");
+  REQUIRE(get.ok());
+  CHECK(dynamic_cast<spine::v1::GetThoughtRequest&>(**get).id() == 42);
+
+  auto list =
+      Build("GET", "/api/thoughts", "pageSize=5&tag=work&query=quick+fox&pageToken=abc", "");
+  REQUIRE(list.ok());
+  const auto& list_request = dynamic_cast<spine::v1::ListThoughtsRequest&>(**list);
+  CHECK(list_request.page_size() == 5);
+  CHECK(list_request.tag() == "work");
+  CHECK(list_request.query() == "quick fox");
+  CHECK(list_request.page_token() == "abc");
+  auto by_proto_name = Build("GET", "/api/thoughts", "page_size=7", "");
+  REQUIRE(by_proto_name.ok());
+  CHECK(dynamic_cast<spine::v1::ListThoughtsRequest&>(**by_proto_name).page_size() == 7);
+
+  auto create = Build("POST", "/api/thoughts", "", R"({"text":"hi","tags":["a","b"]})");
+  REQUIRE(create.ok());
+  const auto& create_request = dynamic_cast<spine::v1::CreateThoughtRequest&>(**create);
+  CHECK(create_request.text() == "hi");
+  CHECK(create_request.tags_size() == 2);
+  auto empty_body = Build("POST", "/api/thoughts", "", "");
+  REQUIRE(empty_body.ok());
+  CHECK(dynamic_cast<spine::v1::CreateThoughtRequest&>(**empty_body).text().empty());
+}
+
+TEST_CASE("a PATCH fills the update mask from the keys present and the path wins") {
+  auto patch = Build("PATCH", "/api/thoughts/9", "", R"({"tags":[],"id":"123"})");
+  REQUIRE(patch.ok());
+  const auto& request = dynamic_cast<spine::v1::UpdateThoughtRequest&>(**patch);
+  CHECK(request.id() == 9);
+  CHECK(request.tags_size() == 0);
+  REQUIRE(request.update_mask().paths_size() == 1);
+  CHECK(request.update_mask().paths(0) == "tags");
+  CHECK_FALSE(request.has_text());
+  auto text_only = Build("PATCH", "/api/thoughts/9", "", R"({"text":"x"})");
+  REQUIRE(text_only.ok());
+  const auto& text_request = dynamic_cast<spine::v1::UpdateThoughtRequest&>(**text_only);
+  CHECK(text_request.update_mask().paths_size() == 1);
+  CHECK(text_request.update_mask().paths(0) == "text");
+}
+
+TEST_CASE("bad requests are INVALID_ARGUMENT naming what is wrong") {
+  struct Case {
+    std::string method, path, query, body, mentions;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/api/thoughts", "", "{", "malformed JSON"},
+      {"POST", "/api/thoughts", "", "[1]", "JSON object"},
+      {"POST", "/api/thoughts", "", R"({"text":"a","colour":"red"})", "colour"},
+      {"POST", "/api/thoughts", "", R"({"text":5})", "text"},
+      {"POST", "/api/thoughts", "", R"({"tags":"a"})", "tags"},
+      {"POST", "/api/thoughts", "", "{\"text\":\"\xff\"}", "UTF-8"},
+      {"POST", "/api/thoughts", "tag=x", R"({"text":"a"})", "tag"},
+      {"GET", "/api/thoughts/abc", "", "", "id"},
+      {"GET", "/api/thoughts/99999999999999999999", "", "", "id"},
+      {"GET", "/api/thoughts", "pageSize=ten", "", "pageSize"},
+      {"GET", "/api/thoughts", "pageSize=1&pageSize=2", "", "pageSize"},
+      {"GET", "/api/thoughts", "colour=red", "", "colour"},
+      {"GET", "/api/thoughts/5", "id=6", "", "id"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.method << " " << c.path << "?" << c.query << " " << c.body);
+    auto built = Build(c.method, c.path, c.query, c.body);
+    REQUIRE_FALSE(built.ok());
+    CHECK(built.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(built.status().message()), Catch::Contains(c.mentions));
+  }
+}
+
+TEST_CASE("responses print every field in lowerCamelCase with int64 as strings") {
+  spine::v1::Thought thought;
+  thought.set_id(42);
+  auto json = RenderResponse(thought);
+  REQUIRE(json.ok());
+  const auto parsed = nlohmann::json::parse(*json);
+  CHECK(parsed["id"] == "42");
+  CHECK(parsed["text"] == "");
+  CHECK(parsed["tags"] == nlohmann::json::array());
+  spine::v1::ListThoughtsResponse list;
+  auto list_json = RenderResponse(list);
+  REQUIRE(list_json.ok());
+  CHECK(nlohmann::json::parse(*list_json).contains("nextPageToken"));
+}
+
+}  // namespace spine::gateway
