@@ -18,7 +18,7 @@ HttpResponse JsonResponse(int status, const nlohmann::ordered_json& body) {
   return response;
 }
 
-HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allow) {
+HttpResponse MethodNotAllowedResponse(const HttpRequest& request, absl::string_view allow) {
   HttpResponse response = MakeErrorResponse(
       405, absl::StatusCode::kUnimplemented,
       absl::StrCat("method ", request.method, " is not allowed on ", request.path),
@@ -30,19 +30,61 @@ HttpResponse MethodNotAllowed(const HttpRequest& request, absl::string_view allo
 }  // namespace
 
 void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
-  const bool is_get = request.method == "GET" || request.method == "HEAD";
-  if (request.path == "/healthz") {
-    if (!is_get) return reply(MethodNotAllowed(request, "GET, HEAD"));
-    return reply(JsonResponse(200, {{"status", "ok"}}));
+  if (api_.metrics != nullptr) {
+    // Counted under the route template (bounded), never the raw path.
+    std::string route;
+    for (const char* path : kOperationsPaths) {
+      if (request.path == path) route = path;
+    }
+    if (route.empty() && api_.api != nullptr) route = api_.api->RouteLabel(request);
+    reply = [reply = std::move(reply), metrics = api_.metrics, route = std::move(route),
+             method = request.method, start = absl::Now()](HttpResponse response) {
+      metrics->RecordRequest(route, method, response.status, absl::Now() - start);
+      reply(std::move(response));
+    };
   }
-  if (request.path == "/readyz") {
-    if (!is_get) return reply(MethodNotAllowed(request, "GET, HEAD"));
-    return Readyz(std::move(reply));
-  }
+  if (HandleOperations(request, reply)) return;
   if (!Admit(request, reply)) return;
   if (api_.api != nullptr) return api_.api->Handle(std::move(request), std::move(reply));
   reply(MakeErrorResponse(absl::StatusCode::kNotFound, absl::StrCat("no route for ", request.path),
                           "ROUTE_NOT_FOUND"));
+}
+
+bool GatewayHttpHandler::HandleOperations(const HttpRequest& request, HttpReply& reply) const {
+  const std::string& path = request.path;
+  const bool served = path == "/healthz" || path == "/readyz" ||
+                      (path == "/status" && api_.status != nullptr) ||
+                      (path == "/metrics" && api_.metrics != nullptr) ||
+                      (path == "/openapi.json" && api_.openapi_json != nullptr);
+  if (!served) return false;
+  if (request.method != "GET" && request.method != "HEAD") {
+    reply(MethodNotAllowedResponse(request, "GET, HEAD"));
+  } else if (path == "/healthz") {
+    reply(JsonResponse(200, {{"status", "ok"}}));
+  } else if (path == "/readyz") {
+    Readyz(std::move(reply));
+  } else if (path == "/status") {
+    // Answered from the aggregator's thread once the probes are in (or from its cache).
+    api_.status->Get([reply = std::move(reply)](std::string json) {
+      HttpResponse response;
+      response.headers.emplace_back("Content-Type", "application/json");
+      response.headers.emplace_back("Cache-Control", "no-store");
+      response.body = std::move(json);
+      reply(std::move(response));
+    });
+  } else if (path == "/metrics") {
+    HttpResponse response;
+    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    response.headers.emplace_back("Cache-Control", "no-store");
+    response.body = api_.metrics->RenderPrometheusText();
+    reply(std::move(response));
+  } else {
+    HttpResponse response;
+    response.headers.emplace_back("Content-Type", "application/json");
+    response.body = *api_.openapi_json;
+    reply(std::move(response));
+  }
+  return true;
 }
 
 bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) const {
@@ -59,6 +101,7 @@ bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) con
   const RateLimiter::Decision decision = api_.limiter->Admit(ClientKey::For(client));
   HttpHeaders headers = RateLimitHeaders(api_.limiter->requests_per_minute(), decision);
   if (!decision.allowed) {
+    if (api_.metrics != nullptr) api_.metrics->RecordRateLimited();
     HttpResponse response =
         MakeErrorResponse(absl::StatusCode::kResourceExhausted,
                           absl::StrCat("rate limit of ", api_.limiter->requests_per_minute(),

@@ -1,24 +1,38 @@
 // GatewayHttpHandler: routes HTTP requests to the gateway's own endpoints.
 //
-// The operations endpoints (/healthz, /readyz) are answered here and never rate limited; every
-// other request passes the per-client rate limit and goes to the API handler (the transcoder).
-// Thread-safe.
+// The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) are answered
+// here and never rate limited; every other request passes the per-client rate limit and goes
+// to the API handler (the transcoder). Every request is counted in the metrics under its route
+// template. Thread-safe.
 #pragma once
+
+#include <string>
 
 #include "absl/time/time.h"
 #include "services/gateway/http/http_message.h"
+#include "services/gateway/metrics/metrics.h"
+#include "services/gateway/ops/status_aggregator.h"
 #include "services/gateway/rate_limit/client_address.h"
 #include "services/gateway/rate_limit/rate_limiter.h"
 #include "services/gateway/readiness.h"
+#include "services/gateway/transcode/transcoding_handler.h"
 
 namespace spine::gateway {
 
-// Who the API routes go to and how they are rate limited; all optional, all borrowed.
+// Who the API routes go to, how they are limited and measured, and what the operations
+// endpoints answer from; all optional, all borrowed.
 struct ApiEndpoints {
-  HttpHandler* api = nullptr;                       // the transcoder; null: every API path is 404
+  TranscodingHandler* api = nullptr;                // null: every API path is 404
   RateLimiter* limiter = nullptr;                   // null: no rate limit
   const TrustedProxies* trusted_proxies = nullptr;  // null: trust nobody's X-Forwarded-For
+  GatewayMetrics* metrics = nullptr;                // null: /metrics is 404, nothing recorded
+  StatusAggregator* status = nullptr;               // null: /status is 404
+  const std::string* openapi_json = nullptr;        // null: /openapi.json is 404
 };
+
+// Route labels of the operations endpoints, for the metrics registry.
+inline constexpr const char* kOperationsPaths[] = {"/healthz", "/readyz", "/status", "/metrics",
+                                                   "/openapi.json"};
 
 class GatewayHttpHandler final : public HttpHandler {
  public:
@@ -29,6 +43,8 @@ class GatewayHttpHandler final : public HttpHandler {
   void Handle(HttpRequest request, HttpReply reply) override;
 
  private:
+  // Answers the operations endpoints; false when `request` is not one of them.
+  bool HandleOperations(const HttpRequest& request, HttpReply& reply) const;
   void Readyz(HttpReply reply) const;
   // Admits the request under its client's bucket, or answers 429 itself and returns false.
   // Admitted requests get the RateLimit headers on their reply.

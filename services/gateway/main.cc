@@ -1,5 +1,6 @@
 // spine-gateway: reads its config, builds the HTTP edge and its gRPC server, serves until
 // SIGTERM/SIGINT.
+#include <algorithm>
 #include <cstdio>
 #include <string_view>
 
@@ -11,6 +12,9 @@
 #include "services/gateway/gateway_config.h"
 #include "services/gateway/gateway_http_handler.h"
 #include "services/gateway/http/http_server.h"
+#include "services/gateway/metrics/metrics.h"
+#include "services/gateway/ops/grpc_service_prober.h"
+#include "services/gateway/ops/status_aggregator.h"
 #include "services/gateway/readiness.h"
 #include "services/gateway/service_token.h"
 #include "services/gateway/transcode/route_table.h"
@@ -82,7 +86,27 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                            {"plugins", channel(common.addresses.plugins)},
                                            {"tasks", channel(common.addresses.tasks)}},
                                           upstream_deadline);
-  spine::gateway::TranscodingHandler api(*routes, upstream, upstream_deadline);
+  std::vector<std::string> route_labels(std::begin(spine::gateway::kOperationsPaths),
+                                        std::end(spine::gateway::kOperationsPaths));
+  for (const spine::gateway::Route& route : routes->routes()) {
+    if (std::find(route_labels.begin(), route_labels.end(), route.path.text()) ==
+        route_labels.end()) {
+      route_labels.push_back(route.path.text());
+    }
+  }
+  auto metrics = spine::gateway::GatewayMetrics::Create(
+      {.routes = route_labels, .services = {"gateway", "storage", "llm", "plugins", "tasks"}});
+  if (!metrics.ok()) {
+    Error("refusing to start", {{"error", std::string(metrics.status().message())}});
+    return 2;
+  }
+  spine::gateway::TranscodingHandler api(*routes, upstream, upstream_deadline, metrics->get());
+  spine::gateway::GrpcServiceProber prober({{"gateway", channel(common.addresses.gateway_grpc)},
+                                            {"storage", channel(common.addresses.storage)},
+                                            {"llm", channel(common.addresses.llm)},
+                                            {"plugins", channel(common.addresses.plugins)},
+                                            {"tasks", channel(common.addresses.tasks)}});
+  spine::gateway::StatusAggregator status(prober, clock);
   auto limiter =
       spine::gateway::RateLimiter::Create({.requests_per_minute = config.rate_limit_per_minute,
                                            .max_clients = config.rate_limit_max_clients},
@@ -91,9 +115,13 @@ int Run(const spine::gateway::GatewayConfig& config) {
     Error("refusing to start", {{"error", std::string(limiter.status().message())}});
     return 2;
   }
-  spine::gateway::GatewayHttpHandler handler(
-      readiness, absl::Milliseconds(config.readiness_timeout_ms),
-      {.api = &api, .limiter = limiter->get(), .trusted_proxies = &config.trusted_proxies});
+  spine::gateway::GatewayHttpHandler handler(readiness,
+                                             absl::Milliseconds(config.readiness_timeout_ms),
+                                             {.api = &api,
+                                              .limiter = limiter->get(),
+                                              .trusted_proxies = &config.trusted_proxies,
+                                              .metrics = metrics->get(),
+                                              .status = &status});
   auto http_server = spine::gateway::HttpServer::Start(
       {.address = common.addresses.gateway_http,
        .threads = static_cast<int>(config.http_threads),

@@ -431,6 +431,17 @@ TEST_CASE("a dead upstream answers 503 at once and the next request after restar
   CheckErrorShape(down, 503, "UNAVAILABLE");
   CHECK(down.headers.count("retry-after") == 1);
   CHECK(down.body.find("127.0.0.1") == std::string::npos);
+  // /status says so at once (after its one-second cache), without being slowed by the corpse.
+  absl::SleepFor(absl::Milliseconds(1100));
+  const absl::Time status_start = absl::Now();
+  const HttpResult status_down = HttpRequestTo(stack.http_port(), "GET", "/status");
+  CHECK(absl::Now() - status_start < absl::Seconds(1));
+  REQUIRE(status_down.status == 200);
+  const Json platform = Json::parse(status_down.body);
+  CHECK(platform["dbConn"] == false);
+  CHECK(platform["status"] == "degraded");
+  CHECK(platform["services"]["storage"]["up"] == false);
+  CHECK(platform["services"]["gateway"]["up"] == true);
 
   stack.Restart("storage");
   REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
@@ -440,6 +451,50 @@ TEST_CASE("a dead upstream answers 503 at once and the next request after restar
     if (status != 200) absl::SleepFor(absl::Milliseconds(100));
   }
   CHECK(status == 200);
+}
+
+TEST_CASE("status and metrics report the platform and every request by route template") {
+  Constellation stack(std::vector<std::string>{"storage", "gateway"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const Api api(stack, "1");
+  const HttpResult created = api.Send("POST", "/api/thoughts", R"({"text":"measured"})");
+  REQUIRE(created.status == 201);
+  const std::string id = Json::parse(created.body)["id"];
+  REQUIRE(api.Send("GET", "/api/thoughts/" + id).status == 200);
+  REQUIRE(api.Send("GET", "/api/thoughts/999999").status == 404);
+  REQUIRE(api.Send("GET", "/no/such/path").status == 404);
+
+  const HttpResult status = HttpRequestTo(stack.http_port(), "GET", "/status");
+  REQUIRE(status.status == 200);
+  const Json platform = Json::parse(status.body);
+  CHECK(platform["dbConn"] == true);
+  // llm, plugins and tasks are not running in this stack.
+  CHECK(platform["status"] == "degraded");
+  CHECK(platform["services"]["storage"]["up"] == true);
+  CHECK(platform["services"]["llm"]["up"] == false);
+  CHECK(platform["heapUsedMB"].is_number());
+  for (const char* field : {"queueLag", "pluginSandboxAlive", "services"}) {
+    INFO(field);
+    CHECK(platform.contains(field));
+  }
+
+  const HttpResult metrics = HttpRequestTo(stack.http_port(), "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.headers.at("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
+  const std::string& text = metrics.body;
+  auto has = [&](const std::string& needle) {
+    INFO(needle);
+    CHECK(text.find(needle) != std::string::npos);
+  };
+  has("spine_gateway_http_requests_total{route=\"/api/thoughts/{id}\",method=\"GET\",code=\"200\"} "
+      "1");
+  has("spine_gateway_http_requests_total{route=\"/api/thoughts/{id}\",method=\"GET\",code=\"404\"} "
+      "1");
+  has("spine_gateway_http_requests_total{route=\"/api/thoughts\",method=\"POST\",code=\"201\"} 1");
+  has("route=\"unmatched\"");
+  has("spine_gateway_http_request_duration_seconds_bucket{");
+  CHECK(text.find("/api/thoughts/" + id) == std::string::npos);  // never a raw path
 }
 
 }  // namespace spine::testing

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/rpc/error_info.h"
 #include "services/gateway/http/error_response.h"
 #include "services/gateway/transcode/transcoder.h"
 
@@ -31,6 +32,14 @@ bool IsJson(const HttpRequest& request) {
 // gateway's own words: gRPC's message would name internal addresses.
 HttpResponse UpstreamError(const Route& route, const absl::Status& status,
                            absl::Duration deadline) {
+  // A service that says it is unavailable (and why) is passed through like any other answer.
+  if (rpc::GetErrorInfo(status).has_value()) {
+    HttpResponse response = MakeErrorResponse(status, "");
+    if (status.code() == absl::StatusCode::kUnavailable) {
+      response.headers.emplace_back("Retry-After", "1");
+    }
+    return response;
+  }
   switch (status.code()) {
     case absl::StatusCode::kUnavailable: {
       HttpResponse response = MakeErrorResponse(
@@ -45,8 +54,8 @@ HttpResponse UpstreamError(const Route& route, const absl::Status& status,
           absl::StrCat(route.upstream, " did not answer within ", absl::FormatDuration(deadline)),
           "UPSTREAM_TIMEOUT");
     default:
-      return MakeErrorResponse(status.code(), status.message(),
-                               absl::StatusCodeToString(status.code()));
+      // The service's own words and ErrorInfo reason; the code's name when it gave none.
+      return MakeErrorResponse(status, absl::StatusCodeToString(status.code()));
   }
 }
 
@@ -126,8 +135,12 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
   upstream_.Call(route, **rpc_request, metadata,
                  [this, &route, reply = std::move(reply)](
                      absl::StatusOr<std::unique_ptr<google::protobuf::Message>> result) {
-                   if (!result.ok())
+                   if (!result.ok()) {
+                     if (metrics_ != nullptr) {
+                       metrics_->RecordUpstreamError(route.upstream, result.status().code());
+                     }
                      return reply(UpstreamError(route, result.status(), upstream_deadline_));
+                   }
                    HttpResponse response;
                    response.status = route.success_code;
                    if (route.success_code != 204) {

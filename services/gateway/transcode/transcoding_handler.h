@@ -7,6 +7,7 @@
 
 #include "absl/time/time.h"
 #include "services/gateway/http/http_message.h"
+#include "services/gateway/metrics/metrics.h"
 #include "services/gateway/transcode/route_table.h"
 #include "services/gateway/transcode/upstream_client.h"
 
@@ -14,10 +15,14 @@ namespace spine::gateway {
 
 class TranscodingHandler final : public HttpHandler {
  public:
-  // `routes` and `upstream` must outlive the handler.
+  // `routes`, `upstream` and `metrics` (optional: upstream errors are counted there) must
+  // outlive the handler.
   TranscodingHandler(const RouteTable& routes, const Upstream& upstream,
-                     absl::Duration upstream_deadline)
-      : routes_(routes), upstream_(upstream), upstream_deadline_(upstream_deadline) {}
+                     absl::Duration upstream_deadline, GatewayMetrics* metrics = nullptr)
+      : routes_(routes),
+        upstream_(upstream),
+        upstream_deadline_(upstream_deadline),
+        metrics_(metrics) {}
 
   void Handle(HttpRequest request, HttpReply reply) override;
 
@@ -29,6 +34,7 @@ class TranscodingHandler final : public HttpHandler {
   const RouteTable& routes_;
   const Upstream& upstream_;
   const absl::Duration upstream_deadline_;
+  GatewayMetrics* const metrics_;
 };
 
 }  // namespace spine::gateway
