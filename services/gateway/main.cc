@@ -9,6 +9,7 @@
 #include "libs/rpc/method_access.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/gateway/auth/auth_component.h"
 #include "services/gateway/gateway_config.h"
 #include "services/gateway/gateway_http_handler.h"
 #include "services/gateway/http/http_server.h"
@@ -51,12 +52,27 @@ int Run(const spine::gateway::GatewayConfig& config) {
   }
   spine::rpc::Authenticator authenticator(verifier->get());
 
+  // AuthService needs the signing key; without one (dev mode only) it is not served.
+  std::unique_ptr<spine::gateway::AuthComponent> auth;
+  std::vector<grpc::Service*> services;
+  if (config.jwt_private_key_file.empty()) {
+    spine::log::Warn("no SPINE_JWT_PRIVATE_KEY_FILE: AuthService is not served");
+  } else {
+    auto component = spine::gateway::AuthComponent::Create(config, clock, authenticator);
+    if (!component.ok()) {
+      Error("refusing to start", {{"error", std::string(component.status().message())}});
+      return 2;
+    }
+    auth = std::move(*component);
+    services.push_back(auth->service());
+  }
+
   auto grpc_server =
       spine::rpc::RpcServer::Start({.service_name = "gateway",
                                     .address = common.addresses.gateway_grpc,
                                     .max_message_bytes = common.max_message_bytes,
                                     .shutdown_grace = absl::Milliseconds(common.shutdown_grace_ms)},
-                                   authenticator, {}, clock, nullptr);
+                                   authenticator, services, clock, nullptr);
   if (!grpc_server.ok()) {
     Error("cannot start", {{"error", std::string(grpc_server.status().message())}});
     return 1;
@@ -139,6 +155,7 @@ int Run(const spine::gateway::GatewayConfig& config) {
   spine::log::Info("shutting down", {{"signal", std::to_string(signal_number)}});
   (*http_server)->Stop(absl::Milliseconds(common.shutdown_grace_ms));
   (*grpc_server)->Shutdown();
+  if (auth) auth->Shutdown();  // after the server: pool threads finish the calls in flight
   spine::log::Info("stopped");
   return 0;
 }

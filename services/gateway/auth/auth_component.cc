@@ -1,0 +1,47 @@
+#include "services/gateway/auth/auth_component.h"
+
+#include <utility>
+
+#include "libs/core/log.h"
+#include "libs/core/status.h"
+#include "libs/rpc/channel.h"
+
+namespace spine::gateway {
+
+absl::StatusOr<std::unique_ptr<AuthComponent>> AuthComponent::Create(
+    const GatewayConfig& config, const Clock& clock, const rpc::Authenticator& authenticator) {
+  const CommonConfig& common = config.common;
+  // The key is move-only and each signer owns one, so it is read once per signer.
+  SPINE_ASSIGN_OR_RETURN(Ed25519PrivateKey user_key,
+                         Ed25519PrivateKey::FromPemFile(config.jwt_private_key_file));
+  SPINE_ASSIGN_OR_RETURN(Ed25519PrivateKey service_key,
+                         Ed25519PrivateKey::FromPemFile(config.jwt_private_key_file));
+
+  std::unique_ptr<AuthComponent> component(new AuthComponent());
+  component->signer_ = std::make_unique<JwtSigner>(std::move(user_key), clock);
+  component->service_tokens_ = std::make_unique<ServiceTokenSource>(std::move(service_key), clock);
+  component->store_ = std::make_unique<StorageUserStore>(
+      rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      *component->service_tokens_, absl::Milliseconds(common.rpc_deadline_ms));
+  component->logic_ = std::make_unique<AuthLogic>(*component->store_, *component->signer_, clock);
+  SPINE_ASSIGN_OR_RETURN(component->pool_,
+                         WorkerPool::Create(kPasswordHashThreads, kPasswordHashQueue));
+  component->service_ =
+      std::make_unique<AuthService>(*component->logic_, *component->pool_, authenticator);
+  if (config.admin_password.empty()) {
+    log::Warn("SPINE_ADMIN_PASSWORD is not set; no first admin will be created");
+  } else {
+    component->first_admin_ = FirstAdminBootstrap::Start(*component->logic_, config.admin_username,
+                                                         config.admin_password);
+  }
+  return component;
+}
+
+AuthComponent::~AuthComponent() { Shutdown(); }
+
+void AuthComponent::Shutdown() {
+  if (first_admin_) first_admin_->Stop();
+  if (pool_) pool_->Shutdown();
+}
+
+}  // namespace spine::gateway

@@ -1,0 +1,123 @@
+// AuthLogic: sessions and users as API.md's "Authentication" section describes them — login with
+// lockout, access JWTs and rotating single-use refresh tokens, logout, the caller's profile, and
+// user administration — over a UserStore.
+//
+// Every method is synchronous and may block: on the UserStore (network calls with deadlines) and,
+// for Login, CreateUser and EnsureFirstAdmin, on one scrypt derivation (~100 ms of CPU at
+// production parameters). Callers run those three on a WorkerPool, never on an I/O thread.
+//
+// Thread-safe: all methods are const over immutable state; the store, signer and clock are
+// thread-safe and must outlive the logic.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "libs/auth/jwt.h"
+#include "libs/auth/password_hash.h"
+#include "libs/core/clock.h"
+#include "services/gateway/auth/user_store.h"
+
+namespace spine::gateway {
+
+// The message of every failed login, whether the username exists or not.
+inline constexpr char kInvalidCredentials[] = "invalid username or password";
+
+// A user as the API shows it (no password hash).
+struct AuthUser {
+  int64_t id = 0;
+  std::string username{};
+  std::string role{};
+};
+
+// What Login and Refresh return (auth.proto SessionTokens).
+struct SessionTokens {
+  std::string access_token{};
+  std::string token_type{};  // always "Bearer"
+  int32_t expires_in = 0;    // seconds
+  std::string refresh_token{};
+  int32_t refresh_expires_in = 0;  // seconds
+};
+
+// How passwords are hashed. Production uses the defaults; unit tests swap in
+// HashPasswordForTesting with cheap parameters and a matching dummy verification.
+struct PasswordHashing {
+  std::function<absl::StatusOr<std::string>(std::string_view, const ScryptParams&)> hash =
+      HashPassword;
+  // Burns the time of one verification for an unknown username (see DummyVerify).
+  std::function<absl::Status(std::string_view)> dummy_verify = DummyVerify;
+  ScryptParams params{};
+};
+
+struct AuthLogicOptions {
+  absl::Duration refresh_ttl = absl::Hours(24 * 30);
+  LockoutPolicy lockout{};
+  PasswordHashing hashing{};
+};
+
+class AuthLogic {
+ public:
+  // `signer` mints the access tokens (its ttl is the access-token lifetime).
+  AuthLogic(UserStore& store, const JwtSigner& signer, const Clock& clock,
+            AuthLogicOptions options = {});
+
+  // Checks the password and opens a session (a new refresh-token family). UNAUTHENTICATED
+  // kInvalidCredentials for an unknown username or a wrong password alike (an unknown username
+  // costs one dummy verification, so timing does not tell them apart); RESOURCE_EXHAUSTED naming
+  // the unlock time while the username is locked out. Failures count per username,
+  // case-insensitively, whether or not the user exists; a success clears them.
+  absl::StatusOr<SessionTokens> Login(const std::string& username,
+                                      const std::string& password) const;
+
+  // Rotates a refresh token: the presented one is spent, a successor in the same family and a
+  // fresh access token (with the user's current name and role) are returned. UNAUTHENTICATED for
+  // a malformed, unknown, expired or revoked token, and for a token already used — in that last
+  // case the whole family has been revoked (stolen-token detection).
+  absl::StatusOr<SessionTokens> Refresh(const std::string& refresh_token) const;
+
+  // Revokes the family of `refresh_token`. Idempotent: an unknown, malformed or already revoked
+  // token is OK too, so logout never reveals whether a token existed. INVALID_ARGUMENT only when
+  // the token is empty.
+  absl::Status Logout(const std::string& refresh_token) const;
+
+  // The user `user_id` (an access token's `sub`) as stored now. UNAUTHENTICATED when the subject
+  // is not a user id or the user no longer exists.
+  absl::StatusOr<AuthUser> GetMe(const std::string& user_id) const;
+
+  // Creates a user after validating it: username ^[a-z0-9_.-]{3,32}$, the password policy
+  // (12..128 characters), role "user" or "admin" (INVALID_ARGUMENT naming the field).
+  // ALREADY_EXISTS when the username is taken. Authorisation (admin only) is the caller's job.
+  absl::StatusOr<AuthUser> CreateUser(const std::string& username, const std::string& password,
+                                      const std::string& role) const;
+
+  absl::StatusOr<std::vector<AuthUser>> ListUsers() const;
+
+  // Creates the first admin when the store holds no users at all. Returns true when it created
+  // one, false when users already exist (also when another gateway won the race). Errors from the
+  // store (e.g. UNAVAILABLE) are returned for the caller to retry.
+  absl::StatusOr<bool> EnsureFirstAdmin(const std::string& username,
+                                        const std::string& password) const;
+
+ private:
+  // Stores a new refresh token in a new family and returns it with an access token for `user`.
+  absl::StatusOr<SessionTokens> IssueSession(const UserRecord& user) const;
+  // Mints an access token for `user` and packs it with `refresh_token`.
+  absl::StatusOr<SessionTokens> Tokens(const UserRecord& user, std::string refresh_token) const;
+
+  UserStore& store_;
+  const JwtSigner& signer_;
+  const Clock& clock_;
+  const AuthLogicOptions options_;
+};
+
+// Checks a username against API.md's rule ^[a-z0-9_.-]{3,32}$. INVALID_ARGUMENT otherwise.
+absl::Status CheckUsername(absl::string_view username);
+
+}  // namespace spine::gateway
