@@ -208,6 +208,40 @@ absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPemFile(const std::string
   return KeyFromPemFile<Ed25519PublicKey>(path);
 }
 
+absl::StatusOr<std::vector<Ed25519PublicKey>> Ed25519PublicKey::AllFromPem(std::string_view pem) {
+  static constexpr std::string_view kBegin = "-----BEGIN PUBLIC KEY-----";
+  static constexpr std::string_view kEnd = "-----END PUBLIC KEY-----";
+  std::vector<Ed25519PublicKey> keys;
+  size_t at = pem.find(kBegin);
+  while (at != std::string_view::npos) {
+    const size_t end = pem.find(kEnd, at);
+    if (end == std::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("public key block ", keys.size() + 1, ": no END line"));
+    }
+    auto key = FromPem(pem.substr(at, end + kEnd.size() - at));
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("public key block ", keys.size() + 1, ": ", key.status().message()));
+    }
+    keys.push_back(*std::move(key));
+    at = pem.find(kBegin, end);
+  }
+  if (keys.empty()) return absl::InvalidArgumentError("no PEM \"PUBLIC KEY\" block");
+  return keys;
+}
+
+absl::StatusOr<std::vector<Ed25519PublicKey>> Ed25519PublicKey::AllFromPemFile(
+    const std::string& path) {
+  SPINE_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  auto keys = AllFromPem(pem);
+  if (!keys.ok()) {
+    return absl::Status(keys.status().code(),
+                        absl::StrCat("key file '", path, "': ", keys.status().message()));
+  }
+  return keys;
+}
+
 absl::StatusOr<Ed25519PublicKey> Ed25519PublicKey::FromPrivate(
     const Ed25519PrivateKey& private_key) {
   return private_key.PublicKey();

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -63,6 +64,12 @@ class Ed25519PublicKey {
   static absl::StatusOr<Ed25519PublicKey> FromPem(std::string_view pem);
   // Reads `path` and parses it as FromPem does. NOT_FOUND when the file cannot be read.
   static absl::StatusOr<Ed25519PublicKey> FromPemFile(const std::string& path);
+  // Every "PUBLIC KEY" block of a PEM bundle, in order (key rotation: the new key and the ones
+  // still trusted). INVALID_ARGUMENT naming the block when one does not parse, or when the text
+  // holds no block at all.
+  static absl::StatusOr<std::vector<Ed25519PublicKey>> AllFromPem(std::string_view pem);
+  // Reads `path` and parses it as AllFromPem does.
+  static absl::StatusOr<std::vector<Ed25519PublicKey>> AllFromPemFile(const std::string& path);
   // The public half of `private_key`; same as private_key.PublicKey().
   static absl::StatusOr<Ed25519PublicKey> FromPrivate(const Ed25519PrivateKey& private_key);
   // Wraps a raw 32-byte Ed25519 public key. INVALID_ARGUMENT for any other length.

@@ -24,10 +24,9 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> LoadJwtVerifier(const CommonConfig&
     log::Warn("no SPINE_JWT_PUBLIC_KEY_FILE (dev mode): every non-public RPC will be refused");
     return std::unique_ptr<JwtVerifier>();
   }
-  SPINE_ASSIGN_OR_RETURN(Ed25519PublicKey key,
-                         Ed25519PublicKey::FromPemFile(common.jwt_public_key_file));
-  std::vector<Ed25519PublicKey> keys;
-  keys.push_back(std::move(key));
+  // Every key in the file is trusted, so a rotation can list the new key and the old one.
+  SPINE_ASSIGN_OR_RETURN(std::vector<Ed25519PublicKey> keys,
+                         Ed25519PublicKey::AllFromPemFile(common.jwt_public_key_file));
   return std::make_unique<JwtVerifier>(std::move(keys), clock);
 }
 

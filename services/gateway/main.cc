@@ -37,11 +37,15 @@ int Run(const spine::gateway::GatewayConfig& config) {
       return 2;
     }
     // A mismatched pair would start fine and then have every token it mints rejected.
-    auto public_key = spine::Ed25519PublicKey::FromPemFile(common.jwt_public_key_file);
-    if (!public_key.ok() || public_key->KeyId() != key->KeyId()) {
-      Error("refusing to start",
-            {{"error",
-              "SPINE_JWT_PRIVATE_KEY_FILE and SPINE_JWT_PUBLIC_KEY_FILE are not one key pair"}});
+    auto public_keys = spine::Ed25519PublicKey::AllFromPemFile(common.jwt_public_key_file);
+    const bool listed = public_keys.ok() && std::any_of(public_keys->begin(), public_keys->end(),
+                                                        [&](const spine::Ed25519PublicKey& k) {
+                                                          return k.KeyId() == key->KeyId();
+                                                        });
+    if (!listed) {
+      Error("refusing to start", {{"error",
+                                   "SPINE_JWT_PUBLIC_KEY_FILE does not list the public half of "
+                                   "SPINE_JWT_PRIVATE_KEY_FILE"}});
       return 2;
     }
   }

@@ -497,4 +497,34 @@ TEST_CASE("status and metrics report the platform and every request by route tem
   CHECK(text.find("/api/thoughts/" + id) == std::string::npos);  // never a raw path
 }
 
+TEST_CASE("every key in the public key file is trusted, so keys can rotate") {
+  TempDir keys_dir;
+  auto old_pair = GenerateEd25519PemPair();
+  REQUIRE(old_pair.ok());
+  // The gateway signs with the new key; the bundle lists it and the old one.
+  auto new_pair = GenerateEd25519PemPair();
+  REQUIRE(new_pair.ok());
+  const std::string bundle =
+      keys_dir.WriteFile("jwt_public.pem", absl::StrCat(new_pair->second, old_pair->second), 0600);
+  const std::string signing = keys_dir.WriteFile("jwt_private.pem", new_pair->first, 0600);
+  Constellation stack(
+      std::vector<std::string>{"storage", "gateway"},
+      {{"SPINE_JWT_PUBLIC_KEY_FILE", bundle}, {"SPINE_JWT_PRIVATE_KEY_FILE", signing}});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  for (const std::string* pem : {&new_pair->first, &old_pair->first}) {
+    JwtSigner signer(*Ed25519PrivateKey::FromPem(*pem), RealClock::Instance());
+    const HttpResult result =
+        HttpRequestTo(stack.http_port(), "GET", "/api/thoughts",
+                      {{"Authorization", "Bearer " + *signer.Sign("1", "a", "user")}});
+    CHECK(result.status == 200);
+  }
+  auto stranger = GenerateEd25519PemPair();
+  REQUIRE(stranger.ok());
+  JwtSigner forger(*Ed25519PrivateKey::FromPem(stranger->first), RealClock::Instance());
+  CHECK(HttpRequestTo(stack.http_port(), "GET", "/api/thoughts",
+                      {{"Authorization", "Bearer " + *forger.Sign("1", "a", "user")}})
+            .status == 401);
+}
+
 }  // namespace spine::testing

@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace spine {
 namespace {
@@ -225,4 +226,32 @@ TEST_CASE("raw public keys must be 32 bytes") {
 }
 
 }  // namespace
+}  // namespace spine
+
+namespace spine {
+
+TEST_CASE("a public key bundle yields every key in order, for rotation") {
+  auto first = GenerateEd25519PemPair();
+  auto second = GenerateEd25519PemPair();
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  const std::string bundle =
+      absl::StrCat("# new key\n", first->second, "\n# old key, still trusted\n", second->second);
+  auto keys = Ed25519PublicKey::AllFromPem(bundle);
+  REQUIRE(keys.ok());
+  REQUIRE(keys->size() == 2);
+  CHECK((*keys)[0].KeyId() == Ed25519PublicKey::FromPem(first->second)->KeyId());
+  CHECK((*keys)[1].KeyId() == Ed25519PublicKey::FromPem(second->second)->KeyId());
+
+  CHECK_FALSE(Ed25519PublicKey::AllFromPem("").ok());
+  CHECK_FALSE(Ed25519PublicKey::AllFromPem("no keys here").ok());
+  const std::string broken =
+      absl::StrCat(first->second, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n");
+  auto refused = Ed25519PublicKey::AllFromPem(broken);
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(std::string(refused.status().message()), Catch::StartsWith("public key block 2"));
+  const std::string unterminated = absl::StrCat(first->second, "-----BEGIN PUBLIC KEY-----\nAAAA");
+  CHECK_FALSE(Ed25519PublicKey::AllFromPem(unterminated).ok());
+}
+
 }  // namespace spine
