@@ -1,6 +1,7 @@
 #include "services/storage/sqlite/sqlite_adapter.h"
 
 #include <functional>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "libs/core/status.h"
@@ -9,6 +10,9 @@
 
 namespace spine::storage {
 namespace {
+
+// Above any stored (create_micros, id): the cursor of a first page.
+constexpr int64_t kNoCursor = std::numeric_limits<int64_t>::max();
 
 constexpr char kSelectThought[] =
     "SELECT id, user_id, text, tags_json, create_micros, update_micros FROM thoughts "
@@ -222,7 +226,7 @@ absl::StatusOr<std::vector<Thought>> SqliteAdapter::ListThoughts(const ThoughtQu
   static constexpr char kList[] =
       "SELECT t.id, t.user_id, t.text, t.tags_json, t.create_micros, t.update_micros "
       "FROM thoughts t WHERE t.user_id = ?1 "
-      "AND (?2 = 0 OR t.create_micros < ?3 OR (t.create_micros = ?3 AND t.id < ?4)) "
+      "AND (t.create_micros, t.id) < (?3, ?4) "
       "AND (?5 = '' OR EXISTS (SELECT 1 FROM thought_tags g "
       "     WHERE g.user_id = ?1 AND g.tag = ?5 AND g.thought_id = t.id)) "
       "AND (?6 = '' OR t.id IN (SELECT rowid FROM thoughts_fts WHERE thoughts_fts MATCH ?6)) "
@@ -230,9 +234,11 @@ absl::StatusOr<std::vector<Thought>> SqliteAdapter::ListThoughts(const ThoughtQu
   Reader reader = AcquireReader();
   SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(kList));
   stmt->BindInt(1, query.user_id);
-  stmt->BindInt(2, query.after ? 1 : 0);
-  stmt->BindInt(3, query.after ? query.after->create_micros : 0);
-  stmt->BindInt(4, query.after ? query.after->id : 0);
+  // A row-value bound lets SQLite seek the index straight to the cursor; the first page starts
+  // above every row.
+  const PageCursor after = query.after.value_or(PageCursor{kNoCursor, kNoCursor});
+  stmt->BindInt(3, after.create_micros);
+  stmt->BindInt(4, after.id);
   stmt->BindText(5, query.tag);
   stmt->BindText(6, query.fts_match);
   stmt->BindInt(7, query.limit);

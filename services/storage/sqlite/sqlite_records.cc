@@ -1,5 +1,6 @@
 // SqliteAdapter's conversations, pipelines and runs (see sqlite_adapter.h).
 #include <functional>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "libs/core/status.h"
@@ -28,15 +29,16 @@ absl::StatusOr<std::vector<Row>> ReadAll(Statement& stmt,
 
 // Binds the (user, cursor, limit) parameters ?1..?5 shared by the owned-page listings.
 void BindOwnedPage(Statement& stmt, const OwnedPageQuery& query) {
+  // The first page starts above every row; a row-value bound lets SQLite seek the index.
+  constexpr int64_t kNoCursor = std::numeric_limits<int64_t>::max();
+  const PageCursor after = query.after.value_or(PageCursor{kNoCursor, kNoCursor});
   stmt.BindInt(1, query.user_id);
-  stmt.BindInt(2, query.after ? 1 : 0);
-  stmt.BindInt(3, query.after ? query.after->create_micros : 0);
-  stmt.BindInt(4, query.after ? query.after->id : 0);
+  stmt.BindInt(3, after.create_micros);
+  stmt.BindInt(4, after.id);
   stmt.BindInt(5, query.limit);
 }
 
-constexpr char kCursorPredicate[] =
-    "(?2 = 0 OR create_micros < ?3 OR (create_micros = ?3 AND id < ?4))";
+constexpr char kCursorPredicate[] = "(create_micros, id) < (?3, ?4)";
 
 constexpr char kConversationColumns[] =
     "SELECT id, user_id, model, title, system, state, create_micros FROM conversations ";
