@@ -14,6 +14,7 @@
 #include "services/gateway/gateway_http_handler.h"
 #include "services/gateway/http/http_server.h"
 #include "services/gateway/metrics/metrics.h"
+#include "services/gateway/openapi/openapi_document.h"
 #include "services/gateway/ops/grpc_service_prober.h"
 #include "services/gateway/ops/status_aggregator.h"
 #include "services/gateway/readiness.h"
@@ -96,6 +97,11 @@ int Run(const spine::gateway::GatewayConfig& config) {
     Error("refusing to start", {{"error", std::string(routes.status().message())}});
     return 2;
   }
+  auto openapi = spine::gateway::BuildOpenApiDocument(*routes, {.version = spine::kSpineVersion});
+  if (!openapi.ok()) {
+    Error("refusing to start", {{"error", std::string(openapi.status().message())}});
+    return 2;
+  }
   auto channel = [&](const std::string& address) {
     return spine::rpc::MakeChannel(address, common.max_message_bytes);
   };
@@ -141,7 +147,8 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                               .limiter = limiter->get(),
                                               .trusted_proxies = &config.trusted_proxies,
                                               .metrics = metrics->get(),
-                                              .status = &status});
+                                              .status = &status,
+       .openapi_json = &*openapi});
   auto http_server = spine::gateway::HttpServer::Start(
       {.address = common.addresses.gateway_http,
        .threads = static_cast<int>(config.http_threads),

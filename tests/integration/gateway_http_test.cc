@@ -495,6 +495,13 @@ TEST_CASE("status and metrics report the platform and every request by route tem
   has("route=\"unmatched\"");
   has("spine_gateway_http_request_duration_seconds_bucket{");
   CHECK(text.find("/api/thoughts/" + id) == std::string::npos);  // never a raw path
+
+  const HttpResult openapi = HttpRequestTo(stack.http_port(), "GET", "/openapi.json");
+  REQUIRE(openapi.status == 200);
+  const Json document = Json::parse(openapi.body);
+  CHECK(document["openapi"] == "3.1.0");
+  CHECK(document["paths"].contains("/api/thoughts/{id}"));
+  CHECK(document["paths"]["/api/thoughts"].contains("post"));
 }
 
 TEST_CASE("every key in the public key file is trusted, so keys can rotate") {
