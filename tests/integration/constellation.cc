@@ -42,7 +42,7 @@ Constellation::Constellation(const std::vector<std::string>& services,
   const std::string private_key = dir_.WriteFile("jwt_private.pem", keys->first);
   const std::string public_key = dir_.WriteFile("jwt_public.pem", keys->second);
   const std::string admin_password =
-      dir_.WriteFile("admin_password", "integration-test-password\n");
+      dir_.WriteFile("admin_password", absl::StrCat(kAdminPassword, "\n"));
 
   http_port_ = FreeLoopbackPort();
   for (const char* service : kServices) grpc_ports_[service] = FreeLoopbackPort();

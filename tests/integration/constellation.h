@@ -14,6 +14,9 @@ namespace spine::testing {
 class Constellation {
  public:
   static constexpr const char* kServices[] = {"storage", "llm", "plugins", "tasks", "gateway"};
+  // The first admin every stack's gateway creates (SPINE_ADMIN_PASSWORD_FILE holds the password).
+  static constexpr const char* kAdminUsername = "admin";
+  static constexpr const char* kAdminPassword = "integration-test-password";
 
   // Generates a JWT key pair and an admin password into a temp dir and starts every service
   // with SPINE_DEV_MODE=0, so the secure-by-default path is what gets tested.

@@ -534,4 +534,109 @@ TEST_CASE("every key in the public key file is trusted, so keys can rotate") {
             .status == 401);
 }
 
+TEST_CASE("login, refresh and logout work through HTTP as API.md says") {
+  Constellation stack(std::vector<std::string>{"storage", "gateway"});
+  REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const int port = stack.http_port();
+  auto post = [&](const std::string& path, const Json& body, const std::string& bearer = "") {
+    std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
+    if (!bearer.empty()) headers["Authorization"] = "Bearer " + bearer;
+    return HttpRequestTo(port, "POST", path, headers, body.dump());
+  };
+  const Json credentials = {{"username", Constellation::kAdminUsername},
+                            {"password", Constellation::kAdminPassword}};
+  // The first admin is created in the background once storage answers.
+  HttpResult login;
+  for (int i = 0; i < 50; ++i) {
+    login = post("/api/auth/login", credentials);
+    if (login.status == 200) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  REQUIRE(login.status == 200);
+  const Json session = Json::parse(login.body);
+  CHECK(session["tokenType"] == "Bearer");
+  CHECK(session["expiresIn"] == 900);
+  CHECK(session["refreshExpiresIn"] == 30 * 24 * 3600);
+  const std::string access = session["accessToken"];
+  const std::string refresh = session["refreshToken"];
+
+  const HttpResult me =
+      HttpRequestTo(port, "GET", "/api/auth/me", {{"Authorization", "Bearer " + access}});
+  REQUIRE(me.status == 200);
+  CHECK(Json::parse(me.body)["username"] == Constellation::kAdminUsername);
+  CHECK(Json::parse(me.body)["role"] == "admin");
+
+  const HttpResult refreshed = post("/api/auth/refresh", {{"refreshToken", refresh}});
+  REQUIRE(refreshed.status == 200);
+  const std::string next_refresh = Json::parse(refreshed.body)["refreshToken"];
+  CHECK(next_refresh != refresh);
+  CheckErrorShape(post("/api/auth/refresh", {{"refreshToken", refresh}}), 401, "UNAUTHENTICATED");
+
+  const HttpResult second = post("/api/auth/login", credentials);
+  REQUIRE(second.status == 200);
+  const Json second_session = Json::parse(second.body);
+  const HttpResult logout =
+      post("/api/auth/logout", {{"refreshToken", second_session["refreshToken"]}},
+           second_session["accessToken"]);
+  CHECK(logout.status == 204);
+  CHECK(logout.body.empty());
+  CheckErrorShape(post("/api/auth/refresh", {{"refreshToken", second_session["refreshToken"]}}),
+                  401, "UNAUTHENTICATED");
+
+  const HttpResult wrong = post("/api/auth/login", {{"username", Constellation::kAdminUsername},
+                                                    {"password", "wrong password!"}});
+  CheckErrorShape(wrong, 401, "UNAUTHENTICATED");
+  const HttpResult unknown =
+      post("/api/auth/login", {{"username", "nobody"}, {"password", "wrong password!"}});
+  CheckErrorShape(unknown, 401, "UNAUTHENTICATED");
+  CHECK(Json::parse(wrong.body)["error"]["message"] ==
+        Json::parse(unknown.body)["error"]["message"]);
+
+  // Admins create users; users cannot.
+  const HttpResult created = post(
+      "/api/users",
+      {{"username", "carol"}, {"password", "a long enough password"}, {"role", "user"}}, access);
+  REQUIRE(created.status == 201);
+  CHECK(Json::parse(created.body)["username"] == "carol");
+  CheckErrorShape(
+      post("/api/users",
+           {{"username", "carol"}, {"password", "a long enough password"}, {"role", "user"}},
+           access),
+      409, "ALREADY_EXISTS");
+  CheckErrorShape(
+      post("/api/users", {{"username", "dave"}, {"password", "short"}, {"role", "user"}}, access),
+      400, "INVALID_ARGUMENT");
+  const HttpResult carol =
+      post("/api/auth/login", {{"username", "carol"}, {"password", "a long enough password"}});
+  REQUIRE(carol.status == 200);
+  const std::string carol_token = Json::parse(carol.body)["accessToken"];
+  CheckErrorShape(
+      HttpRequestTo(port, "GET", "/api/users", {{"Authorization", "Bearer " + carol_token}}), 403,
+      "PERMISSION_DENIED");
+  const HttpResult users =
+      HttpRequestTo(port, "GET", "/api/users", {{"Authorization", "Bearer " + access}});
+  REQUIRE(users.status == 200);
+  CHECK(Json::parse(users.body)["users"].size() == 2);
+}
+
+TEST_CASE("plugin routes transcode to spine-plugins and answer as it does") {
+  Constellation stack(std::vector<std::string>{"plugins", "gateway"});
+  REQUIRE(stack.WaitHealthy("plugins", absl::Seconds(15)));
+  REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
+  const std::string bearer = Bearer(stack, "1");
+  // Until the plugin issue lands the service answers UNIMPLEMENTED naming the RPC; the route,
+  // the auth check and the status mapping are the gateway's part.
+  const HttpResult list =
+      HttpRequestTo(stack.http_port(), "GET", "/api/plugins/list", {{"Authorization", bearer}});
+  CHECK((list.status == 200 || list.status == 501));
+  if (list.status == 501) {
+    CheckErrorShape(list, 501, "UNIMPLEMENTED");
+    CHECK(Json::parse(list.body)["error"]["message"].get<std::string>().find("ListPlugins") !=
+          std::string::npos);
+  }
+  CheckErrorShape(HttpRequestTo(stack.http_port(), "GET", "/api/plugins/list"), 401,
+                  "UNAUTHENTICATED");
+}
+
 }  // namespace spine::testing
