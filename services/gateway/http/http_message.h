@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,10 +28,27 @@ struct HttpRequest {
   std::optional<std::string> Header(absl::string_view name) const;
 };
 
+// The body of a response produced over time (server-sent events), sent with chunked encoding.
+// Thread-safe: any thread may write.
+class HttpBodyWriter {
+ public:
+  virtual ~HttpBodyWriter() = default;
+  // Queues `chunk` for the client. False once the client is gone or has fallen too far behind
+  // (the queue is bounded): the producer should stop.
+  virtual bool Write(std::string chunk) = 0;
+  // Ends the body (the connection then closes). Later writes are ignored.
+  virtual void Finish() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   HttpHeaders headers;  // Content-Type included when there is a body
   std::string body;
+  // A streamed body: when set, `body` is ignored, the head is sent, and then `stream` is called
+  // once with the writer (from the connection's thread).
+  std::function<void(std::shared_ptr<HttpBodyWriter>)> stream{};
+  // For a streamed body: called once, from any thread, if the client goes away before Finish.
+  std::function<void()> on_client_gone{};
 };
 
 // Sends the response for one request; callable from any thread, exactly once.

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -40,6 +42,8 @@ struct Shared {
 // reads the answer.
 constexpr size_t kMaxDrainBytes = 1 << 20;
 constexpr auto kDrainTime = std::chrono::seconds(1);
+// A streamed body may run this far ahead of a slow client; beyond, the producer is refused.
+constexpr size_t kMaxQueuedStreamBytes = size_t{1} << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -166,6 +170,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(HttpResponse response) {
+    if (response.stream) return WriteStreamHead(std::move(response));
     auto message = std::make_shared<http::response<http::string_body>>();
     message->version(11);
     message->result(static_cast<unsigned>(response.status));
@@ -188,6 +193,124 @@ class Session : public std::enable_shared_from_this<Session> {
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
                         self->OnWritten(ec);
                       });
+  }
+
+  // A streamed body (server-sent events): the head with chunked encoding, then each chunk the
+  // producer writes, in order; the connection closes after the last one (a stream is the last
+  // answer on its connection). Meanwhile a read stays pending, so a client that leaves is
+  // noticed at once, not at the next write, and the producer is told.
+  class ChunkWriter final : public HttpBodyWriter {
+   public:
+    explicit ChunkWriter(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+    bool Write(std::string chunk) override {
+      if (session_->stream_gone_.load() ||
+          session_->stream_queued_bytes_.load() + chunk.size() > kMaxQueuedStreamBytes) {
+        return false;
+      }
+      session_->stream_queued_bytes_ += chunk.size();
+      net::post(session_->stream_.get_executor(),
+                [session = session_, chunk = std::move(chunk)]() mutable {
+                  session->QueueChunk(std::move(chunk));
+                });
+      return true;
+    }
+    void Finish() override {
+      net::post(session_->stream_.get_executor(), [session = session_] {
+        session->stream_finishing_ = true;
+        if (!session->stream_writing_) session->WriteNextChunk();
+      });
+    }
+
+   private:
+    std::shared_ptr<Session> session_;
+  };
+
+  void WriteStreamHead(HttpResponse response) {
+    keep_alive_ = false;
+    on_client_gone_ = std::move(response.on_client_gone);
+    auto head = std::make_shared<http::response<http::empty_body>>();
+    head->version(11);
+    head->result(static_cast<unsigned>(response.status));
+    for (auto& [name, value] : response.headers) head->insert(name, value);
+    head->set("X-Request-Id", request_id_);
+    head->keep_alive(false);
+    head->chunked(true);
+    log::Info("http",
+              {{"method", method_},
+               {"path", path_},
+               {"status", std::to_string(response.status)},
+               {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
+               {"peer", peer_ip_},
+               {"request_id", request_id_},
+               {"stream", "open"}});
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
+    http::async_write_header(stream_, *serializer,
+                             [self = shared_from_this(), head, serializer,
+                              producer = std::move(response.stream)](beast::error_code ec, size_t) {
+                               if (ec) return self->EndStream(/*client_gone=*/true);
+                               self->stream_.expires_never();
+                               self->WatchForClose();
+                               producer(std::make_shared<ChunkWriter>(self));
+                             });
+  }
+
+  void QueueChunk(std::string chunk) {
+    if (stream_gone_) return;
+    stream_chunks_.push_back(std::move(chunk));
+    if (!stream_writing_) WriteNextChunk();
+  }
+
+  void WriteNextChunk() {
+    if (stream_gone_) return;
+    if (stream_chunks_.empty()) {
+      if (!stream_finishing_) return;
+      stream_writing_ = true;
+      stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
+      net::async_write(stream_, http::make_chunk_last(),
+                       [self = shared_from_this()](beast::error_code ec, size_t) {
+                         self->EndStream(/*client_gone=*/static_cast<bool>(ec));
+                       });
+      return;
+    }
+    auto chunk = std::make_shared<std::string>(std::move(stream_chunks_.front()));
+    stream_chunks_.pop_front();
+    stream_writing_ = true;
+    // A client that stops reading is dropped after the read timeout, like one that trickles.
+    stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
+    net::async_write(stream_, http::make_chunk(net::buffer(*chunk)),
+                     [self = shared_from_this(), chunk](beast::error_code ec, size_t) {
+                       self->stream_queued_bytes_ -= chunk->size();
+                       self->stream_writing_ = false;
+                       if (ec) return self->EndStream(/*client_gone=*/true);
+                       self->stream_.expires_never();
+                       self->WriteNextChunk();
+                     });
+  }
+
+  // Any completion of this read ends the stream: EOF or an error means the client left, and a
+  // client has nothing to send while it is being streamed to.
+  void WatchForClose() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code, size_t) {
+                              if (!self->stream_ended_) self->EndStream(/*client_gone=*/true);
+                            });
+  }
+
+  void EndStream(bool client_gone) {
+    if (stream_ended_) return;
+    stream_ended_ = true;
+    if (client_gone) {
+      stream_gone_ = true;
+      if (on_client_gone_) on_client_gone_();
+    }
+    on_client_gone_ = nullptr;
+    stream_chunks_.clear();
+    if (answering_) {
+      answering_ = false;
+      --shared_->in_flight;
+    }
+    Close();
   }
 
   void OnWritten(beast::error_code ec) {
@@ -237,7 +360,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool drain_before_close_ = false;
   size_t drained_ = 0;
   std::array<char, 16 << 10> scratch_{};
-};
 
 }  // namespace
 

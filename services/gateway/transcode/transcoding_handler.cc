@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/rpc/error_info.h"
 #include "services/gateway/http/error_response.h"
 #include "services/gateway/transcode/transcoder.h"
@@ -85,6 +86,136 @@ std::optional<std::string> LocationOf(const RouteTable& routes, const Route& rou
   return get->path.Expand({value});
 }
 
+// At most this much of an event stream waits for the connection to pick it up.
+constexpr size_t kMaxPendingStreamBytes = size_t{1} << 20;
+
+// One server-sent event: `event: <name>` (unless empty) and the JSON as its data line.
+std::string SseEvent(absl::string_view event, absl::string_view json) {
+  return event.empty() ? absl::StrCat("data: ", json, "\n\n")
+                       : absl::StrCat("event: ", event, "\ndata: ", json, "\n\n");
+}
+
+// A message whose set field is named `done` ends the stream: its value is the `done` event
+// (API.md: the same object as the unary answer). Null for any other message.
+const google::protobuf::Message* DonePayload(const google::protobuf::Message& message) {
+  const google::protobuf::FieldDescriptor* done = message.GetDescriptor()->FindFieldByName("done");
+  if (done == nullptr || done->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE ||
+      done->is_repeated() || !message.GetReflection()->HasField(message, done)) {
+    return nullptr;
+  }
+  return &message.GetReflection()->GetMessage(message, done);
+}
+
+// A server-streaming RPC answered as text/event-stream: every message is a `data:` event, the
+// end is `event: done`, an upstream failure after the head is `event: error` with the error
+// body. The head is only sent with the first message, so a call that fails at once still gets
+// an ordinary error response with its status code. When the client goes away the upstream
+// call is cancelled. Shared by the upstream's callbacks and the connection.
+class EventStream : public std::enable_shared_from_this<EventStream> {
+ public:
+  EventStream(const Route& route, absl::Duration deadline, HttpReply reply)
+      : route_(route), deadline_(deadline), reply_(std::move(reply)) {}
+
+  void set_upstream(std::shared_ptr<Upstream::Stream> upstream) {
+    absl::MutexLock lock(&mu_);
+    upstream_ = std::move(upstream);
+    if (client_gone_) upstream_->Cancel();
+  }
+
+  void OnMessage(const google::protobuf::Message& message) {
+    absl::MutexLock lock(&mu_);
+    if (done_sent_) return;
+    const google::protobuf::Message* done = DonePayload(message);
+    absl::StatusOr<std::string> json = RenderResponse(done != nullptr ? *done : message);
+    if (!json.ok()) return;
+    done_sent_ = done != nullptr;
+    SendLocked(SseEvent(done != nullptr ? "done" : "", *json));
+  }
+
+  void OnDone(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (!started_ && !status.ok()) {
+      reply_(UpstreamError(route_, status, deadline_));
+      return;
+    }
+    if (!status.ok()) {
+      SendLocked(SseEvent("error", UpstreamError(route_, status, deadline_).body));
+    } else if (!done_sent_) {
+      SendLocked(SseEvent("done", "{}"));
+    }
+    finished_ = true;
+    if (writer_ != nullptr) {
+      writer_->Finish();
+      writer_.reset();
+    }
+  }
+
+ private:
+  void SendLocked(std::string event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!started_) Start();
+    if (writer_ == nullptr) {
+      if (finished_) return;
+      pending_bytes_ += event.size();
+      pending_.push_back(std::move(event));
+      if (pending_bytes_ > kMaxPendingStreamBytes) CancelLocked();
+      return;
+    }
+    if (!writer_->Write(std::move(event))) CancelLocked();
+  }
+
+  void Start() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    started_ = true;
+    HttpResponse head;
+    head.headers = {{"Content-Type", "text/event-stream"},
+                    {"Cache-Control", "no-store"},
+                    {"X-Accel-Buffering", "no"}};
+    // Strong: the events that arrive before the connection takes the writer must survive the
+    // upstream call. Weak below: the connection holds that one as long as it streams.
+    head.stream = [self = shared_from_this()](std::shared_ptr<HttpBodyWriter> writer) {
+      self->Attach(std::move(writer));
+    };
+    std::weak_ptr<EventStream> weak = weak_from_this();
+    head.on_client_gone = [weak] {
+      if (auto self = weak.lock()) {
+        absl::MutexLock lock(&self->mu_);
+        self->CancelLocked();
+      }
+    };
+    reply_(std::move(head));
+  }
+
+  void Attach(std::shared_ptr<HttpBodyWriter> writer) {
+    absl::MutexLock lock(&mu_);
+    writer_ = std::move(writer);
+    for (std::string& event : pending_) {
+      if (!writer_->Write(std::move(event))) CancelLocked();
+    }
+    pending_.clear();
+    if (finished_) {
+      writer_->Finish();
+      writer_.reset();
+    }
+  }
+
+  void CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    client_gone_ = true;
+    if (upstream_ != nullptr) upstream_->Cancel();
+  }
+
+  const Route& route_;
+  const absl::Duration deadline_;
+  absl::Mutex mu_;
+  HttpReply reply_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Upstream::Stream> upstream_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<HttpBodyWriter> writer_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 std::string TranscodingHandler::RouteLabel(const HttpRequest& request) const {
@@ -132,6 +263,22 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
 
   UpstreamMetadata metadata{.authorization = request.Header("Authorization").value_or(""),
                             .request_id = request.request_id};
+  if (route.method->server_streaming()) {
+    auto events = std::make_shared<EventStream>(route, upstream_deadline_, std::move(reply));
+    GatewayMetrics* metrics = metrics_;
+    events->set_upstream(upstream_.StartStream(
+        route, **rpc_request, metadata,
+        [events](std::unique_ptr<google::protobuf::Message> message) {
+          events->OnMessage(*message);
+        },
+        [events, metrics, &route](const absl::Status& status) {
+          if (!status.ok() && metrics != nullptr) {
+            metrics->RecordUpstreamError(route.upstream, status.code());
+          }
+          events->OnDone(status);
+        }));
+    return;
+  }
   upstream_.Call(route, **rpc_request, metadata,
                  [this, &route, reply = std::move(reply)](
                      absl::StatusOr<std::unique_ptr<google::protobuf::Message>> result) {

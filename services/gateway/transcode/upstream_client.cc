@@ -2,7 +2,9 @@
 
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "libs/rpc/status_convert.h"
@@ -41,7 +43,105 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> Parse(
   return message;
 }
 
+// A server-streaming call through the generic stub's bidi reactor (generic calls do not know
+// the method's shape): one request written, then messages read until the status. Deletes
+// itself in OnDone; the Stream handle only holds a weak reference to it.
+class StreamingCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamingCall(const google::protobuf::Descriptor* output, Upstream::OnMessage on_message,
+                std::function<void(absl::Status)> done)
+      : output_(output), on_message_(std::move(on_message)), done_(std::move(done)) {}
+
+  grpc::ClientContext& context() { return context_; }
+
+  void Start(grpc::GenericStub& stub, const std::string& method, const grpc::ByteBuffer& request) {
+    request_ = request;  // a ByteBuffer copy shares its slices
+    stub.PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
+    StartWrite(&request_);
+    StartWritesDone();
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended; OnDone brings the status
+    absl::StatusOr<std::unique_ptr<google::protobuf::Message>> message = Parse(response_, output_);
+    if (!message.ok()) {
+      context_.TryCancel();
+      return;
+    }
+    on_message_(*std::move(message));
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::unique_ptr<StreamingCall> owned(this);
+    done_(rpc::FromGrpcStatus(status));
+  }
+
+ private:
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  const google::protobuf::Descriptor* output_;
+  Upstream::OnMessage on_message_;
+  std::function<void(absl::Status)> done_;
+};
+
+// Cancels through a shared flag so a handle outliving the call never touches freed memory.
+class StreamHandle final : public Upstream::Stream {
+ public:
+  struct State {
+    absl::Mutex mu;
+    StreamingCall* call ABSL_GUARDED_BY(mu) = nullptr;  // null once done
+  };
+  explicit StreamHandle(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  void Cancel() override {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->call != nullptr) state_->call->Cancel();
+  }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
 }  // namespace
+
+std::shared_ptr<Upstream::Stream> UpstreamClient::StartStream(
+    const Route& route, const google::protobuf::Message& request, const UpstreamMetadata& metadata,
+    OnMessage on_message, std::function<void(absl::Status)> done) const {
+  auto state = std::make_shared<StreamHandle::State>();
+  auto handle = std::make_shared<StreamHandle>(state);
+  auto channel = channels_.find(route.upstream);
+  if (channel == channels_.end()) {
+    done(absl::UnimplementedError(absl::StrCat("no service answers ", route.GrpcPath())));
+    return handle;
+  }
+  auto* call = new StreamingCall(  // deleted by its OnDone, which always runs
+      route.method->output_type(), std::move(on_message),
+      [state, done = std::move(done)](absl::Status status) {
+        {
+          absl::MutexLock lock(&state->mu);
+          state->call = nullptr;
+        }
+        done(std::move(status));
+      });
+  if (!metadata.authorization.empty()) {
+    call->context().AddMetadata("authorization", metadata.authorization);
+  }
+  if (!metadata.request_id.empty()) {
+    call->context().AddMetadata("x-request-id", metadata.request_id);
+  }
+  {
+    absl::MutexLock lock(&state->mu);
+    state->call = call;
+  }
+  grpc::GenericStub stub(channel->second);
+  call->Start(stub, route.GrpcPath(), Serialize(request));
+  return handle;
+}
 
 UpstreamClient::UpstreamClient(std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
                                absl::Duration deadline)

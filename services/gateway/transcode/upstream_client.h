@@ -34,6 +34,23 @@ class Upstream {
   // Calls route.method on route.upstream; `done` runs exactly once, possibly on another thread.
   virtual void Call(const Route& route, const google::protobuf::Message& request,
                     const UpstreamMetadata& metadata, Done done) const = 0;
+
+  // A server-streaming call in progress.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Ends the call early (the client went away); `done` still runs, with CANCELLED.
+    virtual void Cancel() = 0;
+  };
+  // Each response message, in order, one at a time.
+  using OnMessage = std::function<void(std::unique_ptr<google::protobuf::Message>)>;
+  // Starts a server-streaming call of route.method: `on_message` for every message, then
+  // `done` exactly once with the final status. Both run on gRPC threads.
+  virtual std::shared_ptr<Stream> StartStream(const Route& route,
+                                              const google::protobuf::Message& request,
+                                              const UpstreamMetadata& metadata,
+                                              OnMessage on_message,
+                                              std::function<void(absl::Status)> done) const = 0;
 };
 
 class UpstreamClient final : public Upstream {
@@ -45,6 +62,10 @@ class UpstreamClient final : public Upstream {
   // `done` runs on a gRPC thread, or inline when the route's service has no channel.
   void Call(const Route& route, const google::protobuf::Message& request,
             const UpstreamMetadata& metadata, Done done) const override;
+  // A stream has no overall deadline (a generation may run long); the upstream bounds it.
+  std::shared_ptr<Stream> StartStream(const Route& route, const google::protobuf::Message& request,
+                                      const UpstreamMetadata& metadata, OnMessage on_message,
+                                      std::function<void(absl::Status)> done) const override;
 
  private:
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;

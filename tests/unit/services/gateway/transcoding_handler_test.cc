@@ -1,0 +1,236 @@
+// TranscodingHandler against a fake upstream: what reaches the service, and how its answers —
+// unary, errors, and server streams — become HTTP.
+#include "services/gateway/transcode/transcoding_handler.h"
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <optional>
+
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/rpc/error_info.h"
+#include "libs/rpc/method_access.h"
+#include "nlohmann/json.hpp"
+#include "spine/v1/llm.pb.h"
+#include "spine/v1/storage.pb.h"
+
+namespace spine::gateway {
+namespace {
+
+using Json = nlohmann::json;
+
+// Answers every call at once with what the test scripted; records what it was sent.
+class FakeUpstream final : public Upstream {
+ public:
+  struct Recorded {
+    std::string method;
+    std::string request_json;
+    UpstreamMetadata metadata;
+  };
+
+  void Call(const Route& route, const google::protobuf::Message& request,
+            const UpstreamMetadata& metadata, Done done) const override {
+    Record(route, request, metadata);
+    if (!unary_result.ok()) return done(unary_result.status());
+    std::unique_ptr<google::protobuf::Message> answer(
+        google::protobuf::MessageFactory::generated_factory()
+            ->GetPrototype(route.method->output_type())
+            ->New());
+    answer->CopyFrom(**unary_result);
+    done(std::move(answer));
+  }
+
+  class FakeStream final : public Stream {
+   public:
+    void Cancel() override { cancelled = true; }
+    bool cancelled = false;
+  };
+
+  std::shared_ptr<Stream> StartStream(const Route& route, const google::protobuf::Message& request,
+                                      const UpstreamMetadata& metadata, OnMessage on_message,
+                                      std::function<void(absl::Status)> done) const override {
+    Record(route, request, metadata);
+    auto stream = std::make_shared<FakeStream>();
+    last_stream = stream;
+    for (const auto& message : stream_messages) {
+      std::unique_ptr<google::protobuf::Message> copy(message->New());
+      copy->CopyFrom(*message);
+      on_message(std::move(copy));
+    }
+    if (stream_end)
+      done(*stream_end);
+    else
+      pending_done = std::move(done);
+    return stream;
+  }
+
+  absl::StatusOr<const google::protobuf::Message*> unary_result =
+      absl::InternalError("not scripted");
+  std::vector<std::shared_ptr<google::protobuf::Message>> stream_messages;
+  std::optional<absl::Status> stream_end = absl::OkStatus();
+  mutable std::function<void(absl::Status)> pending_done;
+  mutable std::shared_ptr<FakeStream> last_stream;
+  mutable std::vector<Recorded> calls;
+
+ private:
+  void Record(const Route& route, const google::protobuf::Message& request,
+              const UpstreamMetadata& metadata) const {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(request, &json);
+    calls.push_back({route.GrpcPath(), json, metadata});
+  }
+};
+
+// Collects what a streamed body receives.
+class CollectingWriter final : public HttpBodyWriter {
+ public:
+  bool Write(std::string chunk) override {
+    body += chunk;
+    return !refuse;
+  }
+  void Finish() override { finished = true; }
+  std::string body;
+  bool finished = false;
+  bool refuse = false;
+};
+
+struct Fixture {
+  Fixture() {
+    auto built = RouteTable::Build(rpc::SpineApiFiles());
+    REQUIRE(built.ok());
+    routes.emplace(*std::move(built));
+    handler.emplace(*routes, upstream, absl::Seconds(5));
+  }
+
+  HttpResponse Send(const std::string& method, const std::string& path,
+                    const std::string& body = "", const std::string& query = "") {
+    HttpRequest request;
+    request.method = method;
+    request.path = path;
+    request.query = query;
+    request.body = body;
+    request.request_id = "req-1";
+    request.headers = {{"Authorization", "Bearer t"}};
+    if (!body.empty()) request.headers.emplace_back("Content-Type", "application/json");
+    std::optional<HttpResponse> answer;
+    handler->Handle(std::move(request),
+                    [&answer](HttpResponse response) { answer = std::move(response); });
+    REQUIRE(answer.has_value());  // the fake answers inline
+    return *std::move(answer);
+  }
+
+  std::optional<RouteTable> routes;
+  FakeUpstream upstream;
+  std::optional<TranscodingHandler> handler;
+};
+
+std::optional<std::string> HeaderOf(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "a create forwards the caller and answers 201 with Location") {
+  spine::v1::Thought thought;
+  thought.set_id(5);
+  thought.set_text("hi");
+  upstream.unary_result = &thought;
+  const HttpResponse response = Send("POST", "/api/thoughts", R"({"text":"hi"})");
+  CHECK(response.status == 201);
+  CHECK(HeaderOf(response, "Location") == "/api/thoughts/5");
+  CHECK(Json::parse(response.body)["id"] == "5");
+  REQUIRE(upstream.calls.size() == 1);
+  CHECK(upstream.calls[0].method == "/spine.v1.ThoughtService/CreateThought");
+  CHECK(upstream.calls[0].metadata.authorization == "Bearer t");
+  CHECK(upstream.calls[0].metadata.request_id == "req-1");
+  CHECK(Json::parse(upstream.calls[0].request_json)["text"] == "hi");
+}
+
+TEST_CASE_METHOD(Fixture, "a service's error keeps its message and ErrorInfo reason") {
+  upstream.unary_result =
+      rpc::WithErrorInfo(absl::NotFoundError("thought 9 not found"), "THOUGHT_NOT_FOUND");
+  const HttpResponse response = Send("GET", "/api/thoughts/9");
+  CHECK(response.status == 404);
+  const Json body = Json::parse(response.body);
+  CHECK(body["error"]["message"] == "thought 9 not found");
+  CHECK(body["error"]["details"][0]["reason"] == "THOUGHT_NOT_FOUND");
+}
+
+TEST_CASE_METHOD(Fixture, "a transport failure is 503 in the gateway's words, never gRPC's") {
+  upstream.unary_result =
+      absl::UnavailableError("failed to connect to all addresses; last error: 127.0.0.1:50051");
+  const HttpResponse response = Send("GET", "/api/thoughts");
+  CHECK(response.status == 503);
+  CHECK(HeaderOf(response, "Retry-After") == "1");
+  CHECK(response.body.find("127.0.0.1") == std::string::npos);
+  CHECK(Json::parse(response.body)["error"]["details"][0]["reason"] == "UPSTREAM_UNAVAILABLE");
+  upstream.unary_result = absl::DeadlineExceededError("Deadline Exceeded");
+  CHECK(Send("GET", "/api/thoughts").status == 504);
+}
+
+TEST_CASE_METHOD(Fixture, "a server stream becomes data events and a done event") {
+  for (const char* delta : {"Hel", "lo"}) {
+    auto event = std::make_shared<spine::v1::GenerateStreamEvent>();
+    event->set_delta(delta);
+    upstream.stream_messages.push_back(event);
+  }
+  auto last = std::make_shared<spine::v1::GenerateStreamEvent>();
+  last->mutable_done()->set_text("Hello");
+  last->mutable_done()->set_finish_reason("stop");
+  upstream.stream_messages.push_back(last);
+
+  const HttpResponse head = Send("POST", "/api/llm/stream", R"({"model":"stub","prompt":"hi"})");
+  CHECK(head.status == 200);
+  CHECK(HeaderOf(head, "Content-Type") == "text/event-stream");
+  REQUIRE(head.stream);
+  auto writer = std::make_shared<CollectingWriter>();
+  head.stream(writer);
+  CHECK(writer->finished);
+  CHECK(writer->body.rfind("data: {\"delta\":\"Hel\"}\n\ndata: {\"delta\":\"lo\"}\n\nevent: done\n",
+                           0) == 0);
+  const std::string done_data = writer->body.substr(writer->body.find("event: done\ndata: ") + 18);
+  CHECK(Json::parse(done_data.substr(0, done_data.find('\n')))["text"] == "Hello");
+}
+
+TEST_CASE_METHOD(Fixture, "a stream that fails before its first event is an ordinary error") {
+  upstream.stream_end = absl::UnavailableError("connection refused");
+  const HttpResponse response =
+      Send("POST", "/api/llm/stream", R"({"model":"stub","prompt":"hi"})");
+  CHECK(response.status == 503);
+  CHECK_FALSE(response.stream);
+}
+
+TEST_CASE_METHOD(Fixture, "a client that goes away cancels the upstream stream") {
+  auto event = std::make_shared<spine::v1::GenerateStreamEvent>();
+  event->set_delta("x");
+  upstream.stream_messages.push_back(event);
+  upstream.stream_end.reset();  // still generating
+  const HttpResponse head = Send("POST", "/api/llm/stream", R"({"model":"stub","prompt":"hi"})");
+  REQUIRE(head.on_client_gone);
+  REQUIRE(upstream.last_stream != nullptr);
+  CHECK_FALSE(upstream.last_stream->cancelled);
+  head.on_client_gone();
+  CHECK(upstream.last_stream->cancelled);
+  // The upstream then ends with CANCELLED; nothing is written to the gone client.
+  upstream.pending_done(absl::CancelledError("cancelled"));
+}
+
+TEST_CASE_METHOD(Fixture, "a stream that fails midway ends with an error event") {
+  auto event = std::make_shared<spine::v1::GenerateStreamEvent>();
+  event->set_delta("x");
+  upstream.stream_messages.push_back(event);
+  upstream.stream_end =
+      rpc::WithErrorInfo(absl::ResourceExhaustedError("queue full"), "QUEUE_FULL");
+  const HttpResponse head = Send("POST", "/api/llm/stream", R"({"model":"stub","prompt":"hi"})");
+  REQUIRE(head.stream);
+  auto writer = std::make_shared<CollectingWriter>();
+  head.stream(writer);
+  CHECK(writer->finished);
+  CHECK(writer->body.find("event: error\ndata: ") != std::string::npos);
+  CHECK(writer->body.find("QUEUE_FULL") != std::string::npos);
+}
+
+}  // namespace spine::gateway
