@@ -30,19 +30,24 @@ HttpResponse MethodNotAllowedResponse(const HttpRequest& request, absl::string_v
 }  // namespace
 
 void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
-  if (api_.metrics != nullptr) {
-    // Counted under the route template (bounded), never the raw path.
-    std::string route;
-    for (const char* path : kOperationsPaths) {
-      if (request.path == path) route = path;
-    }
-    if (route.empty() && api_.api != nullptr) route = api_.api->RouteLabel(request);
-    reply = [reply = std::move(reply), metrics = api_.metrics, route = std::move(route),
-             method = request.method, start = absl::Now()](HttpResponse response) {
-      metrics->RecordRequest(route, method, response.status, absl::Now() - start);
-      reply(std::move(response));
-    };
+  // Counted and logged under the route template (bounded), never the raw path.
+  std::string route;
+  for (const char* path : kOperationsPaths) {
+    if (request.path == path) route = path;
   }
+  if (route.empty() && api_.api != nullptr) route = api_.api->RouteLabel(request);
+  std::vector<std::pair<std::string, std::string>> log_fields = {
+      {"route", route.empty() ? "unmatched" : route}, {"client", ClientOf(request).ToString()}};
+  if (std::string user = UserOf(request); !user.empty()) log_fields.emplace_back("user", user);
+  reply = [reply = std::move(reply), metrics = api_.metrics, route = std::move(route),
+           log_fields = std::move(log_fields), method = request.method,
+           start = absl::Now()](HttpResponse response) {
+    if (metrics != nullptr) {
+      metrics->RecordRequest(route, method, response.status, absl::Now() - start);
+    }
+    response.access_log.insert(response.access_log.end(), log_fields.begin(), log_fields.end());
+    reply(std::move(response));
+  };
   if (HandleOperations(request, reply)) return;
   if (!Admit(request, reply)) return;
   if (api_.api != nullptr) return api_.api->Handle(std::move(request), std::move(reply));
@@ -87,8 +92,7 @@ bool GatewayHttpHandler::HandleOperations(const HttpRequest& request, HttpReply&
   return true;
 }
 
-bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) const {
-  if (api_.limiter == nullptr) return true;
+IpAddress GatewayHttpHandler::ClientOf(const HttpRequest& request) const {
   std::vector<std::string> forwarded;
   for (const auto& [name, value] : request.headers) {
     if (absl::EqualsIgnoreCase(name, "X-Forwarded-For")) forwarded.push_back(value);
@@ -96,9 +100,22 @@ bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) con
   // A peer that does not parse (it always should) shares one bucket rather than escaping.
   const IpAddress peer = IpAddress::Parse(request.peer_ip).value_or(IpAddress::V4({0, 0, 0, 0}));
   static const TrustedProxies kNobody;
-  const IpAddress client =
-      ClientIp(peer, forwarded, api_.trusted_proxies ? *api_.trusted_proxies : kNobody);
-  const RateLimiter::Decision decision = api_.limiter->Admit(ClientKey::For(client));
+  return ClientIp(peer, forwarded, api_.trusted_proxies ? *api_.trusted_proxies : kNobody);
+}
+
+std::string GatewayHttpHandler::UserOf(const HttpRequest& request) const {
+  if (api_.verifier == nullptr) return "";
+  const std::optional<std::string> authorization = request.Header("Authorization");
+  if (!authorization || !absl::StartsWith(*authorization, "Bearer ")) return "";
+  // The verifier caches verified tokens, so this is one hash for a returning client.
+  absl::StatusOr<AccessClaims> claims =
+      api_.verifier->Verify(std::string_view(*authorization).substr(7));
+  return claims.ok() ? claims->sub : "";
+}
+
+bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) const {
+  if (api_.limiter == nullptr) return true;
+  const RateLimiter::Decision decision = api_.limiter->Admit(ClientKey::For(ClientOf(request)));
   HttpHeaders headers = RateLimitHeaders(api_.limiter->requests_per_minute(), decision);
   if (!decision.allowed) {
     if (api_.metrics != nullptr) api_.metrics->RecordRateLimited();

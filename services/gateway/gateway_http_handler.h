@@ -3,12 +3,14 @@
 // The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) are answered
 // here and never rate limited; every other request passes the per-client rate limit and goes
 // to the API handler (the transcoder). Every request is counted in the metrics under its route
-// template. Thread-safe.
+// template, and its access log line names the route template, the client and the verified user.
+// Thread-safe.
 #pragma once
 
 #include <string>
 
 #include "absl/time/time.h"
+#include "libs/auth/jwt.h"
 #include "services/gateway/http/http_message.h"
 #include "services/gateway/metrics/metrics.h"
 #include "services/gateway/ops/status_aggregator.h"
@@ -28,6 +30,8 @@ struct ApiEndpoints {
   GatewayMetrics* metrics = nullptr;                // null: /metrics is 404, nothing recorded
   StatusAggregator* status = nullptr;               // null: /status is 404
   const std::string* openapi_json = nullptr;        // null: /openapi.json is 404
+  // Names the caller in the access log (the services authorize; this is only for the log).
+  const JwtVerifier* verifier = nullptr;
 };
 
 // Route labels of the operations endpoints, for the metrics registry.
@@ -49,6 +53,10 @@ class GatewayHttpHandler final : public HttpHandler {
   // Admits the request under its client's bucket, or answers 429 itself and returns false.
   // Admitted requests get the RateLimit headers on their reply.
   bool Admit(const HttpRequest& request, HttpReply& reply) const;
+  // The client the rate limit and the access log count the request under.
+  IpAddress ClientOf(const HttpRequest& request) const;
+  // The verified subject of the request's bearer token, or "".
+  std::string UserOf(const HttpRequest& request) const;
 
   const ReadinessChecker& readiness_;
   const absl::Duration readiness_timeout_;

@@ -148,14 +148,17 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                               .trusted_proxies = &config.trusted_proxies,
                                               .metrics = metrics->get(),
                                               .status = &status,
-       .openapi_json = &*openapi});
+                                              .openapi_json = &*openapi,
+                                              .verifier = verifier->get()});
   auto http_server = spine::gateway::HttpServer::Start(
       {.address = common.addresses.gateway_http,
        .threads = static_cast<int>(config.http_threads),
        .max_connections = config.http_max_connections,
        .max_body_bytes = config.http_max_body_bytes,
        .max_header_bytes = config.http_max_header_bytes,
-       .read_timeout = absl::Milliseconds(config.http_read_timeout_ms)},
+       .read_timeout = absl::Milliseconds(config.http_read_timeout_ms),
+       .on_connection_open = [&metrics] { (*metrics)->ConnectionOpened(); },
+       .on_connection_close = [&metrics] { (*metrics)->ConnectionClosed(); }},
       handler);
   if (!http_server.ok()) {
     Error("cannot start", {{"error", std::string(http_server.status().message())}});

@@ -496,6 +496,15 @@ TEST_CASE("status and metrics report the platform and every request by route tem
   has("spine_gateway_http_request_duration_seconds_bucket{");
   CHECK(text.find("/api/thoughts/" + id) == std::string::npos);  // never a raw path
 
+  has("spine_gateway_open_connections 1");  // this very request's connection
+
+  // The access log names the route template, client and verified user — never the token.
+  const std::string log = stack.Log("gateway");
+  CHECK(log.find("\"route\":\"/api/thoughts/{id}\"") != std::string::npos);
+  CHECK(log.find("\"user\":\"1\"") != std::string::npos);
+  CHECK(log.find("\"client\":\"127.0.0.1\"") != std::string::npos);
+  CHECK(log.find(Bearer(stack, "1").substr(7, 40)) == std::string::npos);
+
   const HttpResult openapi = HttpRequestTo(stack.http_port(), "GET", "/openapi.json");
   REQUIRE(openapi.status == 200);
   const Json document = Json::parse(openapi.body);

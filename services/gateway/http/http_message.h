@@ -49,6 +49,9 @@ struct HttpResponse {
   std::function<void(std::shared_ptr<HttpBodyWriter>)> stream{};
   // For a streamed body: called once, from any thread, if the client goes away before Finish.
   std::function<void()> on_client_gone{};
+  // Extra fields of the request's access log line (route template, client, user id). Never a
+  // credential.
+  std::vector<std::pair<std::string, std::string>> access_log{};
 };
 
 // Sends the response for one request; callable from any thread, exactly once.

@@ -50,11 +50,15 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(std::shared_ptr<Shared> shared, tcp::socket&& socket)
       : shared_(std::move(shared)), stream_(std::move(socket)) {
     ++shared_->connections;
+    if (shared_->options.on_connection_open) shared_->options.on_connection_open();
     beast::error_code ec;
     const auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) peer_ip_ = endpoint.address().to_string();
   }
-  ~Session() { --shared_->connections; }
+  ~Session() {
+    --shared_->connections;
+    if (shared_->options.on_connection_close) shared_->options.on_connection_close();
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -181,13 +185,16 @@ class Session : public std::enable_shared_from_this<Session> {
     message->prepare_payload();
     // HEAD: the same headers (Content-Length included) as GET, and no body.
     if (is_head_) message->body().clear();
-    log::Info("http",
-              {{"method", method_},
-               {"path", path_},
-               {"status", std::to_string(response.status)},
-               {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
-               {"peer", peer_ip_},
-               {"request_id", request_id_}});
+    log::Fields fields = {
+        {"method", method_},
+        {"path", path_},
+        {"status", std::to_string(response.status)},
+        {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
+        {"bytes", std::to_string(message->body().size())},
+        {"peer", peer_ip_},
+        {"request_id", request_id_}};
+    fields.insert(fields.end(), response.access_log.begin(), response.access_log.end());
+    log::Info("http", fields);
     stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code ec, size_t) {
@@ -235,14 +242,16 @@ class Session : public std::enable_shared_from_this<Session> {
     head->set("X-Request-Id", request_id_);
     head->keep_alive(false);
     head->chunked(true);
-    log::Info("http",
-              {{"method", method_},
-               {"path", path_},
-               {"status", std::to_string(response.status)},
-               {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
-               {"peer", peer_ip_},
-               {"request_id", request_id_},
-               {"stream", "open"}});
+    log::Fields fields = {
+        {"method", method_},
+        {"path", path_},
+        {"status", std::to_string(response.status)},
+        {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - started_))},
+        {"peer", peer_ip_},
+        {"request_id", request_id_},
+        {"stream", "open"}};
+    fields.insert(fields.end(), response.access_log.begin(), response.access_log.end());
+    log::Info("http", fields);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*head);
     stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_write_header(stream_, *serializer,

@@ -6,6 +6,7 @@
 // request an X-Request-Id and passes it to the HttpHandler. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@ struct HttpServerOptions {
   int64_t max_body_bytes = 1 << 20;
   int64_t max_header_bytes = 16 << 10;
   absl::Duration read_timeout = absl::Seconds(10);
+  // Called as each connection opens and closes (for the open-connections gauge); optional.
+  std::function<void()> on_connection_open{};
+  std::function<void()> on_connection_close{};
 };
 
 class HttpServer {
