@@ -16,6 +16,7 @@
 #include "boost/beast/http.hpp"
 #include "libs/core/log.h"
 #include "libs/rpc/request_id.h"
+#include "services/gateway/http/beast_request.h"
 #include "services/gateway/http/error_response.h"
 
 namespace spine::gateway {
@@ -83,8 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
     path_.clear();
     request_id_.clear();
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(options().max_header_bytes));
-    parser_->body_limit(static_cast<uint64_t>(options().max_body_bytes));
+    ApplyRequestLimits(options(), *parser_);
     // One timer covers the wait for and the whole of the header: a trickling client is dropped.
     stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
     http::async_read_header(
@@ -98,10 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
     method_ = std::string(header.method_string());
     const std::string target(header.target());
     path_ = target.substr(0, target.find('?'));
-    const auto client_id = header.find("X-Request-Id");
-    if (client_id != header.end() && rpc::IsValidRequestId(std::string(client_id->value()))) {
-      request_id_ = std::string(client_id->value());
-    }
+    request_id_ = ClientRequestId(header);
     if (parser_->content_length() &&
         *parser_->content_length() > static_cast<uint64_t>(options().max_body_bytes)) {
       return Fail(BodyTooLarge());
@@ -141,16 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (request_id_.empty()) request_id_ = rpc::NewRequestId();
     started_ = absl::Now();
 
-    HttpRequest request;
-    request.method = method_;
-    const std::string target(message.target());
-    const size_t question = target.find('?');
-    request.path = path_;
-    if (question != std::string::npos) request.query = target.substr(question + 1);
-    for (const auto& field : message) {
-      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    request.body = std::move(message.body());
+    HttpRequest request = ToHttpRequest(std::move(message));
     request.peer_ip = peer_ip_;
     request.request_id = request_id_;
 
@@ -357,7 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Shared> shared_;  // first: outlives the stream that runs on its io_context
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<BeastRequestParser> parser_;
   std::string peer_ip_;
   std::string method_;
   std::string path_;
