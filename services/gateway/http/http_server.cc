@@ -357,6 +357,16 @@ class Session : public std::enable_shared_from_this<Session> {
   bool drain_before_close_ = false;
   size_t drained_ = 0;
   std::array<char, 16 << 10> scratch_{};
+  // Streaming state; touched on the connection's strand only, except the two atomics that
+  // ChunkWriter reads from the producer's threads.
+  std::function<void()> on_client_gone_;
+  std::deque<std::string> stream_chunks_;
+  bool stream_writing_ = false;
+  bool stream_finishing_ = false;
+  bool stream_ended_ = false;
+  std::atomic<bool> stream_gone_{false};
+  std::atomic<size_t> stream_queued_bytes_{0};
+};
 
 }  // namespace
 
