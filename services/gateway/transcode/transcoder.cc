@@ -1,5 +1,7 @@
 #include "services/gateway/transcode/transcoder.h"
 
+#include <algorithm>
+
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -18,6 +20,9 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using nlohmann::json;
+
+// protobuf's JSON parser stops at 100 levels anyway; nothing valid needs more than this.
+constexpr size_t kMaxJsonDepth = 64;
 
 // The field named `name` by its JSON name or its proto name.
 const FieldDescriptor* FindField(const Descriptor* message, absl::string_view name) {
@@ -202,6 +207,31 @@ absl::Status CheckValue(const FieldDescriptor* field, const json& value, const s
   }
 }
 
+// How deeply `body` nests arrays and objects, brackets inside strings aside. Measured before
+// parsing because printing a parsed document recurses once per level: a 100 KB body of nested
+// brackets would otherwise exhaust the stack.
+size_t NestingDepth(absl::string_view body) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // skip the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 // protobuf's parse errors start with the status code's name; the message after it names the
 // field.
 std::string CleanParseError(absl::string_view message) {
@@ -242,6 +272,10 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
   json root = json::object();
   if (!route.body.empty()) {
     json parsed = json::object();
+    if (NestingDepth(body) > kMaxJsonDepth) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("body: nested deeper than ", kMaxJsonDepth, " levels"));
+    }
     if (!absl::StripAsciiWhitespace(body).empty()) {
       // nlohmann checks the JSON grammar and UTF-8 with a position; protobuf then checks the
       // fields.

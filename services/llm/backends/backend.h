@@ -25,7 +25,7 @@ struct ChatMessage {
 
 // One generation, already validated by the LlmGateway.
 struct GenerateParams {
-  std::string backend_model{};         // the model's name at the backend (models file)
+  std::string backend_model{};          // the model's name at the backend (models file)
   std::vector<ChatMessage> messages{};  // system prompt first when there is one
   int max_tokens = 0;                   // 0: the backend's default
   std::optional<double> temperature{};

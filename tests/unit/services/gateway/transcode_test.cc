@@ -221,6 +221,17 @@ TEST_CASE("bad requests are INVALID_ARGUMENT naming what is wrong") {
   }
 }
 
+TEST_CASE("a deeply nested body is refused before it is parsed") {
+  const std::string deep = "{\"x\":" + std::string(60000, '[') + std::string(60000, ']') + "}";
+  auto built = Build("POST", "/api/auth/login", "", deep);
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(built.status().message()), Catch::Contains("nested deeper than 64"));
+  // Brackets inside strings are text, not nesting.
+  auto text = Build("POST", "/api/thoughts", "", "{\"text\":\"" + std::string(200, '[') + "\"}");
+  CHECK(text.ok());
+}
+
 TEST_CASE("responses print every field in lowerCamelCase with int64 as strings") {
   spine::v1::Thought thought;
   thought.set_id(42);
