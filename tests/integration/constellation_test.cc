@@ -15,6 +15,7 @@
 #include "spine/v1/common.grpc.pb.h"
 #include "spine/v1/plugins.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
+#include "spine/v1/tasks.grpc.pb.h"
 #include "tests/support/http_client.h"
 
 namespace spine::testing {
@@ -132,19 +133,19 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   CHECK(storage->GetUserRecord(as_service.get(), {}, &record).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);  // past auth: the empty key is the complaint
 
-  // A StorageService RPC of a later slice still authenticates first, then names itself.
+  // An internal RPC of a later issue still authenticates first, then names itself.
+  auto bus = spine::v1::EventBus::NewStub(rpc::MakeChannel(stack.GrpcAddress("tasks"), 4 << 20));
   for (const char* role : {"user", "service"}) {
     auto context = rpc::MakeClientContext(absl::Seconds(5));
     context->AddMetadata("authorization", "Bearer " + SignToken(stack, role));
-    spine::v1::ConversationRecord conversation;
-    const grpc::Status status = storage->CreateConversationRecord(context.get(), {}, &conversation);
+    spine::v1::GetQueueStatsResponse stats;
+    const grpc::Status status = bus->GetQueueStats(context.get(), {}, &stats);
     INFO(role);
     if (std::string(role) == "user") {
       CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
     } else {
       CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-      CHECK_THAT(status.error_message(),
-                 Catch::Contains("spine.v1.StorageService/CreateConversationRecord"));
+      CHECK_THAT(status.error_message(), Catch::Contains("spine.v1.EventBus/GetQueueStats"));
     }
   }
   // ... and a service token is refused on user-facing RPCs.
