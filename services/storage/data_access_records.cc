@@ -186,9 +186,13 @@ absl::StatusOr<Conversation> DataAccessService::AppendConversationMessages(
   SPINE_RETURN_IF_ERROR(CheckRecordId("conversation", id));
   SPINE_RETURN_IF_ERROR(CheckConversationState("expectState", append.expect_state));
   SPINE_RETURN_IF_ERROR(CheckConversationState("newState", append.new_state));
-  if (append.messages.empty() || append.messages.size() > kMaxMessagesPerAppend) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("messages: ", append.messages.size(), ", must be 1..", kMaxMessagesPerAppend));
+  // No message is a pure state change (a failed reply returning the conversation to idle).
+  const bool state_changes = append.expect_state != append.new_state;
+  if ((append.messages.empty() && !state_changes) ||
+      append.messages.size() > kMaxMessagesPerAppend) {
+    return absl::InvalidArgumentError(absl::StrCat("messages: ", append.messages.size(),
+                                                   ", must be 1..", kMaxMessagesPerAppend,
+                                                   " (0 only to change the state)"));
   }
   const int64_t now = absl::ToUnixMicros(clock_.Now());
   for (size_t i = 0; i < append.messages.size(); ++i) {

@@ -125,8 +125,9 @@ class DataAccessService {
   absl::StatusOr<Conversation> GetConversation(int64_t user_id, int64_t id, bool with_messages);
   absl::StatusOr<ConversationPage> ListConversations(int64_t user_id, int page_size,
                                                      const std::string& page_token);
-  // 1..16 messages, role system/user/assistant, content at most 1 MiB; messages without a
-  // time get the clock's now. ABORTED if the state moved on (see StorageAdapter).
+  // 1..16 messages (or none, to change the state only), role system/user/assistant, content at
+  // most 1 MiB; messages without a time get the clock's now. ABORTED if the state moved on
+  // (see StorageAdapter).
   absl::StatusOr<Conversation> AppendConversationMessages(int64_t user_id, int64_t id,
                                                           ConversationAppend append);
   absl::Status DeleteConversation(int64_t user_id, int64_t id);

@@ -62,6 +62,13 @@ TEST_CASE_METHOD(Fixture, "conversation input is validated before anything is st
   none.messages.clear();
   CHECK(data.AppendConversationMessages(1, conversation->id, none).status().code() ==
         StatusCode::kInvalidArgument);
+  none.new_state = "failed_over";  // a pure state change needs no message
+  auto moved = data.AppendConversationMessages(1, conversation->id, none);
+  REQUIRE(moved.ok());
+  CHECK(moved->state == "failed_over");
+  none.expect_state = "failed_over";
+  none.new_state = "idle";
+  REQUIRE(data.AppendConversationMessages(1, conversation->id, none).ok());
   ConversationAppend too_many = Turn("x");
   too_many.messages.resize(17, too_many.messages[0]);
   CHECK(data.AppendConversationMessages(1, conversation->id, too_many).status().code() ==
