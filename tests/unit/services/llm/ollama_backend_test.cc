@@ -1,0 +1,259 @@
+#include "services/llm/backends/ollama_backend.h"
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "tests/support/child_process.h"
+#include "tests/unit/services/llm/fake_http_server.h"
+#include "tests/unit/services/llm/generation_recorder.h"
+
+namespace spine::llm {
+namespace {
+
+using testing::FakeHttpServer;
+using testing::FakeResponse;
+using testing::GenerationRecorder;
+using testing::ReceivedRequest;
+
+constexpr absl::string_view kFinal =
+    R"({"model":"m","message":{"role":"assistant","content":""},"done":true,)"
+    R"("done_reason":"stop","prompt_eval_count":12,"eval_count":3})"
+    "\n";
+
+std::string Delta(absl::string_view text) {
+  return nlohmann::json{{"model", "m"},
+                        {"message", {{"role", "assistant"}, {"content", std::string(text)}}},
+                        {"done", false}}
+             .dump() +
+         "\n";
+}
+
+GenerateParams Params(absl::Duration timeout = absl::Seconds(10)) {
+  GenerateParams params;
+  params.backend_model = "llama3.2:1b";
+  params.messages = {{"system", "Be brief."}, {"user", "Say hi"}};
+  params.max_tokens = 64;
+  params.temperature = 0.5;
+  params.deadline = absl::Now() + timeout;
+  return params;
+}
+
+// A client and a backend pointed at `server` (or any base URL).
+struct Fixture {
+  explicit Fixture(const std::string& base_url) {
+    auto created_client = HttpClient::Create(HttpClientOptions{});
+    REQUIRE(created_client.ok());
+    client = std::move(*created_client);
+    auto created = OllamaBackend::Create(*client, base_url);
+    REQUIRE(created.ok());
+    backend = std::move(*created);
+  }
+  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<OllamaBackend> backend;
+};
+
+FakeResponse Streamed(std::vector<std::string> chunks,
+                      FakeResponse::End end = FakeResponse::End::kComplete) {
+  FakeResponse response;
+  response.chunks = std::move(chunks);
+  response.pause = absl::Milliseconds(2);
+  response.end = end;
+  return response;
+}
+
+TEST_CASE("ollama streams a reply and reports its token counts") {
+  FakeHttpServer server([](const ReceivedRequest&) {
+    return Streamed({Delta("Hel"), Delta("lo"), Delta("!"), std::string(kFinal)});
+  });
+  Fixture fixture(server.base_url() + "/");
+  GenerationRecorder recorder;
+  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+
+  const absl::StatusOr<GenerateResult> result = recorder.result();
+  REQUIRE(result.ok());
+  CHECK(result->text == "Hello!");
+  CHECK(result->finish_reason == "stop");
+  CHECK(result->prompt_tokens == 12);
+  CHECK(result->completion_tokens == 3);
+  CHECK(recorder.deltas() == std::vector<std::string>{"Hel", "lo", "!"});
+  CHECK(recorder.done_calls() == 1);
+  CHECK(recorder.done_thread() != std::this_thread::get_id());
+
+  const std::vector<ReceivedRequest> requests = server.requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].target == "/api/chat");
+  const nlohmann::json body = nlohmann::json::parse(requests[0].body);
+  CHECK(body["model"] == "llama3.2:1b");
+  CHECK(body["stream"] == true);
+  CHECK(body["messages"] == nlohmann::json::parse(R"([{"role":"system","content":"Be brief."},)"
+                                                  R"({"role":"user","content":"Say hi"}])"));
+  CHECK(body["options"]["num_predict"] == 64);
+  CHECK(body["options"]["temperature"] == 0.5);
+}
+
+TEST_CASE("ollama lines split anywhere across chunks parse the same") {
+  const std::string stream = Delta("a\"b") + Delta("\xC3\xA9") + "\r\n" + std::string(kFinal);
+  for (const size_t step : {1, 2, 3, 7, 13}) {
+    INFO("step " << step);
+    FakeHttpServer server([&](const ReceivedRequest&) {
+      std::vector<std::string> chunks;
+      for (size_t i = 0; i < stream.size(); i += step) chunks.push_back(stream.substr(i, step));
+      FakeResponse response = Streamed(std::move(chunks));
+      response.pause = absl::ZeroDuration();
+      return response;
+    });
+    Fixture fixture(server.base_url());
+    GenerationRecorder recorder;
+    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+    REQUIRE(recorder.WaitDone());
+    REQUIRE(recorder.result().ok());
+    CHECK(recorder.result()->text == "a\"b\xC3\xA9");
+  }
+}
+
+TEST_CASE("ollama 404 for an unknown model is NOT_FOUND with Ollama's message") {
+  FakeHttpServer server([](const ReceivedRequest&) {
+    FakeResponse response;
+    response.status = 404;
+    response.content_type = "application/json";
+    response.chunks = {R"({"error":"model \"nope\" not found, try pulling it first"})"};
+    response.chunked = false;
+    return response;
+  });
+  Fixture fixture(server.base_url());
+  GenerationRecorder recorder;
+  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+  CHECK(recorder.result().status().code() == absl::StatusCode::kNotFound);
+  CHECK(recorder.result().status().message() ==
+        "ollama: HTTP 404: model \"nope\" not found, try pulling it first");
+}
+
+TEST_CASE("ollama busy (503, 429) is UNAVAILABLE") {
+  for (const int status : {503, 429}) {
+    FakeHttpServer server([status](const ReceivedRequest&) {
+      FakeResponse response;
+      response.status = status;
+      response.chunks = {"busy"};
+      response.chunked = false;
+      return response;
+    });
+    Fixture fixture(server.base_url());
+    GenerationRecorder recorder;
+    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+    REQUIRE(recorder.WaitDone());
+    CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+  }
+}
+
+TEST_CASE("ollama refused connection is UNAVAILABLE") {
+  Fixture fixture("http://127.0.0.1:" + std::to_string(spine::testing::FreeLoopbackPort()));
+  GenerationRecorder recorder;
+  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+  CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("ollama malformed line is INTERNAL") {
+  for (const std::string bad : {"{not json\n", "[1,2]\n",
+                                R"({"message":"text"})"
+                                "\n",
+                                R"({"message":{"content":5}})"
+                                "\n",
+                                R"({"done":"yes"})"
+                                "\n"}) {
+    INFO(bad);
+    FakeHttpServer server([&](const ReceivedRequest&) {
+      return Streamed({Delta("ok"), bad, std::string(kFinal)});
+    });
+    Fixture fixture(server.base_url());
+    GenerationRecorder recorder;
+    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+    REQUIRE(recorder.WaitDone());
+    CHECK(recorder.result().status().code() == absl::StatusCode::kInternal);
+    CHECK(recorder.done_calls() == 1);
+  }
+}
+
+TEST_CASE("ollama error line in the stream is mapped") {
+  FakeHttpServer server([](const ReceivedRequest&) {
+    return Streamed({Delta("par"), R"({"error":"model runner has unexpectedly stopped"})"
+                                   "\n"});
+  });
+  Fixture fixture(server.base_url());
+  GenerationRecorder recorder;
+  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+  CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+  CHECK(recorder.result().status().message() == "ollama: model runner has unexpectedly stopped");
+}
+
+TEST_CASE("ollama stream dropped mid-reply is UNAVAILABLE") {
+  SECTION("inside a chunked body") {
+    FakeHttpServer server([](const ReceivedRequest&) {
+      return Streamed({Delta("a"), Delta("b")}, FakeResponse::End::kDrop);
+    });
+    Fixture fixture(server.base_url());
+    GenerationRecorder recorder;
+    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+    REQUIRE(recorder.WaitDone());
+    CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+    CHECK(recorder.deltas() == std::vector<std::string>{"a", "b"});
+  }
+  SECTION("a complete body without the final line") {
+    FakeHttpServer server([](const ReceivedRequest&) { return Streamed({Delta("a")}); });
+    Fixture fixture(server.base_url());
+    GenerationRecorder recorder;
+    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+    REQUIRE(recorder.WaitDone());
+    CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+  }
+}
+
+TEST_CASE("ollama stall past the deadline is DEADLINE_EXCEEDED at about the deadline") {
+  FakeHttpServer server(
+      [](const ReceivedRequest&) { return Streamed({Delta("slow")}, FakeResponse::End::kStall); });
+  Fixture fixture(server.base_url());
+  GenerationRecorder recorder;
+  const GenerateParams params = Params(absl::Milliseconds(300));
+  auto generation = fixture.backend->Start(params, recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+  CHECK(recorder.result().status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(recorder.done_at() < params.deadline + absl::Milliseconds(200));
+}
+
+TEST_CASE("ollama cancel during a stalled stream ends it as CANCELLED within 100 ms") {
+  FakeHttpServer server(
+      [](const ReceivedRequest&) { return Streamed({Delta("first")}, FakeResponse::End::kStall); });
+  Fixture fixture(server.base_url());
+  GenerationRecorder recorder;
+  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
+  REQUIRE(recorder.WaitFirstDelta(absl::Seconds(10)));
+
+  const absl::Time cancelled_at = absl::Now();
+  generation->Cancel();
+  REQUIRE(recorder.WaitDone(absl::Seconds(5)));
+  CHECK(recorder.done_at() - cancelled_at < absl::Milliseconds(100));
+  CHECK(recorder.result().status().code() == absl::StatusCode::kCancelled);
+  generation->Cancel();
+  CHECK(recorder.done_calls() == 1);
+}
+
+TEST_CASE("ollama base URL must be http or https") {
+  auto client = HttpClient::Create(HttpClientOptions{});
+  REQUIRE(client.ok());
+  CHECK(OllamaBackend::Create(**client, "ftp://x").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(OllamaBackend::Create(**client, "http://").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(OllamaBackend::Create(**client, "http://h:1/?q=1").status().code() ==
+        absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace spine::llm
