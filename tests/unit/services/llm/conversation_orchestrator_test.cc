@@ -2,73 +2,16 @@
 #include "services/llm/conversation_orchestrator.h"
 
 #include <catch2/catch.hpp>
-#include <map>
 #include <optional>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "libs/rpc/error_info.h"
+#include "tests/unit/services/llm/fake_conversation_store.h"
 
 namespace spine::llm {
 namespace {
 
-class FakeStore final : public ConversationStore {
- public:
-  absl::StatusOr<StoredConversation> Create(int64_t user_id, const std::string& model,
-                                            const std::string& title,
-                                            const std::string& system) override {
-    absl::MutexLock lock(&mu_);
-    StoredConversation conversation{.id = ++last_id_,
-                                    .user_id = user_id,
-                                    .model = model,
-                                    .title = title,
-                                    .system = system,
-                                    .state = "idle"};
-    rows_[conversation.id] = conversation;
-    return conversation;
-  }
-  absl::StatusOr<StoredConversation> Get(int64_t user_id, int64_t id, bool with_messages) override {
-    absl::MutexLock lock(&mu_);
-    auto it = rows_.find(id);
-    if (it == rows_.end() || it->second.user_id != user_id) return absl::NotFoundError("missing");
-    StoredConversation copy = it->second;
-    if (!with_messages) copy.messages.clear();
-    return copy;
-  }
-  absl::StatusOr<StoredConversationPage> List(int64_t, int, const std::string&) override {
-    return StoredConversationPage{};
-  }
-  absl::StatusOr<StoredConversation> Append(int64_t user_id, int64_t id,
-                                            const std::string& expect_state,
-                                            const std::string& new_state,
-                                            const std::vector<StoredMessage>& messages) override {
-    absl::MutexLock lock(&mu_);
-    auto it = rows_.find(id);
-    if (it == rows_.end() || it->second.user_id != user_id) return absl::NotFoundError("missing");
-    if (it->second.state != expect_state) return absl::AbortedError("state moved on");
-    for (StoredMessage message : messages) {
-      message.create_micros = ++clock_;
-      it->second.messages.push_back(message);
-    }
-    it->second.state = new_state;
-    return it->second;
-  }
-  absl::Status Delete(int64_t, int64_t id) override {
-    absl::MutexLock lock(&mu_);
-    rows_.erase(id);
-    return absl::OkStatus();
-  }
-  std::string StateOf(int64_t id) {
-    absl::MutexLock lock(&mu_);
-    return rows_.at(id).state;
-  }
-
- private:
-  absl::Mutex mu_;
-  int64_t last_id_ = 0;
-  int64_t clock_ = 0;
-  std::map<int64_t, StoredConversation> rows_;
-};
+using FakeStore = FakeConversationStore;
 
 // Holds each generation until the test completes or fails it.
 class ManualGenerator final : public ReplyGenerator {
