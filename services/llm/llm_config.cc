@@ -5,6 +5,13 @@ namespace spine::llm {
 LlmConfig ReadLlmConfig(ConfigReader& reader) {
   LlmConfig config;
   config.common = ReadCommonConfig(reader, "llm");
+  config.models_file = reader.String("SPINE_LLM_MODELS_FILE", "");
+  config.max_prompt_chars = reader.Int("SPINE_LLM_MAX_PROMPT_CHARS", 100000, 1, 10'000'000);
+  config.audit_prompts = reader.OneOf("SPINE_AUDIT_PROMPTS", "metadata", {"metadata", "full"});
+  // Conversations and the audit log live in spine-storage, reached with this token. A JWT is
+  // far longer than 32 characters; the bound only catches an empty or truncated file.
+  config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
+  config.store_threads = reader.Int("SPINE_LLM_STORE_THREADS", 2, 1, 64);
   return config;
 }
 

@@ -1,6 +1,9 @@
 // LlmConfig: every setting spine-llm reads, filled and validated once in main.cc.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "libs/core/common_config.h"
 #include "libs/core/config_reader.h"
 
@@ -8,6 +11,11 @@ namespace spine::llm {
 
 struct LlmConfig {
   CommonConfig common;
+  std::string models_file{};     // SPINE_LLM_MODELS_FILE; empty: the built-in stub models
+  int64_t max_prompt_chars = 0;  // SPINE_LLM_MAX_PROMPT_CHARS
+  std::string audit_prompts{};   // SPINE_AUDIT_PROMPTS: "metadata" or "full"
+  std::string service_token{};   // SPINE_SERVICE_TOKEN or the file SPINE_SERVICE_TOKEN_FILE
+  int64_t store_threads = 0;     // SPINE_LLM_STORE_THREADS: storage writes after replies
 };
 
 LlmConfig ReadLlmConfig(ConfigReader& reader);

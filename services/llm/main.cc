@@ -1,12 +1,78 @@
-// spine-llm: reads its config, builds its objects, serves until SIGTERM/SIGINT.
+// spine-llm: reads its config, builds the models, the conversation orchestrator and the two
+// gRPC services, serves until SIGTERM/SIGINT.
+#include "libs/core/worker_pool.h"
+#include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/llm/conversation_orchestrator.h"
+#include "services/llm/conversation_service.h"
 #include "services/llm/llm_config.h"
+#include "services/llm/llm_service.h"
+#include "services/llm/model_registry.h"
+#include "services/llm/pool_reply_generator.h"
+#include "services/llm/storage_conversation_store.h"
+
+namespace {
+
+int Run(const spine::llm::LlmConfig& config) {
+  using spine::log::Error;
+  const spine::CommonConfig& common = config.common;
+  spine::Clock& clock = spine::RealClock::Instance();
+
+  auto models = spine::llm::LoadModels(config.models_file);
+  if (!models.ok()) {
+    Error("refusing to start", {{"error", std::string(models.status().message())}});
+    return 2;
+  }
+  auto registry = spine::llm::ModelRegistry::Create(*std::move(models), clock);
+  if (!registry.ok()) {
+    Error("refusing to start", {{"error", std::string(registry.status().message())}});
+    return 2;
+  }
+  auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
+  if (!verifier.ok()) {
+    Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  const spine::rpc::Authenticator authenticator(verifier->get());
+
+  spine::llm::StorageConversationStore store(
+      spine::rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      config.service_token, absl::Milliseconds(common.rpc_deadline_ms));
+  auto store_pool =
+      spine::WorkerPool::Create(static_cast<int>(config.store_threads), /*max_queued=*/1024);
+  if (!store_pool.ok()) {
+    Error("cannot start", {{"error", std::string(store_pool.status().message())}});
+    return 1;
+  }
+  spine::llm::PoolReplyGenerator generator((*registry)->pool());
+  spine::llm::ConversationOrchestrator orchestrator(store, generator, (*registry)->ContextChars(),
+                                                    **store_pool);
+
+  spine::llm::LlmService llm((*registry)->pool(), authenticator,
+                             spine::llm::LlmLimits{.max_prompt_chars = config.max_prompt_chars});
+  spine::llm::ConversationService conversations(orchestrator, store, authenticator,
+                                                config.max_prompt_chars);
+  spine::llm::RunnerPool& pool = (*registry)->pool();
+  return spine::rpc::ServeUntilSignal(
+      common, common.addresses.llm, authenticator, {&llm, &conversations},
+      [&pool](spine::v1::ServiceStatus* status) {
+        for (const spine::llm::ModelStats& stats : pool.Stats()) {
+          spine::v1::ModelQueue* queue = status->add_model_queues();
+          queue->set_model(stats.name);
+          queue->set_queued(stats.queued);
+          queue->set_running(stats.running);
+          queue->set_oldest_queued_ms(absl::ToInt64Milliseconds(stats.oldest_queued_age));
+        }
+      });
+}
+
+}  // namespace
 
 int main() {
   spine::rpc::BlockTerminationSignals();
   std::optional<spine::llm::LlmConfig> config =
       spine::rpc::LoadConfig<spine::llm::LlmConfig>("llm", spine::llm::ReadLlmConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.llm);
+  return Run(*config);
 }

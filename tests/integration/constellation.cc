@@ -8,6 +8,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/auth/ed25519_keys.h"
+#include "libs/auth/jwt.h"
+#include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/health_client.h"
 #include "tests/support/http_client.h"
@@ -46,6 +48,15 @@ Constellation::Constellation(const std::vector<std::string>& services,
 
   http_port_ = FreeLoopbackPort();
   for (const char* service : kServices) grpc_ports_[service] = FreeLoopbackPort();
+  // Each service gets its own service token, as deploy/local/spine-up mints them.
+  auto signing_key = Ed25519PrivateKey::FromPem(keys->first);
+  if (!signing_key.ok()) throw std::runtime_error(std::string(signing_key.status().message()));
+  const JwtSigner signer(*std::move(signing_key), RealClock::Instance(), absl::Hours(24));
+  for (const char* service : kServices) {
+    auto token = signer.Sign(service, absl::StrCat("spine-", service), "service");
+    if (!token.ok()) throw std::runtime_error(std::string(token.status().message()));
+    service_token_files_[service] = dir_.WriteFile(absl::StrCat("service_token_", service), *token);
+  }
 
   env_ = {
       {"SPINE_DEV_MODE", "0"},
@@ -73,8 +84,11 @@ void Constellation::Restart(const std::string& service) {
   const std::string binary =
       absl::StrCat(SPINE_BINARY_DIR, "/services/", service, "/spine-", service);
   processes_[service].reset();  // reaps a previous instance (SIGKILL if still running)
+  std::map<std::string, std::string> env = env_;
+  // A test's own SPINE_SERVICE_TOKEN_FILE (extra_env) wins over the minted one.
+  env.emplace("SPINE_SERVICE_TOKEN_FILE", service_token_files_.at(service));
   processes_[service] =
-      std::make_unique<ChildProcess>(binary, env_, dir_.path() + "/" + service + ".log");
+      std::make_unique<ChildProcess>(binary, env, dir_.path() + "/" + service + ".log");
 }
 
 std::string Constellation::GrpcAddress(const std::string& service) const {

@@ -50,6 +50,7 @@ class Constellation {
   int http_port_ = 0;
   std::map<std::string, int> grpc_ports_;
   std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> service_token_files_;
   std::map<std::string, std::unique_ptr<ChildProcess>> processes_;
 };
 

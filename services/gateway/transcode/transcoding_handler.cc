@@ -5,6 +5,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -34,9 +35,14 @@ bool IsJson(const HttpRequest& request) {
 HttpResponse UpstreamError(const Route& route, const absl::Status& status,
                            absl::Duration deadline) {
   // A service that says it is unavailable (and why) is passed through like any other answer.
-  if (rpc::GetErrorInfo(status).has_value()) {
+  if (const std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status)) {
     HttpResponse response = MakeErrorResponse(status, "");
-    if (status.code() == absl::StatusCode::kUnavailable) {
+    // A service that knows when to come back says so (a full model queue); else 1 s for 503.
+    auto hint = info->metadata().find("retryAfterSeconds");
+    int64_t seconds = 0;
+    if (hint != info->metadata().end() && absl::SimpleAtoi(hint->second, &seconds) && seconds > 0) {
+      response.headers.emplace_back("Retry-After", absl::StrCat(seconds));
+    } else if (status.code() == absl::StatusCode::kUnavailable) {
       response.headers.emplace_back("Retry-After", "1");
     }
     return response;
