@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
 #include "nlohmann/json.hpp"
+#include "services/gateway/transcode/transcoder.h"
 #include "spine/v1/common.pb.h"
 
 namespace spine::gateway {
@@ -127,17 +128,6 @@ Json ScalarSchema(const FieldDescriptor* field) {
     default:
       return Type("string");
   }
-}
-
-// The transcoder's rule for fields the path or query string may set: scalars, enums, and the
-// well-known types whose JSON form is a string or a number.
-bool IsScalarLike(const FieldDescriptor* field) {
-  if (field->type() != FieldDescriptor::TYPE_MESSAGE) return true;
-  const std::string& name = field->message_type()->full_name();
-  return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration" ||
-         name == "google.protobuf.FieldMask" ||
-         (absl::StartsWith(name, "google.protobuf.") && absl::EndsWith(name, "Value") &&
-          name != "google.protobuf.Value");
 }
 
 // Component schemas of messages and enums, by full proto name. Messages are referenced first
@@ -393,7 +383,7 @@ class DocumentBuilder {
       for (int i = 0; i < input->field_count(); ++i) {
         const FieldDescriptor* field = input->field(i);
         if (field == body_field || from_path.count(field) != 0 || field->is_map() ||
-            !IsScalarLike(field)) {
+            !IsTextParameterField(field)) {
           continue;
         }
         Json parameter = Json{{"name", field->json_name()},

@@ -37,16 +37,6 @@ const FieldDescriptor* FindField(const Descriptor* message, absl::string_view na
   return field;
 }
 
-bool IsScalarLike(const FieldDescriptor* field) {
-  if (field->type() != FieldDescriptor::TYPE_MESSAGE) return true;
-  // Well-known types whose JSON form is a string or number.
-  const std::string& name = field->message_type()->full_name();
-  return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration" ||
-         name == "google.protobuf.FieldMask" ||
-         (absl::StartsWith(name, "google.protobuf.") && absl::EndsWith(name, "Value") &&
-          name != "google.protobuf.Value");
-}
-
 // The JSON value of one text parameter for `field`: JSON literals for bools, the text as a
 // string for everything else (the JSON mapping accepts quoted numbers, enum names, and the
 // string forms of the well-known types), so the strict parser judges it.
@@ -109,7 +99,7 @@ absl::Status SetParam(const Descriptor* message, json& root, absl::string_view n
     const bool last = i + 1 == parts.size();
     if (!last) {
       if (field->type() != FieldDescriptor::TYPE_MESSAGE || field->is_repeated() ||
-          IsScalarLike(field)) {
+          IsTextParameterField(field)) {
         return absl::InvalidArgumentError(absl::StrCat(name, ": no such field"));
       }
       json& child = (*node)[key];
@@ -118,7 +108,7 @@ absl::Status SetParam(const Descriptor* message, json& root, absl::string_view n
       current = field->message_type();
       continue;
     }
-    if (!IsScalarLike(field) || field->is_map()) {
+    if (!IsTextParameterField(field) || field->is_map()) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": cannot be set from the ", from_path ? "path" : "query string"));
     }
@@ -199,7 +189,7 @@ absl::Status CheckValue(const FieldDescriptor* field, const json& value, const s
           type == "google.protobuf.FieldMask") {
         return expect(value.is_string(), "a string");
       }
-      if (IsScalarLike(field) || type == "google.protobuf.Any") return absl::OkStatus();
+      if (IsTextParameterField(field) || type == "google.protobuf.Any") return absl::OkStatus();
       return CheckObject(field->message_type(), value, where);
     }
     default:  // numbers may be quoted in proto3 JSON
@@ -239,6 +229,15 @@ std::string CleanParseError(absl::string_view message) {
 }
 
 }  // namespace
+
+bool IsTextParameterField(const FieldDescriptor* field) {
+  if (field->type() != FieldDescriptor::TYPE_MESSAGE) return true;
+  const std::string& name = field->message_type()->full_name();
+  return name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration" ||
+         name == "google.protobuf.FieldMask" ||
+         (absl::StartsWith(name, "google.protobuf.") && absl::EndsWith(name, "Value") &&
+          name != "google.protobuf.Value");
+}
 
 absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query) {
   QueryParams params;

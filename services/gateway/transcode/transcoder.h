@@ -39,6 +39,11 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
     const Route& route, const PathBindings& bindings, const QueryParams& query,
     absl::string_view body);
 
+// Whether a path variable or query parameter can set `field`: scalars, enums, and the
+// well-known types whose JSON form is a string or a number (Timestamp, Duration, FieldMask,
+// wrappers). The OpenAPI document lists query parameters by the same rule.
+bool IsTextParameterField(const google::protobuf::FieldDescriptor* field);
+
 // The JSON body of a response message: every field, zero values included.
 absl::StatusOr<std::string> RenderResponse(const google::protobuf::Message& response);
 

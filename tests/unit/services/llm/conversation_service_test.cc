@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "libs/core/worker_pool.h"
 #include "services/llm/conversation_orchestrator.h"
+#include "services/llm/pool_reply_generator.h"
 #include "spine/v1/llm.grpc.pb.h"
 #include "tests/unit/services/llm/fake_conversation_store.h"
 #include "tests/unit/services/llm/service_test_env.h"
@@ -22,27 +23,6 @@ namespace {
 
 using spine::v1::Conversation;
 using spine::v1::SendMessageResponse;
-
-// Runs each reply as a pool job, as spine-llm does.
-class PoolGenerator final : public ReplyGenerator {
- public:
-  explicit PoolGenerator(RunnerPool& pool) : pool_(pool) {}
-
-  absl::StatusOr<Cancel> Generate(
-      const std::string& model, int64_t user_id, std::vector<ChatMessage> context,
-      absl::Time deadline, std::function<void(absl::StatusOr<GenerateResult>)> done) override {
-    JobRequest job{.model = model, .user_id = std::to_string(user_id)};
-    job.params.messages = std::move(context);
-    job.params.deadline = deadline;
-    job.on_done = [done = std::move(done)](JobResult result) { done(std::move(result.result)); };
-    absl::StatusOr<JobHandle> handle = pool_.Submit(std::move(job));
-    if (!handle.ok()) return handle.status();
-    return Cancel([handle = *handle] { handle.Cancel(); });
-  }
-
- private:
-  RunnerPool& pool_;
-};
 
 // A SendMessage call running in the background.
 struct PendingSend {
@@ -110,7 +90,7 @@ struct Fixture {
 
   ServiceTestEnv env;
   FakeConversationStore store;
-  PoolGenerator generator{env.pool()};
+  PoolReplyGenerator generator{env.pool()};
   std::unique_ptr<WorkerPool> store_pool = *WorkerPool::Create(1, 16);
   ConversationOrchestrator orchestrator{
       store, generator, {{"stub", 1000}, {"stub-slow", 1000}}, *store_pool};
