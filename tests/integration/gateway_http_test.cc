@@ -395,6 +395,8 @@ TEST_CASE("the rate limit admits 100 requests a minute per client and exempts op
   for (int i = 0; i < 5; ++i) {
     CHECK(HttpRequestTo(port, "GET", "/healthz").status == 200);
     CHECK(HttpRequestTo(port, "GET", "/readyz").status != 429);
+    CHECK(HttpRequestTo(port, "GET", "/status").status == 200);
+    CHECK(HttpRequestTo(port, "GET", "/metrics").status == 200);
   }
   // Behind the trusted proxy (127.0.0.1) the forwarded client counts, and has its own bucket.
   const HttpResult proxied =
