@@ -1,8 +1,5 @@
 #include "services/llm/backends/ollama_backend.h"
 
-#include <algorithm>
-#include <cstdint>
-#include <limits>
 #include <utility>
 #include <vector>
 
@@ -10,77 +7,36 @@
 #include "nlohmann/json.hpp"
 #include "services/llm/backends/base_url.h"
 #include "services/llm/backends/http_error_status.h"
-#include "services/llm/backends/http_generation.h"
 #include "services/llm/backends/ndjson_parser.h"
+#include "services/llm/backends/streaming_chat.h"
 
 namespace spine::llm {
 namespace {
 
 using Json = nlohmann::json;
 
-constexpr size_t kMaxErrorBodyBytes = size_t{64} * 1024;
-
-int ClampedInt(const Json& value) {
-  if (value.is_number_unsigned()) {
-    return static_cast<int>(
-        std::min<uint64_t>(value.get<uint64_t>(), std::numeric_limits<int>::max()));
-  }
-  if (value.is_number_integer()) {
-    return static_cast<int>(
-        std::clamp<int64_t>(value.get<int64_t>(), 0, std::numeric_limits<int>::max()));
-  }
-  return 0;
-}
-
 // One streamed /api/chat reply: NDJSON lines in, deltas and the final result out.
-class OllamaStream final : public HttpResponseHandler {
+class OllamaStream final : public StreamingChatHandler {
  public:
   OllamaStream(Backend::OnDelta on_delta, Backend::OnDone done)
-      : on_delta_(std::move(on_delta)), done_(std::move(done)) {}
-
-  absl::Status OnData(int http_status, absl::string_view chunk) override {
-    // Kept so that Finish reports it as it is, not as a transfer error.
-    stream_error_ = Consume(http_status, chunk);
-    return stream_error_;
-  }
+      : StreamingChatHandler("ollama", std::move(on_delta), std::move(done)) {}
 
  private:
-  absl::Status Consume(int http_status, absl::string_view chunk) {
-    if (http_status < 200 || http_status > 299) {
-      // An error reply: keep (the start of) its body for the message.
-      const size_t room = kMaxErrorBodyBytes - std::min(kMaxErrorBodyBytes, error_body_.size());
-      error_body_.append(chunk.data(), std::min(room, chunk.size()));
-      return absl::OkStatus();
-    }
+  absl::Status ConsumeBody(absl::string_view chunk) override {
     absl::StatusOr<std::vector<std::string>> lines = parser_.Feed(chunk);
-    if (!lines.ok()) return absl::InternalError(absl::StrCat("ollama: ", lines.status().message()));
+    if (!lines.ok()) return ParserError(lines.status());
     for (const std::string& line : *lines) {
       if (absl::Status status = HandleLine(line); !status.ok()) return status;
     }
     return absl::OkStatus();
   }
 
- public:
-  void OnComplete(absl::Status status, int http_status) override {
-    done_(Finish(status, http_status));
-  }
-
- private:
-  absl::StatusOr<GenerateResult> Finish(const absl::Status& status, int http_status) {
-    // Once the final line arrived the reply is whole, whatever happens to the connection.
-    if (finished_) return std::move(result_);
-    if (!stream_error_.ok()) return stream_error_;
-    if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat("ollama: ", status.message()));
-    }
-    if (http_status < 200 || http_status > 299) {
-      return StatusForHttpError("ollama", http_status, ErrorMessageFromBody(error_body_));
-    }
+  absl::Status EndOfBody() override {
     absl::StatusOr<std::string> last = parser_.Finish();
-    if (!last.ok()) return absl::InternalError(absl::StrCat("ollama: ", last.status().message()));
+    if (!last.ok()) return ParserError(last.status());
     if (!last->empty()) {
       if (absl::Status line_status = HandleLine(*last); !line_status.ok()) return line_status;
-      if (finished_) return std::move(result_);
+      if (finished()) return absl::OkStatus();
     }
     return absl::UnavailableError(absl::StrCat("ollama: the reply ended after ", lines_,
                                                " lines without its final \"done\": true line"));
@@ -88,7 +44,7 @@ class OllamaStream final : public HttpResponseHandler {
 
   absl::Status HandleLine(const std::string& line) {
     ++lines_;
-    if (finished_) return absl::OkStatus();  // nothing is expected after the final line
+    if (finished()) return absl::OkStatus();  // nothing is expected after the final line
     const Json json = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object()) {
       return absl::InternalError(
@@ -110,11 +66,7 @@ class OllamaStream final : public HttpResponseHandler {
           return absl::InternalError(
               absl::StrCat("ollama: reply line ", lines_, ": \"message.content\" is not a string"));
         }
-        const std::string& text = content->get_ref<const std::string&>();
-        if (!text.empty()) {
-          result_.text += text;
-          on_delta_(text);
-        }
+        AppendText(content->get_ref<const std::string&>());
       }
     }
     const auto done = json.find("done");
@@ -124,27 +76,21 @@ class OllamaStream final : public HttpResponseHandler {
           absl::StrCat("ollama: reply line ", lines_, ": \"done\" is not a boolean"));
     }
     if (!done->get<bool>()) return absl::OkStatus();
-    finished_ = true;
+    MarkFinished();
     const auto reason = json.find("done_reason");
-    result_.finish_reason =
+    result().finish_reason =
         reason != json.end() && reason->is_string() && *reason == "length" ? "length" : "stop";
     if (const auto count = json.find("prompt_eval_count"); count != json.end()) {
-      result_.prompt_tokens = ClampedInt(*count);
+      result().prompt_tokens = ClampedTokenCount(*count);
     }
     if (const auto count = json.find("eval_count"); count != json.end()) {
-      result_.completion_tokens = ClampedInt(*count);
+      result().completion_tokens = ClampedTokenCount(*count);
     }
     return absl::OkStatus();
   }
 
-  Backend::OnDelta on_delta_;
-  Backend::OnDone done_;
   NdjsonParser parser_;
-  std::string error_body_;
-  absl::Status stream_error_;
-  GenerateResult result_;
   int lines_ = 0;
-  bool finished_ = false;
 };
 
 }  // namespace
@@ -157,31 +103,22 @@ absl::StatusOr<std::unique_ptr<OllamaBackend>> OllamaBackend::Create(HttpClient&
 }
 
 std::string OllamaBackend::RequestBody(const GenerateParams& params) {
-  Json messages = Json::array();
-  for (const ChatMessage& message : params.messages) {
-    messages.push_back({{"role", message.role}, {"content", message.content}});
-  }
   Json options = Json::object();
   if (params.max_tokens > 0) options["num_predict"] = params.max_tokens;
   if (params.temperature.has_value()) options["temperature"] = *params.temperature;
   const Json body = {{"model", params.backend_model},
-                     {"messages", std::move(messages)},
+                     {"messages", ChatMessagesJson(params.messages)},
                      {"stream", true},
                      {"options", std::move(options)}};
-  // Replacing invalid UTF-8 rather than throwing: the gateway validated the text already.
-  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpRequestBody(body);
 }
 
 std::unique_ptr<Generation> OllamaBackend::Start(const GenerateParams& params, OnDelta on_delta,
                                                  OnDone done) {
-  HttpRequest request;
-  request.url = chat_url_;
-  request.headers = {{"Content-Type", "application/json"}, {"Accept", "application/x-ndjson"}};
-  request.body = RequestBody(params);
-  request.deadline = params.deadline;
-  const HttpClient::TransferId id = http_.Start(
-      std::move(request), std::make_unique<OllamaStream>(std::move(on_delta), std::move(done)));
-  return std::make_unique<HttpGeneration>(http_, id);
+  return StartHttpGeneration(
+      http_,
+      JsonPostRequest(chat_url_, "application/x-ndjson", RequestBody(params), params.deadline),
+      std::make_unique<OllamaStream>(std::move(on_delta), std::move(done)));
 }
 
 }  // namespace spine::llm

@@ -7,17 +7,23 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "tests/support/child_process.h"
+#include "tests/unit/services/llm/backend_test_support.h"
 #include "tests/unit/services/llm/fake_http_server.h"
 #include "tests/unit/services/llm/generation_recorder.h"
 
 namespace spine::llm {
 namespace {
 
+using testing::CheckCancelEndsStalledStream;
+using testing::CheckStallEndsAtDeadline;
 using testing::FakeHttpServer;
 using testing::FakeResponse;
 using testing::GenerationRecorder;
 using testing::ReceivedRequest;
+using testing::RefusingBaseUrl;
+using testing::RunToEnd;
+using testing::RunUntilDone;
+using testing::SplitEvery;
 
 constexpr absl::string_view kFinal =
     R"({"model":"m","message":{"role":"assistant","content":""},"done":true,)"
@@ -43,26 +49,11 @@ GenerateParams Params(absl::Duration timeout = absl::Seconds(10)) {
 }
 
 // A client and a backend pointed at `server` (or any base URL).
-struct Fixture {
-  explicit Fixture(const std::string& base_url) {
-    auto created_client = HttpClient::Create(HttpClientOptions{});
-    REQUIRE(created_client.ok());
-    client = std::move(*created_client);
-    auto created = OllamaBackend::Create(*client, base_url);
-    REQUIRE(created.ok());
-    backend = std::move(*created);
-  }
-  std::unique_ptr<HttpClient> client;
-  std::unique_ptr<OllamaBackend> backend;
-};
+using Fixture = testing::BackendFixture<OllamaBackend>;
 
 FakeResponse Streamed(std::vector<std::string> chunks,
                       FakeResponse::End end = FakeResponse::End::kComplete) {
-  FakeResponse response;
-  response.chunks = std::move(chunks);
-  response.pause = absl::Milliseconds(2);
-  response.end = end;
-  return response;
+  return testing::StreamedResponse("application/x-ndjson", std::move(chunks), end);
 }
 
 TEST_CASE("ollama streams a reply and reports its token counts") {
@@ -71,10 +62,7 @@ TEST_CASE("ollama streams a reply and reports its token counts") {
   });
   Fixture fixture(server.base_url() + "/");
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
-
-  const absl::StatusOr<GenerateResult> result = recorder.result();
+  const absl::StatusOr<GenerateResult> result = RunToEnd(*fixture.backend, recorder, Params());
   REQUIRE(result.ok());
   CHECK(result->text == "Hello!");
   CHECK(result->finish_reason == "stop");
@@ -101,16 +89,13 @@ TEST_CASE("ollama lines split anywhere across chunks parse the same") {
   for (const size_t step : {1, 2, 3, 7, 13}) {
     INFO("step " << step);
     FakeHttpServer server([&](const ReceivedRequest&) {
-      std::vector<std::string> chunks;
-      for (size_t i = 0; i < stream.size(); i += step) chunks.push_back(stream.substr(i, step));
-      FakeResponse response = Streamed(std::move(chunks));
+      FakeResponse response = Streamed(SplitEvery(stream, step));
       response.pause = absl::ZeroDuration();
       return response;
     });
     Fixture fixture(server.base_url());
     GenerationRecorder recorder;
-    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-    REQUIRE(recorder.WaitDone());
+    RunUntilDone(*fixture.backend, recorder, Params());
     REQUIRE(recorder.result().ok());
     CHECK(recorder.result()->text == "a\"b\xC3\xA9");
   }
@@ -127,8 +112,7 @@ TEST_CASE("ollama 404 for an unknown model is NOT_FOUND with Ollama's message") 
   });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
+  RunUntilDone(*fixture.backend, recorder, Params());
   CHECK(recorder.result().status().code() == absl::StatusCode::kNotFound);
   CHECK(recorder.result().status().message() ==
         "ollama: HTTP 404: model \"nope\" not found, try pulling it first");
@@ -145,17 +129,15 @@ TEST_CASE("ollama busy (503, 429) is UNAVAILABLE") {
     });
     Fixture fixture(server.base_url());
     GenerationRecorder recorder;
-    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-    REQUIRE(recorder.WaitDone());
+    RunUntilDone(*fixture.backend, recorder, Params());
     CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
   }
 }
 
 TEST_CASE("ollama refused connection is UNAVAILABLE") {
-  Fixture fixture("http://127.0.0.1:" + std::to_string(spine::testing::FreeLoopbackPort()));
+  Fixture fixture(RefusingBaseUrl());
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
+  RunUntilDone(*fixture.backend, recorder, Params());
   CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
 }
 
@@ -173,8 +155,7 @@ TEST_CASE("ollama malformed line is INTERNAL") {
     });
     Fixture fixture(server.base_url());
     GenerationRecorder recorder;
-    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-    REQUIRE(recorder.WaitDone());
+    RunUntilDone(*fixture.backend, recorder, Params());
     CHECK(recorder.result().status().code() == absl::StatusCode::kInternal);
     CHECK(recorder.done_calls() == 1);
   }
@@ -187,8 +168,7 @@ TEST_CASE("ollama error line in the stream is mapped") {
   });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
+  RunUntilDone(*fixture.backend, recorder, Params());
   CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
   CHECK(recorder.result().status().message() == "ollama: model runner has unexpectedly stopped");
 }
@@ -200,8 +180,7 @@ TEST_CASE("ollama stream dropped mid-reply is UNAVAILABLE") {
     });
     Fixture fixture(server.base_url());
     GenerationRecorder recorder;
-    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-    REQUIRE(recorder.WaitDone());
+    RunUntilDone(*fixture.backend, recorder, Params());
     CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
     CHECK(recorder.deltas() == std::vector<std::string>{"a", "b"});
   }
@@ -209,8 +188,7 @@ TEST_CASE("ollama stream dropped mid-reply is UNAVAILABLE") {
     FakeHttpServer server([](const ReceivedRequest&) { return Streamed({Delta("a")}); });
     Fixture fixture(server.base_url());
     GenerationRecorder recorder;
-    auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-    REQUIRE(recorder.WaitDone());
+    RunUntilDone(*fixture.backend, recorder, Params());
     CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
   }
 }
@@ -219,12 +197,7 @@ TEST_CASE("ollama stall past the deadline is DEADLINE_EXCEEDED at about the dead
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("slow")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
-  GenerationRecorder recorder;
-  const GenerateParams params = Params(absl::Milliseconds(300));
-  auto generation = fixture.backend->Start(params, recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
-  CHECK(recorder.result().status().code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(recorder.done_at() < params.deadline + absl::Milliseconds(200));
+  CheckStallEndsAtDeadline(*fixture.backend, Params(absl::Milliseconds(300)));
 }
 
 TEST_CASE("ollama cancel during a stalled stream ends it as CANCELLED within 100 ms") {
@@ -232,14 +205,7 @@ TEST_CASE("ollama cancel during a stalled stream ends it as CANCELLED within 100
       [](const ReceivedRequest&) { return Streamed({Delta("first")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitFirstDelta(absl::Seconds(10)));
-
-  const absl::Time cancelled_at = absl::Now();
-  generation->Cancel();
-  REQUIRE(recorder.WaitDone(absl::Seconds(5)));
-  CHECK(recorder.done_at() - cancelled_at < absl::Milliseconds(100));
-  CHECK(recorder.result().status().code() == absl::StatusCode::kCancelled);
+  auto generation = CheckCancelEndsStalledStream(*fixture.backend, recorder, Params());
   generation->Cancel();
   CHECK(recorder.done_calls() == 1);
 }

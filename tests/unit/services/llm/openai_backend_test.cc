@@ -7,17 +7,21 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "tests/support/child_process.h"
+#include "tests/unit/services/llm/backend_test_support.h"
 #include "tests/unit/services/llm/fake_http_server.h"
 #include "tests/unit/services/llm/generation_recorder.h"
 
 namespace spine::llm {
 namespace {
 
+using testing::CheckCancelEndsStalledStream;
+using testing::CheckStallEndsAtDeadline;
 using testing::FakeHttpServer;
 using testing::FakeResponse;
 using testing::GenerationRecorder;
 using testing::ReceivedRequest;
+using testing::RefusingBaseUrl;
+using testing::SplitEvery;
 
 constexpr absl::string_view kKey = "sk-test-0123456789";
 
@@ -48,34 +52,18 @@ GenerateParams Params(absl::Duration timeout = absl::Seconds(10)) {
   return params;
 }
 
-struct Fixture {
-  explicit Fixture(const std::string& base_url, std::string key = std::string(kKey)) {
-    auto created_client = HttpClient::Create(HttpClientOptions{});
-    REQUIRE(created_client.ok());
-    client = std::move(*created_client);
-    auto created = OpenAiBackend::Create(*client, base_url, std::move(key));
-    REQUIRE(created.ok());
-    backend = std::move(*created);
-  }
-  std::unique_ptr<HttpClient> client;
-  std::unique_ptr<OpenAiBackend> backend;
+struct Fixture : testing::BackendFixture<OpenAiBackend> {
+  explicit Fixture(const std::string& base_url, std::string key = std::string(kKey))
+      : BackendFixture(base_url, std::move(key)) {}
 };
 
 FakeResponse Streamed(std::vector<std::string> chunks,
                       FakeResponse::End end = FakeResponse::End::kComplete) {
-  FakeResponse response;
-  response.content_type = "text/event-stream";
-  response.chunks = std::move(chunks);
-  response.pause = absl::Milliseconds(2);
-  response.end = end;
-  return response;
+  return testing::StreamedResponse("text/event-stream", std::move(chunks), end);
 }
 
-absl::StatusOr<GenerateResult> Run(Fixture& fixture, GenerationRecorder& recorder,
-                                   const GenerateParams& params = Params()) {
-  auto generation = fixture.backend->Start(params, recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitDone());
-  return recorder.result();
+absl::StatusOr<GenerateResult> Run(Fixture& fixture, GenerationRecorder& recorder) {
+  return testing::RunToEnd(*fixture.backend, recorder, Params());
 }
 
 TEST_CASE("openai streams a reply with usage and sends the bearer key") {
@@ -119,9 +107,7 @@ TEST_CASE("openai events split anywhere across chunks parse the same") {
   for (const size_t step : {1, 2, 5, 11}) {
     INFO("step " << step);
     FakeHttpServer server([&](const ReceivedRequest&) {
-      std::vector<std::string> chunks;
-      for (size_t i = 0; i < stream.size(); i += step) chunks.push_back(stream.substr(i, step));
-      FakeResponse response = Streamed(std::move(chunks));
+      FakeResponse response = Streamed(SplitEvery(stream, step));
       response.pause = absl::ZeroDuration();
       return response;
     });
@@ -160,7 +146,7 @@ TEST_CASE("openai HTTP errors are mapped and never show the key") {
 }
 
 TEST_CASE("openai refused connection is UNAVAILABLE") {
-  Fixture fixture("http://127.0.0.1:" + std::to_string(spine::testing::FreeLoopbackPort()));
+  Fixture fixture(RefusingBaseUrl());
   GenerationRecorder recorder;
   CHECK(Run(fixture, recorder).status().code() == absl::StatusCode::kUnavailable);
 }
@@ -191,10 +177,7 @@ TEST_CASE("openai stall past the deadline is DEADLINE_EXCEEDED at about the dead
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("slow")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
-  GenerationRecorder recorder;
-  const GenerateParams params = Params(absl::Milliseconds(300));
-  CHECK(Run(fixture, recorder, params).status().code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(recorder.done_at() < params.deadline + absl::Milliseconds(200));
+  CheckStallEndsAtDeadline(*fixture.backend, Params(absl::Milliseconds(300)));
 }
 
 TEST_CASE("openai cancel during a stalled stream ends it as CANCELLED within 100 ms") {
@@ -202,13 +185,7 @@ TEST_CASE("openai cancel during a stalled stream ends it as CANCELLED within 100
       [](const ReceivedRequest&) { return Streamed({Delta("first")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  auto generation = fixture.backend->Start(Params(), recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitFirstDelta(absl::Seconds(10)));
-  const absl::Time cancelled_at = absl::Now();
-  generation->Cancel();
-  REQUIRE(recorder.WaitDone(absl::Seconds(5)));
-  CHECK(recorder.done_at() - cancelled_at < absl::Milliseconds(100));
-  CHECK(recorder.result().status().code() == absl::StatusCode::kCancelled);
+  CheckCancelEndsStalledStream(*fixture.backend, recorder, Params());
 }
 
 }  // namespace
