@@ -52,7 +52,7 @@ class StreamingChatHandler : public HttpResponseHandler {
   void OnComplete(absl::Status status, int http_status) final;
 
  protected:
-  // The format's part: the next piece of a 2xx body (already split into nothing in particular).
+  // The format's part: the next raw piece of a 2xx body, cut wherever the network cut it.
   virtual absl::Status ConsumeBody(absl::string_view chunk) = 0;
   // The whole 2xx body arrived without the end of the reply (finished() is false): OK accepts
   // the result as it stands, an error ends the generation with it.
