@@ -231,8 +231,29 @@ absl::StatusOr<std::vector<Thought>> SqliteAdapter::ListThoughts(const ThoughtQu
       "     WHERE g.user_id = ?1 AND g.tag = ?5 AND g.thought_id = t.id)) "
       "AND (?6 = '' OR t.id IN (SELECT rowid FROM thoughts_fts WHERE thoughts_fts MATCH ?6)) "
       "ORDER BY t.create_micros DESC, t.id DESC LIMIT ?7";
+  // A search starts from the full-text index and sorts its matches: a rare word then costs
+  // its few matches, not a walk over every row of the user looking for them.
+  static constexpr char kSearch[] =
+      "SELECT t.id, t.user_id, t.text, t.tags_json, t.create_micros, t.update_micros "
+      "FROM (SELECT rowid AS id FROM thoughts_fts WHERE thoughts_fts MATCH ?6) f "
+      "CROSS JOIN thoughts t ON t.id = f.id WHERE t.user_id = ?1 "
+      "AND (t.create_micros, t.id) < (?3, ?4) "
+      "AND (?5 = '' OR EXISTS (SELECT 1 FROM thought_tags g "
+      "     WHERE g.user_id = ?1 AND g.tag = ?5 AND g.thought_id = t.id)) "
+      "ORDER BY t.create_micros DESC, t.id DESC LIMIT ?7";
+  static constexpr int kFewMatches = 1000;
   Reader reader = AcquireReader();
-  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(kList));
+  bool few_matches = false;
+  if (!query.fts_match.empty()) {
+    SPINE_ASSIGN_OR_RETURN(auto count,
+                           (*reader).Prepare("SELECT count(*) FROM (SELECT 1 FROM thoughts_fts "
+                                             "WHERE thoughts_fts MATCH ?1 LIMIT ?2)"));
+    count->BindText(1, query.fts_match);
+    count->BindInt(2, kFewMatches + 1);
+    SPINE_ASSIGN_OR_RETURN(bool row, count->Step());
+    few_matches = row && count->ColumnInt(0) <= kFewMatches;
+  }
+  SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(few_matches ? kSearch : kList));
   stmt->BindInt(1, query.user_id);
   // A row-value bound lets SQLite seek the index straight to the cursor; the first page starts
   // above every row.
