@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "libs/auth/base64url.h"
+#include "libs/auth/openssl_error.h"
 #include "libs/core/status.h"
 
 namespace spine {
@@ -37,21 +38,6 @@ struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-// Drains OpenSSL's thread-local error queue into a short reason, so a failure here never leaks
-// into an unrelated OpenSSL call later on the same thread.
-std::string TakeOpenSslError() {
-  std::string reason;
-  unsigned long code = 0;
-  while ((code = ERR_get_error()) != 0) {
-    if (reason.empty()) {
-      char buf[256];
-      ERR_error_string_n(code, buf, sizeof(buf));
-      reason = buf;
-    }
-  }
-  return reason.empty() ? "no OpenSSL detail" : reason;
-}
 
 // Refuses to prompt on the terminal for an encrypted key's passphrase (OpenSSL's default).
 int NoPassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "libs/auth/base64url.h"
+#include "libs/auth/openssl_error.h"
 #include "libs/core/status.h"
 
 namespace spine {
@@ -27,21 +28,6 @@ constexpr std::string_view kScheme = "scrypt";
 // it is split, so a garbage "hash" costs nothing.
 constexpr size_t kMaxEncodedBytes = 128;
 constexpr uint64_t kMiB = uint64_t{1024} * 1024;
-
-// Drains OpenSSL's thread-local error queue into a short reason, so a failure here never leaks
-// into an unrelated OpenSSL call later on the same thread.
-std::string TakeOpenSslError() {
-  std::string reason;
-  unsigned long code = 0;
-  while ((code = ERR_get_error()) != 0) {
-    if (reason.empty()) {
-      char buf[256];
-      ERR_error_string_n(code, buf, sizeof(buf));
-      reason = buf;
-    }
-  }
-  return reason.empty() ? "no OpenSSL detail" : reason;
-}
 
 std::string ParamsText(const ScryptParams& params) {
   return absl::StrCat("ln=", params.log2_n, ",r=", params.r, ",p=", params.p);

@@ -8,6 +8,7 @@
 #include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "services/storage/data_access_service.h"
+#include "services/storage/error_reasons.h"
 #include "services/storage/paging.h"
 #include "services/storage/thought_validation.h"
 
@@ -34,21 +35,6 @@ constexpr std::array<const char*, 5> kRunStates = {"QUEUED", "RUNNING", "SUCCEED
 const std::vector<std::string>& FinalRunStates() {
   static const std::vector<std::string> states = {"SUCCEEDED", "FAILED", "CANCELLED"};
   return states;
-}
-
-// Gives the adapter's NOT_FOUND the reason API clients switch on (API.md, "Errors"); its
-// message stays as the adapter wrote it.
-template <typename T>
-T WithNotFoundReason(T result, absl::string_view reason) {
-  return rpc::WithErrorInfoIf(std::move(result), absl::StatusCode::kNotFound, reason);
-}
-
-// Decode's refusals, with the reason clients see in the API error. Tagged here rather than in the
-// codec so that it (and its fuzz target) stays free of RPC types.
-absl::StatusOr<PageCursor> DecodePageToken(const PageTokenCodec& codec, absl::string_view token,
-                                           absl::string_view binding) {
-  return rpc::WithErrorInfoIf(codec.Decode(token, binding), absl::StatusCode::kInvalidArgument,
-                              "INVALID_PAGE_TOKEN");
 }
 
 absl::Status CheckOwner(int64_t user_id) {

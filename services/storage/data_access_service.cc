@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
+#include "services/storage/error_reasons.h"
 #include "services/storage/paging.h"
 #include "services/storage/search_query.h"
 #include "services/storage/thought_validation.h"
@@ -19,21 +20,6 @@ namespace {
 
 constexpr char kThoughtNotFound[] = "THOUGHT_NOT_FOUND";
 constexpr char kUserNotFound[] = "USER_NOT_FOUND";
-
-// Gives the adapter's NOT_FOUND the reason API clients switch on (API.md, "Errors"); its
-// message stays as the adapter wrote it.
-template <typename T>
-T WithNotFoundReason(T result, absl::string_view reason) {
-  return rpc::WithErrorInfoIf(std::move(result), absl::StatusCode::kNotFound, reason);
-}
-
-// Decode's refusals, with the reason clients see in the API error. Tagged here rather than in the
-// codec so that it (and its fuzz target) stays free of RPC types.
-absl::StatusOr<PageCursor> DecodePageToken(const PageTokenCodec& codec, absl::string_view token,
-                                           absl::string_view binding) {
-  return rpc::WithErrorInfoIf(codec.Decode(token, binding), absl::StatusCode::kInvalidArgument,
-                              "INVALID_PAGE_TOKEN");
-}
 
 absl::Status CheckId(int64_t id) {
   if (id <= 0) return absl::InvalidArgumentError(absl::StrCat("id: ", id, " is not a thought id"));
