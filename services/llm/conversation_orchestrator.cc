@@ -40,7 +40,7 @@ std::vector<ChatMessage> ConversationOrchestrator::BuildContext(
 
 absl::StatusOr<ReplyGenerator::Cancel> ConversationOrchestrator::SendMessage(
     int64_t user_id, int64_t id, const std::string& content, absl::Time deadline,
-    const std::function<void(absl::StatusOr<SendResult>)>& done) {
+    const std::string& request_id, const std::function<void(absl::StatusOr<SendResult>)>& done) {
   if (content.empty()) return absl::InvalidArgumentError("content: must not be empty");
   // The store checks the state atomically with the append: a second message while a reply is
   // pending is ABORTED there, naming the state.
@@ -66,8 +66,8 @@ absl::StatusOr<ReplyGenerator::Cancel> ConversationOrchestrator::SendMessage(
     return ReplyGenerator::Cancel([] {});
   }
   absl::StatusOr<ReplyGenerator::Cancel> cancel = generator_.Generate(
-      conversation->model, user_id, BuildContext(*conversation, limit->second), deadline,
-      [this, user_id, id, done](absl::StatusOr<GenerateResult> result) {
+      conversation->model, user_id, request_id, BuildContext(*conversation, limit->second),
+      deadline, [this, user_id, id, done](absl::StatusOr<GenerateResult> result) {
         // The store write blocks; the generator's thread must not.
         const absl::Status queued =
             store_pool_.Submit([this, user_id, id, done, result = std::move(result)]() mutable {

@@ -34,9 +34,11 @@ class ReplyGenerator {
   virtual ~ReplyGenerator() = default;
   // Cancels the generation it belongs to; safe after completion.
   using Cancel = std::function<void()>;
+  // `request_id` ties the generation's audit event and logs to the request that asked for it.
   virtual absl::StatusOr<Cancel> Generate(
-      const std::string& model, int64_t user_id, std::vector<ChatMessage> context,
-      absl::Time deadline, std::function<void(absl::StatusOr<GenerateResult>)> done) = 0;
+      const std::string& model, int64_t user_id, const std::string& request_id,
+      std::vector<ChatMessage> context, absl::Time deadline,
+      std::function<void(absl::StatusOr<GenerateResult>)> done) = 0;
 };
 
 struct SendResult {
@@ -65,7 +67,7 @@ class ConversationOrchestrator {
   // function, e.g. the client left) returns the conversation to idle without a message.
   absl::StatusOr<ReplyGenerator::Cancel> SendMessage(
       int64_t user_id, int64_t id, const std::string& content, absl::Time deadline,
-      const std::function<void(absl::StatusOr<SendResult>)>& done);
+      const std::string& request_id, const std::function<void(absl::StatusOr<SendResult>)>& done);
 
   // The context for `conversation`'s next reply, trimmed to `context_chars` (exposed for tests).
   static std::vector<ChatMessage> BuildContext(const StoredConversation& conversation,

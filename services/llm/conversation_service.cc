@@ -1,7 +1,5 @@
 #include "services/llm/conversation_service.h"
 
-#include <algorithm>
-#include <chrono>
 #include <string>
 #include <utility>
 
@@ -11,6 +9,9 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/core/status.h"
+#include "libs/core/utf8.h"
+#include "libs/rpc/deadline.h"
+#include "libs/rpc/request_id.h"
 #include "libs/rpc/status_convert.h"
 
 namespace spine::llm {
@@ -41,29 +42,18 @@ void ToProto(const StoredConversation& conversation, bool with_messages,
   for (const StoredMessage& message : conversation.messages) ToProto(message, out->add_messages());
 }
 
-// Characters (Unicode code points) in UTF-8 `text`: the bytes that do not continue a sequence.
-int64_t CountChars(const std::string& text) {
-  return std::count_if(text.begin(), text.end(),
-                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-}
-
-absl::Time RpcDeadline(const grpc::CallbackServerContext& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
 }  // namespace
 
 // A SendMessage call: finished from the orchestrator's `done`; OnCancel cancels the reply.
 class ConversationService::SendReactor final : public grpc::ServerUnaryReactor {
  public:
   void Start(ConversationOrchestrator& orchestrator, int64_t user_id, int64_t id,
-             const std::string& content, absl::Time deadline,
+             const std::string& content, absl::Time deadline, const std::string& request_id,
              spine::v1::SendMessageResponse* response) {
     // The response stays valid until Finish; nothing touches the reactor after Finish.
     absl::StatusOr<ReplyGenerator::Cancel> cancel = orchestrator.SendMessage(
-        user_id, id, content, deadline, [this, response](absl::StatusOr<SendResult> result) {
+        user_id, id, content, deadline, request_id,
+        [this, response](absl::StatusOr<SendResult> result) {
           if (!result.ok()) return Finish(rpc::ToGrpcStatus(result.status()));
           ToProto(result->reply, response->mutable_reply());
           ToProto(result->conversation, /*with_messages=*/true, response->mutable_conversation());
@@ -156,14 +146,15 @@ grpc::ServerUnaryReactor* ConversationService::SendMessage(
     reactor->Finish(rpc::ToGrpcStatus(user.status()));
     return reactor;
   }
-  const int64_t chars = CountChars(request->content());
+  // Characters are code points; proto3 has already checked that the content is UTF-8.
+  const auto chars = static_cast<int64_t>(CheckUtf8(request->content()).code_points);
   if (chars == 0 || chars > max_message_chars_) {
     reactor->Finish(rpc::ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("content: ", chars, " characters, must be 1..", max_message_chars_))));
     return reactor;
   }
-  reactor->Start(orchestrator_, *user, request->id(), request->content(), RpcDeadline(*context),
-                 response);
+  reactor->Start(orchestrator_, *user, request->id(), request->content(), rpc::DeadlineOf(*context),
+                 rpc::RequestIdOf(*context), response);
   return reactor;
 }
 

@@ -12,6 +12,10 @@ LlmConfig ReadLlmConfig(ConfigReader& reader) {
   // far longer than 32 characters; the bound only catches an empty or truncated file.
   config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
   config.store_threads = reader.Int("SPINE_LLM_STORE_THREADS", 2, 1, 64);
+  config.user_max_concurrent = reader.Int("SPINE_LLM_USER_MAX_CONCURRENT", 16, 1, 100000);
+  config.user_requests_per_minute =
+      reader.Int("SPINE_LLM_USER_REQUESTS_PER_MINUTE", 120, 1, 1'000'000);
+  config.audit_queue_limit = reader.Int("SPINE_AUDIT_QUEUE_LIMIT", 4096, 1, 1'000'000);
   return config;
 }
 

@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "libs/core/utf8.h"
+#include "libs/rpc/deadline.h"
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
 
@@ -27,24 +29,13 @@ using spine::v1::GenerateStreamEvent;
 // the last queued event, so a slow reader costs memory in proportion to the reply, not in events.
 constexpr size_t kMaxQueuedEvents = 64;
 
-// Characters (Unicode code points) in UTF-8 `text`: the bytes that do not continue a sequence.
-int64_t CountChars(const std::string& text) {
-  return std::count_if(text.begin(), text.end(),
-                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-}
-
 absl::Status CheckSize(const char* field, const std::string& text, int64_t limit) {
-  const int64_t chars = CountChars(text);
+  // Characters are code points; proto3 has already checked that the text is UTF-8.
+  const auto chars = static_cast<int64_t>(CheckUtf8(text).code_points);
   if (chars <= limit) return absl::OkStatus();
   return rpc::WithErrorInfo(
       absl::InvalidArgumentError(absl::StrCat(field, ": ", chars, " characters, at most ", limit)),
       "PROMPT_TOO_LONG");
-}
-
-absl::Time RpcDeadline(const grpc::CallbackServerContext& context) {
-  const std::chrono::system_clock::time_point deadline = context.deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
 }
 
 int32_t ClampedMillis(absl::Duration duration) {
@@ -61,6 +52,14 @@ void ToResponse(const std::string& model, const JobResult& job, GenerateResponse
   out->set_completion_tokens(result.completion_tokens);
   out->set_queue_wait_ms(ClampedMillis(job.queue_wait));
   out->set_duration_ms(ClampedMillis(job.run_duration));
+}
+
+// Whether an OnCancel is the call's deadline rather than the client leaving. The pool holds the
+// same (or an earlier) deadline and ends the job itself as DEADLINE_EXCEEDED, within
+// milliseconds; cancelling it here instead would make it CANCELLED in the audit log. gRPC may
+// report the deadline a moment before absl::Now() reaches it, hence the margin.
+bool DeadlineReached(absl::Time deadline) {
+  return absl::Now() >= deadline - absl::Milliseconds(5);
 }
 
 }  // namespace
@@ -118,8 +117,12 @@ absl::StatusOr<GenerateParams> LlmService::Validate(const GenerateRequest& reque
 class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
  public:
   // Submits the job; when the pool refuses it the call is finished with the pool's error.
-  void Start(RunnerPool& pool, std::string user_id, GenerateParams params, const std::string& model,
-             GenerateResponse* response) {
+  void Start(GenerationAdmission& admission, std::string user_id, GenerateParams params,
+             const std::string& model, const std::string& request_id, GenerateResponse* response) {
+    {
+      absl::MutexLock lock(&mu_);
+      deadline_ = params.deadline;
+    }
     JobRequest job{.model = model, .user_id = std::move(user_id), .params = std::move(params)};
     // The response stays valid until Finish; nothing touches the reactor after Finish.
     job.on_done = [this, response, model](const JobResult& result) {
@@ -127,7 +130,8 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
       ToResponse(model, result, response);
       Finish(grpc::Status::OK);
     };
-    absl::StatusOr<JobHandle> handle = pool.Submit(std::move(job));
+    absl::StatusOr<JobHandle> handle =
+        admission.Submit(std::move(job), {.action = "llm.generate", .request_id = request_id});
     if (!handle.ok()) return Finish(rpc::ToGrpcStatus(handle.status()));
     bool cancelled = false;
     {
@@ -144,6 +148,7 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
     std::optional<JobHandle> handle;
     {
       absl::MutexLock lock(&mu_);
+      if (DeadlineReached(deadline_)) return;
       cancelled_ = true;
       handle = handle_;
     }
@@ -154,6 +159,7 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
 
  private:
   absl::Mutex mu_;
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::optional<JobHandle> handle_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -169,11 +175,17 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
   // Finishes a call that never submitted a job.
   void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
 
-  void Start(RunnerPool& pool, std::string user_id, GenerateParams params) {
+  void Start(GenerationAdmission& admission, std::string user_id, GenerateParams params,
+             const std::string& request_id) {
+    {
+      absl::MutexLock lock(&mu_);
+      deadline_ = params.deadline;
+    }
     JobRequest job{.model = model_, .user_id = std::move(user_id), .params = std::move(params)};
     job.on_delta = [this](absl::string_view delta) { OnDelta(delta); };
     job.on_done = [this](const JobResult& result) { OnJobDone(result); };
-    absl::StatusOr<JobHandle> handle = pool.Submit(std::move(job));
+    absl::StatusOr<JobHandle> handle =
+        admission.Submit(std::move(job), {.action = "llm.stream", .request_id = request_id});
     if (!handle.ok()) return Reject(handle.status());
     bool cancelled = false;
     {
@@ -198,7 +210,13 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
     Pump();
   }
 
-  void OnCancel() override { CancelJob(); }
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (DeadlineReached(deadline_)) return;
+    }
+    CancelJob();
+  }
 
   void OnDone() override { delete this; }
 
@@ -263,6 +281,7 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
 
   const std::string model_;
   absl::Mutex mu_;
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::optional<JobHandle> handle_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<GenerateStreamEvent> queue_ ABSL_GUARDED_BY(mu_);
@@ -274,6 +293,20 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
   GenerateStreamEvent current_;  // the event being written
 };
 
+void LlmService::AuditRefused(const char* action, const rpc::Caller& caller,
+                              const GenerateRequest& request, const absl::Status& status) const {
+  // Sizes only: a refused prompt may be far over the limit, and is not kept even in full mode.
+  PromptSummary prompt;
+  prompt.messages = request.system().empty() ? 1 : 2;
+  prompt.prompt_chars = static_cast<int64_t>(CheckUtf8(request.prompt()).code_points);
+  prompt.system_chars = static_cast<int64_t>(CheckUtf8(request.system()).code_points);
+  admission_.audit().RecordRefused({.action = action,
+                                    .user_id = caller.user_id,
+                                    .model = request.model().substr(0, 64),
+                                    .request_id = caller.request_id},
+                                   prompt, status);
+}
+
 grpc::ServerUnaryReactor* LlmService::ListModels(grpc::CallbackServerContext* context,
                                                  const spine::v1::ListModelsRequest* /*request*/,
                                                  spine::v1::ListModelsResponse* response) {
@@ -282,7 +315,7 @@ grpc::ServerUnaryReactor* LlmService::ListModels(grpc::CallbackServerContext* co
     reactor->Finish(rpc::ToGrpcStatus(caller.status()));
     return reactor;
   }
-  for (const ModelStats& stats : pool_.Stats()) {
+  for (const ModelStats& stats : admission_.pool().Stats()) {
     spine::v1::Model* model = response->add_models();
     model->set_name(stats.name);
     model->set_backend(stats.backend);
@@ -305,12 +338,15 @@ grpc::ServerUnaryReactor* LlmService::Generate(grpc::CallbackServerContext* cont
     reactor->Finish(rpc::ToGrpcStatus(caller.status()));
     return reactor;
   }
-  absl::StatusOr<GenerateParams> params = Validate(*request, pool_, limits_, RpcDeadline(*context));
+  absl::StatusOr<GenerateParams> params =
+      Validate(*request, admission_.pool(), limits_, rpc::DeadlineOf(*context));
   if (!params.ok()) {
+    AuditRefused("llm.generate", *caller, *request, params.status());
     reactor->Finish(rpc::ToGrpcStatus(params.status()));
     return reactor;
   }
-  reactor->Start(pool_, std::move(caller->user_id), *std::move(params), request->model(), response);
+  reactor->Start(admission_, std::move(caller->user_id), *std::move(params), request->model(),
+                 caller->request_id, response);
   return reactor;
 }
 
@@ -323,12 +359,14 @@ grpc::ServerWriteReactor<GenerateStreamEvent>* LlmService::StreamGenerate(
     reactor->Reject(caller.status());
     return reactor;
   }
-  absl::StatusOr<GenerateParams> params = Validate(*request, pool_, limits_, RpcDeadline(*context));
+  absl::StatusOr<GenerateParams> params =
+      Validate(*request, admission_.pool(), limits_, rpc::DeadlineOf(*context));
   if (!params.ok()) {
+    AuditRefused("llm.stream", *caller, *request, params.status());
     reactor->Reject(params.status());
     return reactor;
   }
-  reactor->Start(pool_, std::move(caller->user_id), *std::move(params));
+  reactor->Start(admission_, std::move(caller->user_id), *std::move(params), caller->request_id);
   return reactor;
 }
 

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "libs/rpc/caller.h"
 #include "services/llm/backends/backend.h"
+#include "services/llm/generation_admission.h"
 #include "services/llm/runner_pool.h"
 #include "spine/v1/llm.grpc.pb.h"
 
@@ -33,9 +34,11 @@ struct LlmLimits {
 
 class LlmService final : public spine::v1::LlmService::CallbackService {
  public:
-  // `pool` runs the generations; `authenticator` admits any signed-in user. Both are borrowed.
-  LlmService(RunnerPool& pool, const rpc::Authenticator& authenticator, LlmLimits limits)
-      : pool_(pool), authenticator_(authenticator), limits_(limits) {}
+  // `admission` runs the generations (the user's limits, the pool, the audit); `authenticator`
+  // admits any signed-in user. Both are borrowed.
+  LlmService(GenerationAdmission& admission, const rpc::Authenticator& authenticator,
+             LlmLimits limits)
+      : admission_(admission), authenticator_(authenticator), limits_(limits) {}
 
   // The configured models with their live queued and running counts.
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
@@ -45,7 +48,9 @@ class LlmService final : public spine::v1::LlmService::CallbackService {
   // INVALID_ARGUMENT for a request out of bounds (PROMPT_TOO_LONG for the prompt's or system's
   // size), RESOURCE_EXHAUSTED (QUEUE_FULL, with the retry hint) when the model's queue is full,
   // DEADLINE_EXCEEDED when the deadline passes, CANCELLED when the client left, and the backend's
-  // own errors (UNAVAILABLE, ...) as they are.
+  // own errors (UNAVAILABLE, ...) as they are. RESOURCE_EXHAUSTED (USER_CONCURRENCY_LIMIT,
+  // USER_RATE_LIMIT) over the caller's own limits. Every request that passed authentication is
+  // audited, refused or not.
   grpc::ServerUnaryReactor* Generate(grpc::CallbackServerContext* context,
                                      const spine::v1::GenerateRequest* request,
                                      spine::v1::GenerateResponse* response) override;
@@ -65,7 +70,11 @@ class LlmService final : public spine::v1::LlmService::CallbackService {
   class GenerateReactor;
   class StreamReactor;
 
-  RunnerPool& pool_;
+  // Audits a request refused before it reached the pool.
+  void AuditRefused(const char* action, const rpc::Caller& caller,
+                    const spine::v1::GenerateRequest& request, const absl::Status& status) const;
+
+  GenerationAdmission& admission_;
   const rpc::Authenticator& authenticator_;
   const LlmLimits limits_;
 };

@@ -1,16 +1,20 @@
 // spine-llm: reads its config, builds the models, the conversation orchestrator and the two
 // gRPC services, serves until SIGTERM/SIGINT.
+#include "libs/audit/storage_audit_writer.h"
 #include "libs/core/worker_pool.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
 #include "services/llm/conversation_orchestrator.h"
 #include "services/llm/conversation_service.h"
+#include "services/llm/generation_admission.h"
 #include "services/llm/llm_config.h"
 #include "services/llm/llm_service.h"
 #include "services/llm/model_registry.h"
 #include "services/llm/pool_reply_generator.h"
+#include "services/llm/prompt_audit.h"
 #include "services/llm/storage_conversation_store.h"
+#include "services/llm/user_limits.h"
 
 namespace {
 
@@ -45,18 +49,33 @@ int Run(const spine::llm::LlmConfig& config) {
     Error("cannot start", {{"error", std::string(store_pool.status().message())}});
     return 1;
   }
-  spine::llm::PoolReplyGenerator generator((*registry)->pool());
+  // The audit writer is declared before everything that records into it, so it is destroyed
+  // last and writes out what they recorded.
+  spine::audit::StorageAuditWriter audit_writer(
+      spine::rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      config.service_token,
+      {.queue_limit = static_cast<size_t>(config.audit_queue_limit),
+       .deadline = absl::Milliseconds(common.rpc_deadline_ms)});
+  const spine::llm::PromptAudit prompt_audit(audit_writer, config.audit_prompts == "full");
+  spine::llm::UserLimits user_limits(
+      {.max_concurrent = static_cast<int>(config.user_max_concurrent),
+       .requests_per_minute = static_cast<int>(config.user_requests_per_minute)},
+      clock);
+  spine::llm::GenerationAdmission admission((*registry)->pool(), user_limits, prompt_audit);
+  spine::llm::PoolReplyGenerator generator(admission);
   spine::llm::ConversationOrchestrator orchestrator(store, generator, (*registry)->ContextChars(),
                                                     **store_pool);
 
-  spine::llm::LlmService llm((*registry)->pool(), authenticator,
+  spine::llm::LlmService llm(admission, authenticator,
                              spine::llm::LlmLimits{.max_prompt_chars = config.max_prompt_chars});
   spine::llm::ConversationService conversations(orchestrator, store, authenticator,
                                                 config.max_prompt_chars);
   spine::llm::RunnerPool& pool = (*registry)->pool();
   return spine::rpc::ServeUntilSignal(
       common, common.addresses.llm, authenticator, {&llm, &conversations},
-      [&pool](spine::v1::ServiceStatus* status) {
+      [&pool, &audit_writer](spine::v1::ServiceStatus* status) {
+        status->set_audit_write_failures(audit_writer.Stats().failed +
+                                         audit_writer.Stats().dropped);
         for (const spine::llm::ModelStats& stats : pool.Stats()) {
           spine::v1::ModelQueue* queue = status->add_model_queues();
           queue->set_model(stats.name);

@@ -17,8 +17,8 @@ using FakeStore = FakeConversationStore;
 class ManualGenerator final : public ReplyGenerator {
  public:
   absl::StatusOr<Cancel> Generate(
-      const std::string& model, int64_t, std::vector<ChatMessage> context, absl::Time,
-      std::function<void(absl::StatusOr<GenerateResult>)> done) override {
+      const std::string& model, int64_t, const std::string&, std::vector<ChatMessage> context,
+      absl::Time, std::function<void(absl::StatusOr<GenerateResult>)> done) override {
     if (!refuse.ok()) return refuse;
     last_model = model;
     last_context = std::move(context);
@@ -44,7 +44,7 @@ struct Fixture {
                                            absl::StatusOr<GenerateResult> outcome) {
     std::optional<absl::StatusOr<SendResult>> result;
     absl::Notification finished;
-    auto cancel = orchestrator.SendMessage(1, id, content, absl::InfiniteFuture(),
+    auto cancel = orchestrator.SendMessage(1, id, content, absl::InfiniteFuture(), "req",
                                            [&](absl::StatusOr<SendResult> r) {
                                              result = std::move(r);
                                              finished.Notify();
@@ -75,7 +75,7 @@ TEST_CASE_METHOD(Fixture, "a message goes idle to replying to idle with the repl
   const auto conversation = *orchestrator.Create(1, "stub", "", "be brief");
   std::optional<absl::StatusOr<SendResult>> result;
   absl::Notification finished;
-  auto cancel = orchestrator.SendMessage(1, conversation.id, "hello", absl::InfiniteFuture(),
+  auto cancel = orchestrator.SendMessage(1, conversation.id, "hello", absl::InfiniteFuture(), "req",
                                          [&](absl::StatusOr<SendResult> r) {
                                            result = std::move(r);
                                            finished.Notify();
@@ -87,7 +87,7 @@ TEST_CASE_METHOD(Fixture, "a message goes idle to replying to idle with the repl
   CHECK(generator.last_context[1].content == "hello");
 
   // While the reply is pending, another message is refused, naming the state.
-  auto busy = orchestrator.SendMessage(1, conversation.id, "again", absl::InfiniteFuture(),
+  auto busy = orchestrator.SendMessage(1, conversation.id, "again", absl::InfiniteFuture(), "req",
                                        [](const absl::StatusOr<SendResult>&) {});
   CHECK(busy.status().code() == absl::StatusCode::kAborted);
   CHECK(rpc::GetErrorInfo(busy.status())->reason() == "CONVERSATION_BUSY");
@@ -118,7 +118,7 @@ TEST_CASE_METHOD(Fixture, "a failed or cancelled reply returns to idle without a
 TEST_CASE_METHOD(Fixture, "a reply refused before it starts returns to idle at once") {
   const auto conversation = *orchestrator.Create(1, "stub", "", "");
   generator.refuse = absl::ResourceExhaustedError("queue full");
-  auto refused = orchestrator.SendMessage(1, conversation.id, "q", absl::InfiniteFuture(),
+  auto refused = orchestrator.SendMessage(1, conversation.id, "q", absl::InfiniteFuture(), "req",
                                           [](const absl::StatusOr<SendResult>&) {});
   CHECK(refused.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(store.StateOf(conversation.id) == kStateIdle);
@@ -126,12 +126,12 @@ TEST_CASE_METHOD(Fixture, "a reply refused before it starts returns to idle at o
 
 TEST_CASE_METHOD(Fixture, "another user's conversation is not found and unchanged") {
   const auto conversation = *orchestrator.Create(1, "stub", "", "");
-  auto foreign = orchestrator.SendMessage(2, conversation.id, "q", absl::InfiniteFuture(),
+  auto foreign = orchestrator.SendMessage(2, conversation.id, "q", absl::InfiniteFuture(), "req",
                                           [](const absl::StatusOr<SendResult>&) {});
   CHECK(foreign.status().code() == absl::StatusCode::kNotFound);
   CHECK(store.StateOf(conversation.id) == kStateIdle);
   CHECK(orchestrator
-            .SendMessage(1, conversation.id, "", absl::InfiniteFuture(),
+            .SendMessage(1, conversation.id, "", absl::InfiniteFuture(), "req",
                          [](const absl::StatusOr<SendResult>&) {})
             .status()
             .code() == absl::StatusCode::kInvalidArgument);

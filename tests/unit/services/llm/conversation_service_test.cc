@@ -90,7 +90,7 @@ struct Fixture {
 
   ServiceTestEnv env;
   FakeConversationStore store;
-  PoolReplyGenerator generator{env.pool()};
+  PoolReplyGenerator generator{env.admission()};
   std::unique_ptr<WorkerPool> store_pool = *WorkerPool::Create(1, 16);
   ConversationOrchestrator orchestrator{
       store, generator, {{"stub", 1000}, {"stub-slow", 1000}}, *store_pool};
@@ -157,6 +157,16 @@ TEST_CASE_METHOD(Fixture, "a message gets the reply appended to the conversation
   CHECK(conversation.messages(1).content() == "hello there");
   CHECK(conversation.messages(2).content() == expected);
   CHECK(store.StateOf(created.id()) == kStateIdle);
+
+  // The reply is audited like any generation, under its own action.
+  const auto events = env.audit_sink().events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].action() == "llm.conversation.reply");
+  CHECK(events[0].actor() == "7");
+  CHECK(events[0].target() == "model:stub");
+  CHECK(events[0].outcome() == "ok");
+  CHECK(events[0].details().fields().at("systemChars").number_value() == 8);
+  CHECK(events[0].details().fields().at("promptChars").number_value() == 11);
 }
 
 TEST_CASE_METHOD(Fixture, "a second message while a reply is pending is ABORTED") {

@@ -2,6 +2,7 @@
 // stub backends and real JWT authentication (service_test_env.h).
 #include "services/llm/llm_service.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -41,10 +42,11 @@ struct Fixture {
     return stub->Generate(&context, request, response);
   }
 
-  // Starts a Generate for `model` by user 7 and returns at once.
-  std::unique_ptr<PendingGenerate> StartGenerate(const std::string& model) {
+  // Starts a Generate for `model` by `user` and returns at once.
+  std::unique_ptr<PendingGenerate> StartGenerate(const std::string& model,
+                                                 const std::string& user = "7") {
     auto call = std::make_unique<PendingGenerate>();
-    env.Prepare(call->context, "7");
+    env.Prepare(call->context, user);
     call->request.set_model(model);
     call->request.set_prompt("tell me a story");
     PendingGenerate* raw = call.get();
@@ -71,7 +73,7 @@ struct Fixture {
   }
 
   ServiceTestEnv env;
-  LlmService service{env.pool(), env.authenticator(),
+  LlmService service{env.admission(), env.authenticator(),
                      LlmLimits{.max_prompt_chars = 50, .max_tokens_ceiling = 100}};
   std::unique_ptr<spine::v1::LlmService::Stub> stub;
 };
@@ -203,13 +205,13 @@ TEST_CASE_METHOD(Fixture, "a call without a token is UNAUTHENTICATED") {
 }
 
 TEST_CASE_METHOD(Fixture, "a full queue is RESOURCE_EXHAUSTED with reason QUEUE_FULL at once") {
-  auto running = StartGenerate("stub-slow");
+  auto running = StartGenerate("stub-slow", "7");
   REQUIRE(WaitForStats("stub-slow", 0, 1));
-  auto queued = StartGenerate("stub-slow");
+  auto queued = StartGenerate("stub-slow", "8");
   REQUIRE(WaitForStats("stub-slow", 1, 1));
 
   GenerateResponse response;
-  const grpc::Status status = Generate(Request("stub-slow", "one more"), &response);
+  const grpc::Status status = Generate(Request("stub-slow", "one more"), &response, "9");
   CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
   CHECK(ReasonOf(status) == "QUEUE_FULL");
 
@@ -290,6 +292,113 @@ TEST_CASE_METHOD(Fixture, "cancelling a stream cancels its generation") {
   CHECK_FALSE(reader->Read(&event));
   CHECK(reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
   CHECK(WaitForStats("stub-slow", 0, 0));
+}
+
+}  // namespace spine::llm
+
+namespace spine::llm {
+namespace {
+
+// The audit events recorded so far with `action`.
+std::vector<spine::v1::AuditEvent> EventsOf(const ServiceTestEnv& env, const std::string& action) {
+  std::vector<spine::v1::AuditEvent> found;
+  for (auto& event : env.audit_sink().events()) {
+    if (event.action() == action) found.push_back(event);
+  }
+  return found;
+}
+
+double Number(const spine::v1::AuditEvent& event, const std::string& key) {
+  auto it = event.details().fields().find(key);
+  REQUIRE(it != event.details().fields().end());
+  return it->second.number_value();
+}
+
+std::string Text(const spine::v1::AuditEvent& event, const std::string& key) {
+  auto it = event.details().fields().find(key);
+  return it == event.details().fields().end() ? "<none>" : it->second.string_value();
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "every generation is audited with sizes, timings and outcome, no text") {
+  GenerateRequest request = Request("stub", "héllo there");
+  request.set_system("be brief");
+  GenerateResponse response;
+  grpc::ClientContext context;
+  env.Prepare(context, "42");
+  context.AddMetadata("x-request-id", "audit-req-1");
+  REQUIRE(stub->Generate(&context, request, &response).ok());
+  REQUIRE(ServiceTestEnv::WaitUntil([&] { return EventsOf(env, "llm.generate").size() == 1; }));
+  const spine::v1::AuditEvent event = EventsOf(env, "llm.generate")[0];
+  CHECK(event.actor() == "42");
+  CHECK(event.target() == "model:stub");
+  CHECK(event.outcome() == "ok");
+  CHECK(event.request_id() == "audit-req-1");
+  CHECK(Number(event, "promptChars") == 11);  // code points, not bytes
+  CHECK(Number(event, "systemChars") == 8);
+  CHECK(Number(event, "messages") == 2);
+  CHECK(Number(event, "replyChars") == static_cast<double>(response.text().size()));
+  CHECK(Number(event, "completionTokens") == response.completion_tokens());
+  CHECK(Number(event, "queueWaitMs") == response.queue_wait_ms());
+  CHECK(Number(event, "durationMs") == response.duration_ms());
+  CHECK(Text(event, "finishReason") == "stop");
+  // metadata mode: neither the prompt nor the reply.
+  CHECK(!event.details().fields().contains("prompt"));
+  CHECK(!event.details().fields().contains("reply"));
+}
+
+TEST_CASE_METHOD(Fixture, "refused and failed generations are audited with their code and reason") {
+  GenerateResponse response;
+  REQUIRE(Generate(Request("gpt-9", "hello"), &response).error_code() ==
+          grpc::StatusCode::NOT_FOUND);
+  GenerateRequest late = Request("stub-slow", "hi");
+  late.set_timeout_ms(50);
+  REQUIRE(Generate(late, &response).error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  auto events = EventsOf(env, "llm.generate");
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].target() == "model:gpt-9");
+  CHECK(events[0].outcome() == "error");
+  CHECK(Text(events[0], "code") == "NOT_FOUND");
+  CHECK(Text(events[0], "reason") == "MODEL_NOT_FOUND");
+  CHECK(Number(events[0], "promptChars") == 5);
+  CHECK(events[1].outcome() == "error");
+  CHECK(Text(events[1], "code") == "DEADLINE_EXCEEDED");
+  // stub-slow's runner was free: it ran, and its deadline ended it.
+  CHECK(events[1].details().fields().at("ran").bool_value());
+}
+
+TEST_CASE_METHOD(Fixture, "a user over their concurrent limit is refused; others are not") {
+  // ServiceTestEnv allows each user 2 generations at once, over every model.
+  auto running = StartGenerate("stub-slow", "7");
+  REQUIRE(WaitForStats("stub-slow", 0, 1));
+  auto queued = StartGenerate("stub-slow", "7");
+  REQUIRE(WaitForStats("stub-slow", 1, 1));
+
+  GenerateResponse response;
+  const grpc::Status refused = Generate(Request("stub", "hi"), &response, "7");
+  CHECK(refused.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(ReasonOf(refused) == "USER_CONCURRENCY_LIMIT");
+  CHECK(Generate(Request("stub", "hi"), &response, "8").ok());
+  auto denied = EventsOf(env, "llm.generate");
+  REQUIRE(!denied.empty());
+  CHECK(denied.back().actor() == "8");
+  CHECK(std::any_of(denied.begin(), denied.end(), [](const spine::v1::AuditEvent& event) {
+    return event.outcome() == "denied" && Text(event, "reason") == "USER_CONCURRENCY_LIMIT";
+  }));
+
+  // A slot comes back when a generation ends, however it ends. The client hears CANCELLED before
+  // the server has ended the job; the job's audit event is recorded after its slot is returned.
+  CancelAndWait(*queued);
+  REQUIRE(ServiceTestEnv::WaitUntil([&] {
+    auto events = EventsOf(env, "llm.generate");
+    return std::any_of(events.begin(), events.end(), [](const spine::v1::AuditEvent& event) {
+      return Text(event, "code") == "CANCELLED";
+    });
+  }));
+  CHECK(Generate(Request("stub", "hi"), &response, "7").ok());
+  CancelAndWait(*running);
 }
 
 }  // namespace spine::llm

@@ -3,7 +3,8 @@
 // and an in-process gRPC server on a free loopback port.
 //
 // Models: "stub" (no delays, 2 runners, queue of 8) and "stub-slow" (first token after 60 s, so a
-// job there runs until cancelled; 1 runner, queue of 1).
+// job there runs until cancelled; 1 runner, queue of 1). Generations go through a
+// GenerationAdmission with per-user limits (2 at once, 600 a minute) and a FakeAuditSink.
 //
 // Usage: build the service objects after the env, Serve them, and call Shutdown before they are
 // destroyed.
@@ -33,10 +34,12 @@
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
 #include "services/llm/backends/stub_backend.h"
+#include "services/llm/generation_admission.h"
 #include "services/llm/model_config.h"
 #include "services/llm/runner_pool.h"
 #include "services/llm/scheduler.h"
 #include "tests/support/child_process.h"
+#include "tests/unit/services/llm/fake_audit_sink.h"
 
 namespace spine::llm {
 
@@ -65,6 +68,7 @@ class ServiceTestEnv {
                                    scheduler_, clock_);
     REQUIRE(pool.ok());
     pool_ = *std::move(pool);
+    admission_ = std::make_unique<GenerationAdmission>(*pool_, user_limits_, audit_);
   }
 
   ServiceTestEnv(const ServiceTestEnv&) = delete;
@@ -90,6 +94,8 @@ class ServiceTestEnv {
   }
 
   RunnerPool& pool() { return *pool_; }
+  GenerationAdmission& admission() { return *admission_; }
+  const FakeAuditSink& audit_sink() const { return audit_sink_; }
   const rpc::Authenticator& authenticator() const { return *authenticator_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
@@ -131,6 +137,11 @@ class ServiceTestEnv {
   StubBackend fast_{StubTimings{}, scheduler_, clock_};
   StubBackend slow_{StubTimings{.first_token = absl::Seconds(60)}, scheduler_, clock_};
   std::unique_ptr<RunnerPool> pool_;
+  UserLimits user_limits_{UserLimitsConfig{.max_concurrent = 2, .requests_per_minute = 600},
+                          clock_};
+  FakeAuditSink audit_sink_;
+  PromptAudit audit_{audit_sink_, /*include_text=*/false};
+  std::unique_ptr<GenerationAdmission> admission_;
   std::unique_ptr<JwtSigner> signer_;
   std::unique_ptr<JwtVerifier> verifier_;
   std::unique_ptr<rpc::Authenticator> authenticator_;
