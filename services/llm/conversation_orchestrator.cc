@@ -1,6 +1,7 @@
 #include "services/llm/conversation_orchestrator.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/core/log.h"
 #include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
 
@@ -42,19 +43,8 @@ absl::StatusOr<ReplyGenerator::Cancel> ConversationOrchestrator::SendMessage(
     int64_t user_id, int64_t id, const std::string& content, absl::Time deadline,
     const std::string& request_id, const std::function<void(absl::StatusOr<SendResult>)>& done) {
   if (content.empty()) return absl::InvalidArgumentError("content: must not be empty");
-  // The store checks the state atomically with the append: a second message while a reply is
-  // pending is ABORTED there, naming the state.
-  absl::StatusOr<StoredConversation> conversation = store_.Append(
-      user_id, id, kStateIdle, kStateReplying, {{.role = "user", .content = content}});
-  if (!conversation.ok()) {
-    if (conversation.status().code() == absl::StatusCode::kAborted) {
-      return rpc::WithErrorInfo(
-          absl::AbortedError(absl::StrCat(
-              "conversation ", id, " is waiting for a reply; send the next message after it")),
-          "CONVERSATION_BUSY");
-    }
-    return conversation.status();
-  }
+  absl::StatusOr<StoredConversation> conversation = BeginReply(user_id, id, content);
+  if (!conversation.ok()) return conversation.status();
   auto limit = context_chars_.find(conversation->model);
   if (limit == context_chars_.end()) {
     // The model left the configuration since the conversation began.
@@ -78,9 +68,50 @@ absl::StatusOr<ReplyGenerator::Cancel> ConversationOrchestrator::SendMessage(
   if (!cancel.ok()) {
     // Refused before it started (queue full, unknown model): back to idle, and say why.
     (void)store_.Append(user_id, id, kStateReplying, kStateIdle, {});
+    Unclaim(id);
     return cancel.status();
   }
   return cancel;
+}
+
+absl::StatusOr<StoredConversation> ConversationOrchestrator::BeginReply(
+    int64_t user_id, int64_t id, const std::string& content) {
+  const absl::Status busy = rpc::WithErrorInfo(
+      absl::AbortedError(absl::StrCat("conversation ", id,
+                                      " is waiting for a reply; send the next message after it")),
+      "CONVERSATION_BUSY");
+  if (!Claim(id)) return busy;
+  // The store checks the state atomically with the append, so two processes (or a stale state)
+  // cannot both start a reply.
+  absl::StatusOr<StoredConversation> conversation = store_.Append(
+      user_id, id, kStateIdle, kStateReplying, {{.role = "user", .content = content}});
+  if (conversation.status().code() == absl::StatusCode::kAborted) {
+    // Not idle, yet this process is not replying to it: a reply died with an earlier process.
+    absl::StatusOr<StoredConversation> reset =
+        store_.Append(user_id, id, kStateReplying, kStateIdle, {});
+    if (reset.ok()) {
+      log::Warn("conversation left replying by an earlier process; returned to idle",
+                {{"conversation", absl::StrCat(id)}});
+      conversation = store_.Append(user_id, id, kStateIdle, kStateReplying,
+                                   {{.role = "user", .content = content}});
+    }
+  }
+  if (!conversation.ok()) {
+    Unclaim(id);
+    if (conversation.status().code() == absl::StatusCode::kAborted) return busy;
+    return conversation.status();
+  }
+  return conversation;
+}
+
+bool ConversationOrchestrator::Claim(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  return replying_.insert(id).second;
+}
+
+void ConversationOrchestrator::Unclaim(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  replying_.erase(id);
 }
 
 void ConversationOrchestrator::FinishReply(
@@ -88,11 +119,13 @@ void ConversationOrchestrator::FinishReply(
     const std::function<void(absl::StatusOr<SendResult>)>& done) {
   if (!result.ok()) {
     (void)store_.Append(user_id, id, kStateReplying, kStateIdle, {});
+    Unclaim(id);
     return done(result.status());
   }
   StoredMessage reply{.role = "assistant", .content = result->text};
   absl::StatusOr<StoredConversation> conversation =
       store_.Append(user_id, id, kStateReplying, kStateIdle, {reply});
+  Unclaim(id);
   if (!conversation.ok()) return done(conversation.status());
   if (!conversation->messages.empty()) reply = conversation->messages.back();
   done(SendResult{.reply = std::move(reply), .conversation = *std::move(conversation)});

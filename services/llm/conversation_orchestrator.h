@@ -3,7 +3,15 @@
 //   idle --SendMessage: user message appended--> replying --reply appended--> idle
 //                                                replying --reply failed-----> idle (no message)
 //
-// A message sent while a reply is pending is ABORTED naming the state. The context a reply is
+// A message sent while a reply is pending is ABORTED naming the state.
+//
+// Recovery: a conversation left "replying" by a process that died mid-reply would otherwise
+// refuse every message forever. The orchestrator remembers which conversations it is replying
+// to itself; a stored "replying" that is not among them is stale, so it is returned to idle and
+// the message proceeds. This assumes one spine-llm per storage (as deployed): a second instance
+// replying to the same conversation would look stale to this one.
+//
+// The context a reply is
 // generated from is the system prompt plus the newest messages that fit the model's context
 // length (oldest dropped first; the system prompt always kept). History lives in the
 // ConversationStore (spine-storage); generation is the ReplyGenerator's (the runner pool).
@@ -15,8 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
 #include "libs/core/worker_pool.h"
@@ -76,11 +87,20 @@ class ConversationOrchestrator {
  private:
   void FinishReply(int64_t user_id, int64_t id, absl::StatusOr<GenerateResult> result,
                    const std::function<void(absl::StatusOr<SendResult>)>& done);
+  // Appends the user's message, moving idle to replying; a stale "replying" is reset first.
+  absl::StatusOr<StoredConversation> BeginReply(int64_t user_id, int64_t id,
+                                                const std::string& content);
+  // Marks `id` as being replied to by this process; false if it already is.
+  bool Claim(int64_t id);
+  void Unclaim(int64_t id);
 
   ConversationStore& store_;
   ReplyGenerator& generator_;
   const absl::flat_hash_map<std::string, int64_t> context_chars_;
   WorkerPool& store_pool_;
+  absl::Mutex mu_;
+  absl::flat_hash_set<int64_t> replying_ ABSL_GUARDED_BY(mu_);  // conversations this process
+                                                                // is replying to
 };
 
 }  // namespace spine::llm

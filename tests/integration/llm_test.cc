@@ -2,6 +2,7 @@
 // routes, and the plan's starvation gate — a busy slow model never delays another, a full
 // queue answers at once.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -212,6 +213,46 @@ TEST_CASE("a conversation keeps its turns through HTTP") {
   CHECK(HttpRequestTo(stack.http_port(), "DELETE", "/api/conversations/" + id,
                       {{"Authorization", Bearer(stack, "7")}})
             .status == 204);
+}
+
+}  // namespace spine::testing
+
+namespace spine::testing {
+
+TEST_CASE("a conversation left replying by a killed spine-llm takes messages after restart") {
+  Constellation stack(std::vector<std::string>{"storage", "llm", "gateway"},
+                      {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  const HttpResult created = Post(stack, "7", "/api/conversations", {{"model", "stub-slow"}});
+  REQUIRE(created.status == 201);
+  const std::string id = Json::parse(created.body)["id"];
+
+  // A reply is under way on stub-slow when spine-llm dies.
+  HttpResult interrupted;
+  std::thread sender([&] {
+    interrupted =
+        Post(stack, "7", "/api/conversations/" + id + "/messages", {{"content", "first"}});
+  });
+  JoinOnExit join_sender(sender);
+  REQUIRE(WaitStat(stack, "stub-slow", "running", 1));
+  stack.process("llm").Signal(SIGKILL);
+  REQUIRE(stack.process("llm").WaitExit(absl::Seconds(10)));
+  sender.join();
+  CHECK(interrupted.status >= 500);
+
+  // Storage still says "replying"; the new process knows it is not replying to it.
+  stack.Restart("llm");
+  REQUIRE(stack.WaitHealthy("llm", absl::Seconds(15)));
+  const HttpResult sent =
+      Post(stack, "7", "/api/conversations/" + id + "/messages", {{"content", "second"}});
+  INFO(sent.body);
+  REQUIRE(sent.status == 200);
+  const Json messages = Json::parse(sent.body)["conversation"]["messages"];
+  // Both user messages are kept; only the second got a reply.
+  REQUIRE(messages.size() == 3);
+  CHECK(messages[0]["content"] == "first");
+  CHECK(messages[1]["content"] == "second");
+  CHECK(messages[2]["role"] == "assistant");
 }
 
 }  // namespace spine::testing

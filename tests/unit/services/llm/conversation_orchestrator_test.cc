@@ -137,6 +137,34 @@ TEST_CASE_METHOD(Fixture, "another user's conversation is not found and unchange
             .code() == absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE_METHOD(Fixture, "a conversation left replying by a dead process takes messages again") {
+  const auto conversation = *orchestrator.Create(1, "stub", "", "");
+  // A reply was in flight when an earlier spine-llm died: storage still says "replying".
+  store.SetState(conversation.id, kStateReplying);
+  auto ok = SendAndFinish(conversation.id, "anyone there?", Reply("yes"));
+  REQUIRE(ok.ok());
+  CHECK(ok->reply.content == "yes");
+  CHECK(store.StateOf(conversation.id) == kStateIdle);
+}
+
+TEST_CASE_METHOD(Fixture, "a reply of this process is never taken for a stale one") {
+  const auto conversation = *orchestrator.Create(1, "stub", "", "");
+  absl::Notification finished;
+  auto first =
+      orchestrator.SendMessage(1, conversation.id, "one", absl::InfiniteFuture(), "req",
+                               [&](const absl::StatusOr<SendResult>&) { finished.Notify(); });
+  REQUIRE(first.ok());
+  auto second = orchestrator.SendMessage(1, conversation.id, "two", absl::InfiniteFuture(), "req",
+                                         [](const absl::StatusOr<SendResult>&) {});
+  CHECK(second.status().code() == absl::StatusCode::kAborted);
+  CHECK(store.StateOf(conversation.id) == kStateReplying);
+  auto stored = store.Get(1, conversation.id, true);
+  REQUIRE(stored.ok());
+  CHECK(stored->messages.size() == 1);  // "two" was not appended
+  generator.pending(Reply("done"));
+  REQUIRE(finished.WaitForNotificationWithTimeout(absl::Seconds(5)));
+}
+
 TEST_CASE("the context keeps the system prompt and the newest messages that fit") {
   StoredConversation conversation{.system = "sys"};
   for (const char* text : {"aaaa", "bbbb", "cccc", "dddd"}) {

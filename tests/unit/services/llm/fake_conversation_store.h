@@ -85,6 +85,11 @@ class FakeConversationStore final : public ConversationStore {
     absl::MutexLock lock(&mu_);
     return rows_.at(id).state;
   }
+  // As if another process had moved the conversation to `state`.
+  void SetState(int64_t id, const std::string& state) {
+    absl::MutexLock lock(&mu_);
+    rows_.at(id).state = state;
+  }
   int last_page_size() {
     absl::MutexLock lock(&mu_);
     return last_page_size_;
