@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -82,49 +83,70 @@ bool StorageAuditWriter::Stopping() const {
 
 void StorageAuditWriter::Run() {
   while (true) {
-    spine::v1::AuditEvent event;
+    std::vector<spine::v1::AuditEvent> batch;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || stopping_; };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty() || absl::Now() >= stop_by_) return;
-      event = std::move(queue_.front());
-      queue_.pop_front();
-      writing_ = true;
+      const size_t count = std::min(queue_.size(), options_.batch_limit);
+      batch.reserve(count);
+      for (size_t i = 0; i < count; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      writing_ = static_cast<int64_t>(count);
     }
-    const bool written = Write(event);
+    const int64_t failed = Write(batch);
     absl::MutexLock lock(&mu_);
-    writing_ = false;
-    ++(written ? stats_.written : stats_.failed);
+    writing_ = 0;
+    stats_.failed += failed;
+    stats_.written += static_cast<int64_t>(batch.size()) - failed;
   }
 }
 
-bool StorageAuditWriter::Write(const spine::v1::AuditEvent& event) {
-  spine::v1::AppendAuditEventRequest request;
-  *request.mutable_event() = event;
+template <typename Call>
+grpc::Status StorageAuditWriter::WithRetries(const std::string& request_id, Call call) {
   absl::Duration pause = options_.retry_pause;
   grpc::Status status;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     auto context = rpc::MakeClientContext(options_.deadline);
     context->AddMetadata("authorization", authorization_);
-    if (rpc::IsValidRequestId(event.request_id())) {
-      context->AddMetadata(rpc::kRequestIdHeader, event.request_id());
-    }
-    spine::v1::AuditEvent stored;
-    status = stub_->AppendAuditEvent(context.get(), request, &stored);
-    if (status.ok()) return true;
-    if (!IsTransient(status.error_code()) || attempt == options_.max_attempts) break;
+    if (rpc::IsValidRequestId(request_id)) context->AddMetadata(rpc::kRequestIdHeader, request_id);
+    status = call(context.get());
+    if (status.ok() || !IsTransient(status.error_code()) || attempt == options_.max_attempts) break;
     // At shutdown there is no time to wait out an outage; the rest is counted as failed.
     if (Stopping()) break;
     absl::SleepFor(pause);
     pause *= 2;
   }
-  log::Fields fields = Describe(event);
-  fields.emplace_back("code", absl::StatusCodeToString(rpc::FromGrpcStatus(status).code()));
-  fields.emplace_back("error", status.error_message());
-  log::Error("audit event not written", fields);
-  return false;
+  return status;
+}
+
+int64_t StorageAuditWriter::Write(const std::vector<spine::v1::AuditEvent>& batch) {
+  spine::v1::AppendAuditEventsRequest request;
+  for (const spine::v1::AuditEvent& event : batch) *request.add_events() = event;
+  // A batch carries its first event's request id, so storage's log line names one of them.
+  const grpc::Status status =
+      WithRetries(batch.front().request_id(), [&](grpc::ClientContext* context) {
+        spine::v1::AppendAuditEventsResponse response;
+        return stub_->AppendAuditEvents(context, request, &response);
+      });
+  if (status.ok()) return 0;
+  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT && batch.size() > 1) {
+    // One bad event refuses the whole batch: write them one at a time to keep the good ones.
+    int64_t failed = 0;
+    for (const spine::v1::AuditEvent& event : batch) failed += Write({event});
+    return failed;
+  }
+  for (const spine::v1::AuditEvent& event : batch) {
+    log::Fields fields = Describe(event);
+    fields.emplace_back("code", absl::StatusCodeToString(rpc::FromGrpcStatus(status).code()));
+    fields.emplace_back("error", status.error_message());
+    log::Error("audit event not written", fields);
+  }
+  return static_cast<int64_t>(batch.size());
 }
 
 }  // namespace spine::audit

@@ -296,6 +296,25 @@ std::string AuditBinding(const ListAuditParams& params) {
 }  // namespace
 
 absl::StatusOr<AuditEvent> DataAccessService::AppendAuditEvent(AuditEvent event) {
+  SPINE_RETURN_IF_ERROR(PrepareAuditEvent(event));
+  return adapter_.AppendAuditEvent(event);
+}
+
+absl::StatusOr<int> DataAccessService::AppendAuditEvents(std::vector<AuditEvent> events) {
+  if (events.empty() || events.size() > kMaxAuditBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("events: ", events.size(), ", must be 1..", kMaxAuditBatch));
+  }
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (absl::Status valid = PrepareAuditEvent(events[i]); !valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("events[", i, "].", valid.message()));
+    }
+  }
+  SPINE_ASSIGN_OR_RETURN(std::vector<AuditEvent> stored, adapter_.AppendAuditEvents(events));
+  return static_cast<int>(stored.size());
+}
+
+absl::Status DataAccessService::PrepareAuditEvent(AuditEvent& event) const {
   if (!IsActionName(event.action)) {
     return absl::InvalidArgumentError(
         absl::StrCat("action: '", event.action, "' is not a lowercase dotted name of at most 64"));
@@ -320,7 +339,7 @@ absl::StatusOr<AuditEvent> DataAccessService::AppendAuditEvent(AuditEvent event)
   }
   event.id = 0;
   event.create_micros = absl::ToUnixMicros(clock_.Now());
-  return adapter_.AppendAuditEvent(event);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AuditPage> DataAccessService::ListAuditEvents(const ListAuditParams& params) {

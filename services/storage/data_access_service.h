@@ -154,6 +154,10 @@ class DataAccessService {
   // service (from its token); action is lowercase dotted ("storage.backup"), outcome one of
   // ok/denied/error, details a JSON object of at most 16 KiB.
   absl::StatusOr<AuditEvent> AppendAuditEvent(AuditEvent event);
+  // Appends 1..kMaxAuditBatch events in one transaction: all or, if any is invalid
+  // (INVALID_ARGUMENT naming its index), none. Returns how many were appended.
+  absl::StatusOr<int> AppendAuditEvents(std::vector<AuditEvent> events);
+  static constexpr size_t kMaxAuditBatch = 500;
   absl::StatusOr<AuditPage> ListAuditEvents(const ListAuditParams& params);
 
   // Online backup into `directory`/`file_name`. The name is 1..64 of [A-Za-z0-9._-], not
@@ -163,6 +167,10 @@ class DataAccessService {
                                          const std::string& file_name);
 
  private:
+  // Checks an event to be appended and stamps it with the clock; INVALID_ARGUMENT naming the
+  // field.
+  absl::Status PrepareAuditEvent(AuditEvent& event) const;
+
   StorageAdapter& adapter_;
   const PageTokenCodec& page_tokens_;
   const Clock& clock_;

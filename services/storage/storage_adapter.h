@@ -93,8 +93,15 @@ class StorageAdapter {
   virtual absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id) = 0;
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunQuery& query) = 0;
 
-  // Audit log: append-only, there is no update or delete.
-  virtual absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) = 0;
+  // Audit log: append-only, there is no update or delete. A batch is appended in one
+  // transaction, all or nothing; the stored events come back in order, with their ids.
+  virtual absl::StatusOr<std::vector<AuditEvent>> AppendAuditEvents(
+      const std::vector<AuditEvent>& events) = 0;
+  absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) {
+    absl::StatusOr<std::vector<AuditEvent>> stored = AppendAuditEvents({event});
+    if (!stored.ok()) return stored.status();
+    return stored->front();
+  }
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) = 0;
 
   // Copies the live database to `destination` (a new file) without stopping writers.

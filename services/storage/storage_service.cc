@@ -42,6 +42,22 @@ int64_t Micros(const google::protobuf::Timestamp& timestamp) {
   return TimeUtil::TimestampToMicroseconds(timestamp);
 }
 
+// An event a service asks to append; the service is the caller's, never the request's.
+absl::StatusOr<AuditEvent> FromProto(const spine::v1::AuditEvent& in, const rpc::Caller& caller) {
+  AuditEvent event{.actor = in.actor(),
+                   .service = caller.user_id,
+                   .action = in.action(),
+                   .target = in.target(),
+                   .outcome = in.outcome(),
+                   .request_id = in.request_id().empty() ? caller.request_id : in.request_id()};
+  if (in.has_details()) {
+    const auto printed =
+        google::protobuf::util::MessageToJsonString(in.details(), &event.details_json);
+    if (!printed.ok()) return absl::InvalidArgumentError("details: not a JSON object");
+  }
+  return event;
+}
+
 absl::Status ToProto(const AuditEvent& event, spine::v1::AuditEvent* out) {
   out->set_id(event.id);
   *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(event.create_micros);
@@ -379,22 +395,32 @@ grpc::Status StorageService::AppendAuditEvent(grpc::ServerContext* context,
                                               spine::v1::AuditEvent* response) {
   absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
   if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
-  const spine::v1::AuditEvent& in = request->event();
-  AuditEvent event{.actor = in.actor(),
-                   .service = caller->user_id,
-                   .action = in.action(),
-                   .target = in.target(),
-                   .outcome = in.outcome(),
-                   .request_id = in.request_id().empty() ? caller->request_id : in.request_id()};
-  if (in.has_details()) {
-    const auto printed =
-        google::protobuf::util::MessageToJsonString(in.details(), &event.details_json);
-    if (!printed.ok())
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "details: not a JSON object");
-  }
-  auto stored = data_.AppendAuditEvent(std::move(event));
+  absl::StatusOr<AuditEvent> event = FromProto(request->event(), *caller);
+  if (!event.ok()) return rpc::ToGrpcStatus(event.status());
+  auto stored = data_.AppendAuditEvent(*std::move(event));
   if (!stored.ok()) return rpc::ToGrpcStatus(stored.status());
   return rpc::ToGrpcStatus(ToProto(*stored, response));
+}
+
+grpc::Status StorageService::AppendAuditEvents(grpc::ServerContext* context,
+                                               const spine::v1::AppendAuditEventsRequest* request,
+                                               spine::v1::AppendAuditEventsResponse* response) {
+  absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
+  if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
+  std::vector<AuditEvent> events;
+  events.reserve(request->events_size());
+  for (int i = 0; i < request->events_size(); ++i) {
+    absl::StatusOr<AuditEvent> event = FromProto(request->events(i), *caller);
+    if (!event.ok()) {
+      return rpc::ToGrpcStatus(
+          absl::InvalidArgumentError(absl::StrCat("events[", i, "].", event.status().message())));
+    }
+    events.push_back(*std::move(event));
+  }
+  absl::StatusOr<int> appended = data_.AppendAuditEvents(std::move(events));
+  if (!appended.ok()) return rpc::ToGrpcStatus(appended.status());
+  response->set_appended(*appended);
+  return grpc::Status::OK;
 }
 
 grpc::Status StorageService::ListAuditEvents(grpc::ServerContext* context,

@@ -91,6 +91,9 @@ class StorageService final : public spine::v1::StorageService::Service {
                                 const spine::v1::AppendAuditEventRequest* request,
                                 spine::v1::AuditEvent* response) override;
   // Admins only (an operator's own token), see storage.proto.
+  grpc::Status AppendAuditEvents(grpc::ServerContext* context,
+                                 const spine::v1::AppendAuditEventsRequest* request,
+                                 spine::v1::AppendAuditEventsResponse* response) override;
   grpc::Status ListAuditEvents(grpc::ServerContext* context,
                                const spine::v1::ListAuditEventsRequest* request,
                                spine::v1::ListAuditEventsResponse* response) override;

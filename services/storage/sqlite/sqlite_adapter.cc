@@ -479,24 +479,29 @@ absl::Status SqliteAdapter::RevokeRefreshFamily(const std::string& token_hash) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<AuditEvent> SqliteAdapter::AppendAuditEvent(const AuditEvent& event) {
-  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<AuditEvent> {
-    SPINE_ASSIGN_OR_RETURN(
-        auto insert,
-        db.Prepare(
-            "INSERT INTO audit_events (create_micros, actor, service, action, target, outcome, "
-            "details_json, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-    insert->BindInt(1, event.create_micros);
-    insert->BindText(2, event.actor);
-    insert->BindText(3, event.service);
-    insert->BindText(4, event.action);
-    insert->BindText(5, event.target);
-    insert->BindText(6, event.outcome);
-    insert->BindText(7, event.details_json);
-    insert->BindText(8, event.request_id);
-    SPINE_RETURN_IF_ERROR(insert->Run());
-    AuditEvent stored = event;
-    stored.id = db.last_insert_rowid();
+absl::StatusOr<std::vector<AuditEvent>> SqliteAdapter::AppendAuditEvents(
+    const std::vector<AuditEvent>& events) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<std::vector<AuditEvent>> {
+    std::vector<AuditEvent> stored;
+    stored.reserve(events.size());
+    for (const AuditEvent& event : events) {
+      SPINE_ASSIGN_OR_RETURN(
+          auto insert,
+          db.Prepare(
+              "INSERT INTO audit_events (create_micros, actor, service, action, target, outcome, "
+              "details_json, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+      insert->BindInt(1, event.create_micros);
+      insert->BindText(2, event.actor);
+      insert->BindText(3, event.service);
+      insert->BindText(4, event.action);
+      insert->BindText(5, event.target);
+      insert->BindText(6, event.outcome);
+      insert->BindText(7, event.details_json);
+      insert->BindText(8, event.request_id);
+      SPINE_RETURN_IF_ERROR(insert->Run());
+      stored.push_back(event);
+      stored.back().id = db.last_insert_rowid();
+    }
     return stored;
   });
 }

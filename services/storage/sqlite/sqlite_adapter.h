@@ -61,7 +61,8 @@ class SqliteAdapter final : public StorageAdapter {
                                       const std::vector<std::string>& final_states) override;
   absl::StatusOr<RunRecord> GetRun(int64_t user_id, int64_t id) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(const RunQuery& query) override;
-  absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> AppendAuditEvents(
+      const std::vector<AuditEvent>& events) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) override;
   absl::Status Backup(const std::string& destination) override;
   absl::Status Ping() override;

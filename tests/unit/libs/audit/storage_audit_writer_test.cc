@@ -28,10 +28,10 @@ using spine::v1::AuditEvent;
 
 class FakeStorage final : public spine::v1::StorageService::Service {
  public:
-  grpc::Status AppendAuditEvent(grpc::ServerContext* context,
-                                const spine::v1::AppendAuditEventRequest* request,
-                                AuditEvent* response) override {
-    // Held here while `gate_` is closed, so a test can fill the writer's queue.
+  grpc::Status AppendAuditEvents(grpc::ServerContext* context,
+                                 const spine::v1::AppendAuditEventsRequest* request,
+                                 spine::v1::AppendAuditEventsResponse* response) override {
+    // Held here while the gate is closed, so a test can fill the writer's queue.
     absl::MutexLock lock(&mu_);
     ++arrived_;
     mu_.Await(absl::Condition(&open_));
@@ -43,13 +43,23 @@ class FakeStorage final : public spine::v1::StorageService::Service {
     auto rid = metadata.find("x-request-id");
     request_ids_.push_back(
         rid == metadata.end() ? "" : std::string(rid->second.data(), rid->second.size()));
+    batch_sizes_.push_back(request->events_size());
     if (fail_next_ > 0) {
       --fail_next_;
       return {fail_code_, "storage says no"};
     }
-    actions_.push_back(request->event().action());
-    *response = request->event();
+    // As storage does: one invalid event refuses the whole batch.
+    for (const AuditEvent& event : request->events()) {
+      if (event.action() == "bad") return {grpc::StatusCode::INVALID_ARGUMENT, "events[i].action"};
+    }
+    for (const AuditEvent& event : request->events()) actions_.push_back(event.action());
+    response->set_appended(request->events_size());
     return grpc::Status::OK;
+  }
+
+  std::vector<int> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
   }
 
   void FailNext(int count, grpc::StatusCode code) {
@@ -91,6 +101,7 @@ class FakeStorage final : public spine::v1::StorageService::Service {
   grpc::StatusCode fail_code_ = grpc::StatusCode::OK;
   std::string authorization_;
   std::vector<std::string> actions_;
+  std::vector<int> batch_sizes_;
   std::vector<std::string> request_ids_;
 };
 
@@ -146,13 +157,16 @@ TEST_CASE("events are written in order with the service token and request id", "
   Fixture fixture;
   StorageAuditWriter writer(fixture.channel, "service-token", FastRetries());
   writer.Record(Fixture::Event("llm.generate", "req-1"));
+  REQUIRE(writer.Flush(absl::Seconds(10)));
   writer.Record(Fixture::Event("llm.stream", "not a valid id!"));
+  REQUIRE(writer.Flush(absl::Seconds(10)));
   writer.Record(Fixture::Event("llm.conversation.reply"));
   REQUIRE(writer.Flush(absl::Seconds(10)));
   CHECK(fixture.storage.actions() ==
         std::vector<std::string>{"llm.generate", "llm.stream", "llm.conversation.reply"});
   CHECK(fixture.storage.authorization() == "Bearer service-token");
   // An invalid id is not forwarded; the storage interceptor would replace it anyway.
+  REQUIRE(fixture.storage.request_ids().size() == 3);
   CHECK(fixture.storage.request_ids()[0] == "req-1");
   CHECK(fixture.storage.request_ids()[1].empty());
   const AuditWriterStats stats = writer.Stats();
@@ -179,6 +193,8 @@ TEST_CASE("a write that keeps failing is given up and counted", "[audit]") {
   fixture.storage.FailNext(3, grpc::StatusCode::UNAVAILABLE);
   StorageAuditWriter writer(fixture.channel, "t", FastRetries());
   writer.Record(Fixture::Event("llm.generate"));
+  REQUIRE(writer.Flush(absl::Seconds(10)));
+  CHECK(writer.Stats().failed == 1);
   writer.Record(Fixture::Event("llm.stream"));
   REQUIRE(writer.Flush(absl::Seconds(10)));
   // Three attempts for the first (max_attempts), one for the second.
@@ -214,6 +230,38 @@ TEST_CASE("a full queue drops and counts, and never blocks Record", "[audit]") {
   REQUIRE(writer.Flush(absl::Seconds(10)));
   CHECK(fixture.storage.actions() == std::vector<std::string>{"first", "second", "third"});
   CHECK(writer.Stats().written == 3);
+  // What queued while the first was in flight went in one call.
+  CHECK(fixture.storage.batch_sizes() == std::vector<int>{1, 2});
+}
+
+TEST_CASE("a batch refused for one bad event is written event by event", "[audit]") {
+  Fixture fixture(/*open=*/false);
+  StorageAuditWriter writer(fixture.channel, "t", FastRetries());
+  writer.Record(Fixture::Event("first"));
+  REQUIRE(WaitFor([&] { return fixture.storage.arrived() == 1; }));
+  writer.Record(Fixture::Event("good1"));
+  writer.Record(Fixture::Event("bad"));
+  writer.Record(Fixture::Event("good2"));
+  fixture.storage.Open();
+  REQUIRE(writer.Flush(absl::Seconds(10)));
+  CHECK(fixture.storage.actions() == std::vector<std::string>{"first", "good1", "good2"});
+  CHECK(fixture.storage.batch_sizes() == std::vector<int>{1, 3, 1, 1, 1});
+  CHECK(writer.Stats().written == 3);
+  CHECK(writer.Stats().failed == 1);
+}
+
+TEST_CASE("a burst larger than a batch goes in batches of batch_limit", "[audit]") {
+  Fixture fixture(/*open=*/false);
+  AuditWriterOptions options = FastRetries();
+  options.batch_limit = 4;
+  StorageAuditWriter writer(fixture.channel, "t", options);
+  writer.Record(Fixture::Event("held"));
+  REQUIRE(WaitFor([&] { return fixture.storage.arrived() == 1; }));
+  for (int i = 0; i < 10; ++i) writer.Record(Fixture::Event("e" + std::to_string(i)));
+  fixture.storage.Open();
+  REQUIRE(writer.Flush(absl::Seconds(10)));
+  CHECK(fixture.storage.batch_sizes() == std::vector<int>{1, 4, 4, 2});
+  CHECK(fixture.storage.actions().size() == 11);
 }
 
 TEST_CASE("destruction writes out what is queued", "[audit]") {

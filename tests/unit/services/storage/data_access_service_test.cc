@@ -168,4 +168,27 @@ TEST_CASE_METHOD(Fixture, "audit events are validated, stamped by the clock and 
         absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE_METHOD(Fixture, "a batch of audit events is appended whole, or not at all") {
+  const AuditEvent event{.actor = "7", .service = "llm", .action = "llm.generate", .outcome = "ok"};
+  auto appended = data.AppendAuditEvents({event, event, event});
+  REQUIRE(appended.ok());
+  CHECK(*appended == 3);
+
+  AuditEvent bad = event;
+  bad.outcome = "maybe";
+  auto refused = data.AppendAuditEvents({event, bad, event});
+  CHECK(refused.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(refused.status().message().find("events[1].outcome") != absl::string_view::npos);
+  CHECK(data.AppendAuditEvents({}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(data.AppendAuditEvents(std::vector<AuditEvent>(501, event)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+
+  auto page = data.ListAuditEvents({.actor = "7", .page_size = 100});
+  REQUIRE(page.ok());
+  CHECK(page->events.size() == 3);  // nothing of the refused batches
+  for (const AuditEvent& stored : page->events) {
+    CHECK(stored.create_micros == absl::ToUnixMicros(clock.Now()));
+  }
+}
+
 }  // namespace spine::storage

@@ -321,11 +321,15 @@ class FakeStorageAdapter final : public StorageAdapter {
                       {.user_id = query.user_id, .after = query.after, .limit = query.limit});
   }
 
-  absl::StatusOr<AuditEvent> AppendAuditEvent(const AuditEvent& event) override {
+  absl::StatusOr<std::vector<AuditEvent>> AppendAuditEvents(
+      const std::vector<AuditEvent>& events) override {
     absl::MutexLock lock(&mu_);
-    AuditEvent stored = event;
-    stored.id = static_cast<int64_t>(audit_.size()) + 1;
-    audit_.push_back(stored);
+    std::vector<AuditEvent> stored;
+    for (const AuditEvent& event : events) {
+      stored.push_back(event);
+      stored.back().id = static_cast<int64_t>(audit_.size()) + 1;
+      audit_.push_back(stored.back());
+    }
     return stored;
   }
 

@@ -315,4 +315,33 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
   CHECK(rest->size() == 2);
 }
 
+TEMPLATE_TEST_CASE("an adapter appends a batch of audit events in order with their ids",
+                   "[contract]", SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  std::vector<AuditEvent> batch;
+  batch.reserve(3);
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back(AuditEvent{.create_micros = 5000,
+                               .actor = "7",
+                               .service = "llm",
+                               .action = "llm.generate",
+                               .target = "model:stub",
+                               .outcome = "ok",
+                               .details_json = "{}",
+                               .request_id = "b" + std::to_string(i)});
+  }
+  auto stored = adapter.AppendAuditEvents(batch);
+  REQUIRE(stored.ok());
+  REQUIRE(stored->size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK((*stored)[i].request_id == batch[i].request_id);
+    if (i > 0) CHECK((*stored)[i].id == (*stored)[i - 1].id + 1);
+  }
+  auto listed = adapter.ListAuditEvents({});
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 3);
+  CHECK(listed->front().request_id == "b2");  // same time: newest id first
+}
+
 }  // namespace spine::storage
