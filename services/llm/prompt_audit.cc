@@ -76,6 +76,11 @@ void PromptAudit::RecordEnd(const AuditContext& context, const PromptSummary& pr
     SetNumber(details, "promptTokens", result.result->prompt_tokens);
     SetNumber(details, "completionTokens", result.result->completion_tokens);
     SetString(details, "finishReason", result.result->finish_reason);
+    if (result.result->backend_total > absl::ZeroDuration()) {
+      SetNumber(details, "backendTotalMs",
+                absl::ToDoubleMilliseconds(result.result->backend_total));
+      SetNumber(details, "backendLoadMs", absl::ToDoubleMilliseconds(result.result->backend_load));
+    }
     if (include_text_) SetString(details, "reply", result.result->text);
   } else {
     event.set_outcome("error");

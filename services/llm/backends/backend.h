@@ -37,6 +37,11 @@ struct GenerateResult {
   std::string finish_reason{};  // "stop", "length" or "cancelled"
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  // What the backend says it spent, where it says so (Ollama): loading the model, and the whole
+  // generation. Zero when not reported. Audited beside Spine's own queue wait and duration, so
+  // a slow reply can be told apart from a cold model.
+  absl::Duration backend_load = absl::ZeroDuration();
+  absl::Duration backend_total = absl::ZeroDuration();
 };
 
 // A generation in progress.

@@ -5,6 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/core/log.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 
 namespace spine::llm {
@@ -33,21 +35,21 @@ absl::Status StatusForHttpError(absl::string_view backend, int http_status,
       absl::StrCat(backend, ": HTTP ", http_status, message.empty() ? "" : ": ", message);
   switch (http_status) {
     case 404:
-      return absl::NotFoundError(text);
+      return rpc::WithErrorInfo(absl::NotFoundError(text), "BACKEND_MODEL_NOT_FOUND");
     case 408:
     case 429:
     case 502:
     case 503:
     case 504:
-      return absl::UnavailableError(text);
+      return rpc::WithErrorInfo(absl::UnavailableError(text), "BACKEND_UNAVAILABLE");
     case 401:
     case 403:
-      return absl::PermissionDeniedError(text);
+      return rpc::WithErrorInfo(absl::UnavailableError(text), "BACKEND_AUTH_FAILED");
     case 400:
     case 422:
-      return absl::InvalidArgumentError(text);
+      return rpc::WithErrorInfo(absl::InvalidArgumentError(text), "BACKEND_REJECTED_REQUEST");
     default:
-      return absl::InternalError(text);
+      return rpc::WithErrorInfo(absl::InternalError(text), "BACKEND_ERROR");
   }
 }
 
@@ -76,9 +78,30 @@ absl::Status StatusForStreamError(absl::string_view backend, absl::string_view m
   const std::string text = absl::StrCat(backend, ": ", Truncated(message));
   const std::string lower = absl::AsciiStrToLower(message);
   if (absl::StrContains(lower, "not found") || absl::StrContains(lower, "does not exist")) {
-    return absl::NotFoundError(text);
+    return rpc::WithErrorInfo(absl::NotFoundError(text), "BACKEND_MODEL_NOT_FOUND");
   }
-  return absl::UnavailableError(text);
+  return rpc::WithErrorInfo(absl::UnavailableError(text), "BACKEND_UNAVAILABLE");
+}
+
+absl::Status StatusForTransportError(absl::string_view backend, const absl::Status& transport) {
+  switch (transport.code()) {
+    case absl::StatusCode::kCancelled:
+      return transport;
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::DeadlineExceededError(
+          absl::StrCat(backend, ": the model did not finish before the deadline"));
+    default:
+      log::Warn("model backend unreachable",
+                {{"backend", std::string(backend)}, {"error", std::string(transport.message())}});
+      return rpc::WithErrorInfo(
+          absl::UnavailableError(absl::StrCat(backend, ": the model server is not reachable")),
+          "BACKEND_UNAVAILABLE");
+  }
+}
+
+absl::Status StatusForBadResponse(absl::string_view backend, absl::string_view what) {
+  return rpc::WithErrorInfo(absl::InternalError(absl::StrCat(backend, ": ", what)),
+                            "BACKEND_BAD_RESPONSE");
 }
 
 }  // namespace spine::llm

@@ -1,9 +1,11 @@
 #include "services/llm/backends/ollama_backend.h"
 
+#include <cstdint>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "services/llm/backends/base_url.h"
 #include "services/llm/backends/http_error_status.h"
@@ -38,8 +40,10 @@ class OllamaStream final : public StreamingChatHandler {
       if (absl::Status line_status = HandleLine(*last); !line_status.ok()) return line_status;
       if (finished()) return absl::OkStatus();
     }
-    return absl::UnavailableError(absl::StrCat("ollama: the reply ended after ", lines_,
-                                               " lines without its final \"done\": true line"));
+    return rpc::WithErrorInfo(
+        absl::UnavailableError(absl::StrCat("ollama: the reply ended after ", lines_,
+                                            " lines without its final \"done\": true line")),
+        "BACKEND_UNAVAILABLE");
   }
 
   absl::Status HandleLine(const std::string& line) {
@@ -47,8 +51,8 @@ class OllamaStream final : public StreamingChatHandler {
     if (finished()) return absl::OkStatus();  // nothing is expected after the final line
     const Json json = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (!json.is_object()) {
-      return absl::InternalError(
-          absl::StrCat("ollama: reply line ", lines_, " is not a JSON object"));
+      return StatusForBadResponse("ollama",
+                                  absl::StrCat("reply line ", lines_, " is not a JSON object"));
     }
     if (const auto error = json.find("error"); error != json.end() && !error->is_null()) {
       return StatusForStreamError(
@@ -58,13 +62,14 @@ class OllamaStream final : public StreamingChatHandler {
     }
     if (const auto message = json.find("message"); message != json.end()) {
       if (!message->is_object()) {
-        return absl::InternalError(
-            absl::StrCat("ollama: reply line ", lines_, ": \"message\" is not an object"));
+        return StatusForBadResponse(
+            "ollama", absl::StrCat("reply line ", lines_, ": \"message\" is not an object"));
       }
       if (const auto content = message->find("content"); content != message->end()) {
         if (!content->is_string()) {
-          return absl::InternalError(
-              absl::StrCat("ollama: reply line ", lines_, ": \"message.content\" is not a string"));
+          return StatusForBadResponse(
+              "ollama",
+              absl::StrCat("reply line ", lines_, ": \"message.content\" is not a string"));
         }
         AppendText(content->get_ref<const std::string&>());
       }
@@ -72,8 +77,8 @@ class OllamaStream final : public StreamingChatHandler {
     const auto done = json.find("done");
     if (done == json.end()) return absl::OkStatus();
     if (!done->is_boolean()) {
-      return absl::InternalError(
-          absl::StrCat("ollama: reply line ", lines_, ": \"done\" is not a boolean"));
+      return StatusForBadResponse(
+          "ollama", absl::StrCat("reply line ", lines_, ": \"done\" is not a boolean"));
     }
     if (!done->get<bool>()) return absl::OkStatus();
     MarkFinished();
@@ -86,7 +91,16 @@ class OllamaStream final : public StreamingChatHandler {
     if (const auto count = json.find("eval_count"); count != json.end()) {
       result().completion_tokens = ClampedTokenCount(*count);
     }
+    result().backend_load = Nanoseconds(json, "load_duration");
+    result().backend_total = Nanoseconds(json, "total_duration");
     return absl::OkStatus();
+  }
+
+  // Ollama reports its durations in nanoseconds; anything else is read as not reported.
+  static absl::Duration Nanoseconds(const Json& json, const char* key) {
+    const auto value = json.find(key);
+    if (value == json.end() || !value->is_number_unsigned()) return absl::ZeroDuration();
+    return absl::Nanoseconds(value->get<uint64_t>());
   }
 
   NdjsonParser parser_;

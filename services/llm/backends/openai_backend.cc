@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "services/llm/backends/base_url.h"
 #include "services/llm/backends/http_error_status.h"
@@ -35,12 +36,14 @@ class OpenAiStream final : public StreamingChatHandler {
   absl::Status EndOfBody() override {
     // Some servers close the stream without "[DONE]"; a finish_reason already said it ended.
     if (!result().finish_reason.empty()) return absl::OkStatus();
-    return absl::UnavailableError(absl::StrCat("openai: the stream ended after ", events_,
-                                               " events without \"data: [DONE]\""));
+    return rpc::WithErrorInfo(
+        absl::UnavailableError(absl::StrCat("openai: the stream ended after ", events_,
+                                            " events without \"data: [DONE]\"")),
+        "BACKEND_UNAVAILABLE");
   }
 
   absl::Status Malformed(absl::string_view what) const {
-    return absl::InternalError(absl::StrCat("openai: event ", events_, ": ", what));
+    return StatusForBadResponse("openai", absl::StrCat("event ", events_, ": ", what));
   }
 
   absl::Status HandleEvent(const SseEvent& event) {

@@ -78,7 +78,7 @@ void StreamingChatHandler::AppendText(const std::string& text) {
 }
 
 absl::Status StreamingChatHandler::ParserError(const absl::Status& parser_error) const {
-  return absl::InternalError(absl::StrCat(backend_, ": ", parser_error.message()));
+  return StatusForBadResponse(backend_, parser_error.message());
 }
 
 absl::Status StreamingChatHandler::Consume(int http_status, absl::string_view chunk) {
@@ -96,9 +96,7 @@ absl::StatusOr<GenerateResult> StreamingChatHandler::Finish(const absl::Status& 
   // Once the end of the reply arrived it is whole, whatever happens to the connection.
   if (finished_) return std::move(result_);
   if (!stream_error_.ok()) return stream_error_;
-  if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat(backend_, ": ", status.message()));
-  }
+  if (!status.ok()) return StatusForTransportError(backend_, status);
   if (!IsSuccess(http_status)) {
     return StatusForHttpError(backend_, http_status, ErrorMessageFromBody(error_body_));
   }

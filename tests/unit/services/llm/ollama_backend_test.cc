@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "libs/rpc/error_info.h"
 #include "tests/unit/services/llm/backend_test_support.h"
 #include "tests/unit/services/llm/fake_http_server.h"
 #include "tests/unit/services/llm/generation_recorder.h"
@@ -27,7 +28,8 @@ using testing::SplitEvery;
 
 constexpr absl::string_view kFinal =
     R"({"model":"m","message":{"role":"assistant","content":""},"done":true,)"
-    R"("done_reason":"stop","prompt_eval_count":12,"eval_count":3})"
+    R"("done_reason":"stop","prompt_eval_count":12,"eval_count":3,)"
+    R"("total_duration":5043500667,"load_duration":5025959,"eval_duration":4000000})"
     "\n";
 
 std::string Delta(absl::string_view text) {
@@ -68,6 +70,8 @@ TEST_CASE("ollama streams a reply and reports its token counts") {
   CHECK(result->finish_reason == "stop");
   CHECK(result->prompt_tokens == 12);
   CHECK(result->completion_tokens == 3);
+  CHECK(result->backend_total == absl::Nanoseconds(5043500667));
+  CHECK(result->backend_load == absl::Nanoseconds(5025959));
   CHECK(recorder.deltas() == std::vector<std::string>{"Hel", "lo", "!"});
   CHECK(recorder.done_calls() == 1);
   CHECK(recorder.done_thread() != std::this_thread::get_id());
@@ -114,6 +118,7 @@ TEST_CASE("ollama 404 for an unknown model is NOT_FOUND with Ollama's message") 
   GenerationRecorder recorder;
   RunUntilDone(*fixture.backend, recorder, Params());
   CHECK(recorder.result().status().code() == absl::StatusCode::kNotFound);
+  CHECK(rpc::GetErrorInfo(recorder.result().status())->reason() == "BACKEND_MODEL_NOT_FOUND");
   CHECK(recorder.result().status().message() ==
         "ollama: HTTP 404: model \"nope\" not found, try pulling it first");
 }
@@ -134,11 +139,14 @@ TEST_CASE("ollama busy (503, 429) is UNAVAILABLE") {
   }
 }
 
-TEST_CASE("ollama refused connection is UNAVAILABLE") {
+TEST_CASE("ollama refused connection is UNAVAILABLE, without the server's address") {
   Fixture fixture(RefusingBaseUrl());
   GenerationRecorder recorder;
   RunUntilDone(*fixture.backend, recorder, Params());
-  CHECK(recorder.result().status().code() == absl::StatusCode::kUnavailable);
+  const absl::Status status = recorder.result().status();
+  CHECK(status.code() == absl::StatusCode::kUnavailable);
+  CHECK(rpc::GetErrorInfo(status)->reason() == "BACKEND_UNAVAILABLE");
+  CHECK(status.message() == "ollama: the model server is not reachable");
 }
 
 TEST_CASE("ollama malformed line is INTERNAL") {

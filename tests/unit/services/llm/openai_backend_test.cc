@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "libs/rpc/error_info.h"
 #include "tests/unit/services/llm/backend_test_support.h"
 #include "tests/unit/services/llm/fake_http_server.h"
 #include "tests/unit/services/llm/generation_recorder.h"
@@ -123,11 +124,16 @@ TEST_CASE("openai HTTP errors are mapped and never show the key") {
   struct Case {
     int status;
     absl::StatusCode code;
+    const char* reason;
   };
-  for (const Case c :
-       {Case{401, absl::StatusCode::kPermissionDenied},
-        Case{403, absl::StatusCode::kPermissionDenied}, Case{404, absl::StatusCode::kNotFound},
-        Case{429, absl::StatusCode::kUnavailable}, Case{503, absl::StatusCode::kUnavailable}}) {
+  // A refused API key is the server's problem, never reported as the caller's permission.
+  for (const Case c : {Case{401, absl::StatusCode::kUnavailable, "BACKEND_AUTH_FAILED"},
+                       Case{403, absl::StatusCode::kUnavailable, "BACKEND_AUTH_FAILED"},
+                       Case{404, absl::StatusCode::kNotFound, "BACKEND_MODEL_NOT_FOUND"},
+                       Case{400, absl::StatusCode::kInvalidArgument, "BACKEND_REJECTED_REQUEST"},
+                       Case{429, absl::StatusCode::kUnavailable, "BACKEND_UNAVAILABLE"},
+                       Case{500, absl::StatusCode::kInternal, "BACKEND_ERROR"},
+                       Case{503, absl::StatusCode::kUnavailable, "BACKEND_UNAVAILABLE"}}) {
     INFO(c.status);
     FakeHttpServer server([&](const ReceivedRequest&) {
       FakeResponse response;
@@ -141,14 +147,18 @@ TEST_CASE("openai HTTP errors are mapped and never show the key") {
     GenerationRecorder recorder;
     const absl::Status status = Run(fixture, recorder).status();
     CHECK(status.code() == c.code);
+    CHECK(rpc::GetErrorInfo(status)->reason() == c.reason);
     CHECK(status.message() == "openai: HTTP " + std::to_string(c.status) + ": went wrong");
   }
 }
 
-TEST_CASE("openai refused connection is UNAVAILABLE") {
+TEST_CASE("openai refused connection is UNAVAILABLE, without the server's address") {
   Fixture fixture(RefusingBaseUrl());
   GenerationRecorder recorder;
-  CHECK(Run(fixture, recorder).status().code() == absl::StatusCode::kUnavailable);
+  const absl::Status status = Run(fixture, recorder).status();
+  CHECK(status.code() == absl::StatusCode::kUnavailable);
+  CHECK(rpc::GetErrorInfo(status)->reason() == "BACKEND_UNAVAILABLE");
+  CHECK(status.message() == "openai: the model server is not reachable");
 }
 
 TEST_CASE("openai malformed event is INTERNAL") {

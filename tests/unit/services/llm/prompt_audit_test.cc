@@ -40,6 +40,21 @@ TEST_CASE("full mode keeps the prompt messages and the reply") {
   CHECK(events[0].request_id() == "r1");
 }
 
+TEST_CASE("the backend's own durations are audited when it reports them") {
+  FakeAuditSink sink;
+  const PromptAudit audit(sink, /*include_text=*/false);
+  JobResult result = Finished("hello");
+  result.result->backend_total = absl::Milliseconds(1500);
+  result.result->backend_load = absl::Milliseconds(900);
+  audit.RecordEnd(kContext, audit.Summarize(kMessages), result);
+  audit.RecordEnd(kContext, audit.Summarize(kMessages), Finished("stub"));
+  const auto events = sink.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].details().fields().at("backendTotalMs").number_value() == 1500);
+  CHECK(events[0].details().fields().at("backendLoadMs").number_value() == 900);
+  CHECK(!events[1].details().fields().contains("backendTotalMs"));
+}
+
 TEST_CASE("metadata mode keeps neither text") {
   FakeAuditSink sink;
   const PromptAudit audit(sink, /*include_text=*/false);
