@@ -27,10 +27,10 @@
 #include "absl/time/time.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
+#include "libs/core/scheduler.h"
 #include "libs/rpc/channel.h"
 #include "services/llm/backends/stub_backend.h"
 #include "services/llm/runner_pool.h"
-#include "services/llm/scheduler.h"
 #include "spine/v1/common.grpc.pb.h"
 #include "spine/v1/llm.grpc.pb.h"
 #include "tests/integration/constellation.h"
@@ -111,7 +111,7 @@ Figures ClosedLoop(int callers, absl::Duration duration, Start start) {
 
 void InProcess(absl::Duration duration) {
   const spine::Clock& clock = spine::RealClock::Instance();
-  spine::llm::ThreadScheduler scheduler(clock);
+  spine::ThreadScheduler scheduler(clock);
   spine::llm::StubBackend backend(spine::llm::StubTimings{}, scheduler, clock);
   spine::llm::ModelConfig model{.name = "stub", .backend = "stub", .backend_model = "stub"};
   model.max_concurrency = 64;

@@ -11,11 +11,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "libs/core/clock.h"
+#include "libs/core/scheduler.h"
 #include "services/llm/backends/backend.h"
 #include "services/llm/backends/http_client.h"
 #include "services/llm/model_config.h"
 #include "services/llm/runner_pool.h"
-#include "services/llm/scheduler.h"
 
 namespace spine::llm {
 

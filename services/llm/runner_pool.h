@@ -39,9 +39,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
+#include "libs/core/scheduler.h"
 #include "services/llm/backends/backend.h"
 #include "services/llm/model_config.h"
-#include "services/llm/scheduler.h"
 
 namespace spine::llm {
 

@@ -18,8 +18,8 @@
 
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
+#include "libs/core/scheduler.h"
 #include "services/llm/backends/backend.h"
-#include "services/llm/scheduler.h"
 
 namespace spine::llm {
 

@@ -12,7 +12,7 @@
 #include "libs/core/clock.h"
 #include "libs/rpc/error_info.h"
 #include "services/llm/backends/backend.h"
-#include "tests/unit/services/llm/manual_scheduler.h"
+#include "tests/support/manual_scheduler.h"
 
 namespace spine::llm {
 namespace {

@@ -30,6 +30,7 @@
 #include "libs/auth/ed25519_keys.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
+#include "libs/core/scheduler.h"
 #include "libs/rpc/caller.h"
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
@@ -37,7 +38,6 @@
 #include "services/llm/generation_admission.h"
 #include "services/llm/model_config.h"
 #include "services/llm/runner_pool.h"
-#include "services/llm/scheduler.h"
 #include "tests/support/child_process.h"
 #include "tests/unit/services/llm/fake_audit_sink.h"
 

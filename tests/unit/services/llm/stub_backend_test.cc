@@ -12,8 +12,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
-#include "services/llm/scheduler.h"
-#include "tests/unit/services/llm/manual_scheduler.h"
+#include "libs/core/scheduler.h"
+#include "tests/support/manual_scheduler.h"
 
 namespace spine::llm {
 namespace {

@@ -1,8 +1,8 @@
-#include "services/llm/scheduler.h"
+#include "libs/core/scheduler.h"
 
 #include <utility>
 
-namespace spine::llm {
+namespace spine {
 
 ThreadScheduler::ThreadScheduler(const Clock& clock) : clock_(clock) {
   thread_ = std::thread([this] { Loop(); });
@@ -73,4 +73,4 @@ void ThreadScheduler::Loop() {
   mu_.Unlock();
 }
 
-}  // namespace spine::llm
+}  // namespace spine

@@ -1,6 +1,7 @@
-// Scheduler: runs tasks at given times, so everything in spine-llm that waits (queued-job
-// deadlines, stub token timings) shares one timer thread instead of a thread per request, and a
-// test can drive time by hand (ManualScheduler in tests/unit/services/llm/).
+// Scheduler: runs tasks at given times, so everything in a service that waits (spine-llm's
+// queued-job deadlines and stub token timings, spine-tasks' retry back-offs and step timeouts)
+// shares one timer thread instead of a thread per request, and a test can drive time by hand
+// (ManualScheduler in tests/support/).
 //
 // Times are on Clock::Now() (wall clock): the callers' deadlines come from gRPC, whose deadlines
 // are wall-clock times.
@@ -20,7 +21,7 @@
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
 
-namespace spine::llm {
+namespace spine {
 
 using TimerId = uint64_t;
 
@@ -64,4 +65,4 @@ class ThreadScheduler final : public Scheduler {
   std::thread thread_;
 };
 
-}  // namespace spine::llm
+}  // namespace spine

@@ -11,9 +11,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
-#include "services/llm/scheduler.h"
+#include "libs/core/scheduler.h"
 
-namespace spine::llm {
+namespace spine {
 
 class ManualScheduler final : public Scheduler {
  public:
@@ -87,4 +87,4 @@ class ManualScheduler final : public Scheduler {
   TimerId next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
-}  // namespace spine::llm
+}  // namespace spine
