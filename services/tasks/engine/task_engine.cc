@@ -1,0 +1,497 @@
+#include "services/tasks/engine/task_engine.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/core/log.h"
+#include "libs/rpc/error_info.h"
+#include "services/tasks/engine/retry_policy.h"
+#include "services/tasks/pipeline/template.h"
+
+namespace spine::tasks {
+namespace {
+
+using google::protobuf::Value;
+using google::protobuf::util::TimeUtil;
+using spine::v1::Run;
+using spine::v1::RunError;
+using spine::v1::RunState;
+using spine::v1::StepJob;
+
+google::protobuf::Timestamp Stamp(absl::Time time) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& stamp) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stamp));
+}
+
+RunError ErrorOf(const absl::Status& status) {
+  RunError error;
+  error.set_code(absl::StatusCodeToString(status.code()));
+  error.set_message(std::string(status.message()));
+  if (auto info = rpc::GetErrorInfo(status)) error.set_reason(info->reason());
+  return error;
+}
+
+// What templates see: {"input": …, "steps": {"<id>": {"output": …}}} for the steps done so far.
+Value TemplateContext(const RunState& state) {
+  Value context;
+  auto& fields = *context.mutable_struct_value()->mutable_fields();
+  fields["input"] = state.run().input();
+  auto& steps = *fields["steps"].mutable_struct_value()->mutable_fields();
+  for (const Run::Step& step : state.run().steps()) {
+    if (step.state() != Run::SUCCEEDED) continue;
+    (*steps[step.id()].mutable_struct_value()->mutable_fields())["output"] = step.output();
+  }
+  return context;
+}
+
+// The step's job kind with its templates rendered over the run so far.
+absl::Status Render(const RunState& state, int index, StepJob& job) {
+  const spine::v1::PipelineStep& step = state.definition().steps(index);
+  const Value context = TemplateContext(state);
+  if (step.has_llm()) {
+    spine::v1::LlmStep& llm = *job.mutable_llm();
+    llm = step.llm();
+    absl::StatusOr<std::string> prompt = RenderText(step.llm().prompt(), context);
+    if (!prompt.ok()) return prompt.status();
+    llm.set_prompt(*std::move(prompt));
+    if (step.llm().has_system()) {
+      absl::StatusOr<std::string> system = RenderText(step.llm().system(), context);
+      if (!system.ok()) return system.status();
+      llm.set_system(*std::move(system));
+    }
+    return absl::OkStatus();
+  }
+  spine::v1::PluginStep& plugin = *job.mutable_plugin();
+  plugin.set_name(step.plugin().name());
+  absl::StatusOr<Value> input = RenderTemplate(step.plugin().input(), context);
+  if (!input.ok()) return input.status();
+  *plugin.mutable_input() = *std::move(input);
+  return absl::OkStatus();
+}
+
+// The first step that has not succeeded; steps_size() when all have.
+int CurrentStep(const RunState& state) {
+  int index = 0;
+  while (index < state.run().steps_size() && state.run().steps(index).state() == Run::SUCCEEDED) {
+    ++index;
+  }
+  return index;
+}
+
+}  // namespace
+
+TaskEngine::TaskEngine(RunStore& store, StepDispatcher& dispatcher, Scheduler& scheduler,
+                       const Clock& clock, Post post, EngineOptions options)
+    : store_(store),
+      dispatcher_(dispatcher),
+      scheduler_(scheduler),
+      clock_(clock),
+      post_(std::move(post)),
+      options_(options) {}
+
+TaskEngine::~TaskEngine() {
+  std::vector<ActivePtr> runs;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, run] : runs_) runs.push_back(run);
+  }
+  for (const ActivePtr& run : runs) {
+    absl::MutexLock lock(&run->mu);
+    ClearTimer(*run);
+    for (Waiter& waiter : run->waiters) scheduler_.Cancel(waiter.timer);
+  }
+}
+
+StepJob TaskEngine::JobFor(const RunState& state, int index) {
+  const Run::Step& step = state.run().steps(index);
+  StepJob job;
+  job.set_job_id(absl::StrCat(state.run().id(), "/", index, "/", step.attempts()));
+  job.set_run_id(state.run().id());
+  job.set_user_id(state.user_id());
+  job.set_step_index(index);
+  job.set_attempt(step.attempts());
+  job.set_step_id(step.id());
+  return job;
+}
+
+void TaskEngine::Answer(Answers& answers) {
+  for (auto& [done, run] : answers) done(std::move(run));
+  answers.clear();
+}
+
+TaskEngine::ActivePtr TaskEngine::Find(int64_t run_id) const {
+  absl::MutexLock lock(&mu_);
+  const auto it = runs_.find(run_id);
+  return it == runs_.end() ? nullptr : it->second;
+}
+
+TaskEngine::ActivePtr TaskEngine::Adopt(RunState state) {
+  const int64_t id = state.run().id();
+  auto run = std::make_shared<Active>();
+  {
+    absl::MutexLock lock(&run->mu);
+    run->state = std::move(state);
+  }
+  // Not under run->mu: the lock order is a run's lock, then the engine's.
+  absl::MutexLock lock(&mu_);
+  runs_[id] = run;
+  return run;
+}
+
+int TaskEngine::active_runs() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(runs_.size());
+}
+
+absl::StatusOr<Run> TaskEngine::Submit(int64_t user_id, int64_t pipeline_id,
+                                       spine::v1::PipelineDefinitionV1 definition, Value input,
+                                       const std::string& idempotency_key) {
+  {
+    // The slot is taken before the store is asked, so concurrent submits cannot overshoot.
+    absl::MutexLock lock(&mu_);
+    int& count = per_user_[user_id];
+    if (count >= options_.max_active_runs_per_user) {
+      return rpc::WithErrorInfo(
+          absl::ResourceExhaustedError(absl::StrCat("you have ", count,
+                                                    " runs in progress, the most allowed at once; "
+                                                    "retry when one ends")),
+          "RUN_LIMIT", {{"retryAfterSeconds", "1"}});
+    }
+    ++count;
+  }
+  auto release_slot = [this, user_id] {
+    absl::MutexLock lock(&mu_);
+    if (--per_user_[user_id] <= 0) per_user_.erase(user_id);
+  };
+
+  RunState state;
+  state.set_user_id(user_id);
+  Run& run = *state.mutable_run();
+  run.set_pipeline_id(pipeline_id);
+  run.set_state(Run::QUEUED);
+  *run.mutable_input() = std::move(input);
+  *run.mutable_create_time() = Stamp(clock_.Now());
+  for (const spine::v1::PipelineStep& step : definition.steps()) {
+    Run::Step& entry = *run.add_steps();
+    entry.set_id(step.id());
+    entry.set_state(Run::QUEUED);
+  }
+  *state.mutable_definition() = std::move(definition);
+
+  absl::StatusOr<CreatedRun> created = store_.Create(state, idempotency_key);
+  if (!created.ok() || !created->created) {
+    release_slot();
+    if (!created.ok()) return created.status();
+    // The first run with this key: as this engine knows it if it is driving it.
+    if (ActivePtr active = Find(created->state.run().id())) {
+      absl::MutexLock lock(&active->mu);
+      return active->state.run();
+    }
+    return created->state.run();
+  }
+  ActivePtr active = Adopt(std::move(created->state));
+  Answers answers;
+  Run snapshot;
+  {
+    absl::MutexLock lock(&active->mu);
+    active->state.mutable_run()->set_state(Run::RUNNING);
+    StartAttempt(*active, 0, answers);
+    snapshot = active->state.run();
+  }
+  Answer(answers);
+  return snapshot;
+}
+
+void TaskEngine::StartAttempt(Active& run, int index, Answers& answers) {
+  Run::Step& step = *run.state.mutable_run()->mutable_steps(index);
+  step.set_state(Run::RUNNING);
+  step.set_attempts(step.attempts() + 1);
+  if (!step.has_start_time()) *step.mutable_start_time() = Stamp(clock_.Now());
+  run.state.clear_retry_time();
+  Persist(run);
+  SendJob(run, index, answers);
+}
+
+void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
+  StepJob job = JobFor(run.state, index);
+  const spine::v1::PipelineStep& step = run.state.definition().steps(index);
+  if (absl::Status rendered = Render(run.state, index, job); !rendered.ok()) {
+    return AttemptFailed(run, index, ErrorOf(rendered), answers);
+  }
+  const absl::Time deadline = clock_.Now() + absl::Milliseconds(step.timeout_ms());
+  *job.mutable_deadline() = Stamp(deadline);
+  if (absl::Status sent = dispatcher_.Dispatch(job); !sent.ok()) {
+    return AttemptFailed(run, index,
+                         ErrorOf(absl::UnavailableError(absl::StrCat(
+                             "the step could not be handed to its executor: ", sent.message()))),
+                         answers);
+  }
+  const int attempt = job.attempt();
+  const ActivePtr self = Find(run.state.run().id());
+  ClearTimer(run);
+  run.timer =
+      At(deadline + options_.step_grace, self,
+         [this, index, attempt, job](Active& timed_out, Answers& out) {
+           const Run::Step& current = timed_out.state.run().steps(index);
+           if (timed_out.finished || current.state() != Run::RUNNING ||
+               current.attempts() != attempt || timed_out.state.has_retry_time()) {
+             return;
+           }
+           dispatcher_.Cancel(job);
+           AttemptFailed(
+               timed_out, index,
+               ErrorOf(absl::DeadlineExceededError("the step did not answer within its timeoutMs")),
+               out);
+         });
+}
+
+absl::Status TaskEngine::OnStepResult(const spine::v1::StepResult& result) {
+  const ActivePtr run = Find(result.run_id());
+  if (run == nullptr) return absl::OkStatus();  // finished, or not ours: nothing to do
+  return post_([this, run, result] {
+    Answers answers;
+    {
+      absl::MutexLock lock(&run->mu);
+      const int index = result.step_index();
+      if (run->finished || index < 0 || index >= run->state.run().steps_size()) return;
+      const Run::Step& step = run->state.run().steps(index);
+      if (step.state() != Run::RUNNING || step.attempts() != result.attempt() ||
+          run->state.has_retry_time()) {
+        return;  // late or repeated: not the attempt in flight
+      }
+      ClearTimer(*run);
+      if (result.has_error()) {
+        AttemptFailed(*run, index, result.error(), answers);
+      } else {
+        StepSucceeded(*run, index, result.output(), answers);
+      }
+    }
+    Answer(answers);
+  });
+}
+
+void TaskEngine::StepSucceeded(Active& run, int index, const Value& output, Answers& answers) {
+  Run::Step& step = *run.state.mutable_run()->mutable_steps(index);
+  step.set_state(Run::SUCCEEDED);
+  *step.mutable_output() = output;
+  step.clear_error();
+  *step.mutable_finish_time() = Stamp(clock_.Now());
+  if (index + 1 < run.state.run().steps_size()) return StartAttempt(run, index + 1, answers);
+
+  Run& whole = *run.state.mutable_run();
+  if (run.state.definition().has_output()) {
+    absl::StatusOr<Value> rendered =
+        RenderTemplate(run.state.definition().output(), TemplateContext(run.state));
+    if (!rendered.ok()) {
+      *whole.mutable_error() = ErrorOf(rendered.status());
+      return Finish(run, Run::FAILED, answers);
+    }
+    *whole.mutable_output() = *std::move(rendered);
+  } else {
+    *whole.mutable_output() = output;
+  }
+  Finish(run, Run::SUCCEEDED, answers);
+}
+
+void TaskEngine::AttemptFailed(Active& run, int index, const RunError& error, Answers& answers) {
+  Run::Step& step = *run.state.mutable_run()->mutable_steps(index);
+  *step.add_attempt_errors() = error;
+  const spine::v1::RetryPolicy& policy = run.state.definition().steps(index).retry();
+  if (IsRetryable(error) && step.attempts() < policy.max_attempts()) {
+    absl::Duration pause;
+    {
+      absl::MutexLock lock(&mu_);
+      pause = RetryBackoff(policy, step.attempts() + 1, random_);
+    }
+    const absl::Time when = clock_.Now() + pause;
+    *run.state.mutable_retry_time() = Stamp(when);
+    Persist(run);
+    ClearTimer(run);
+    run.timer = At(when, Find(run.state.run().id()), [this, index](Active& retried, Answers& out) {
+      if (retried.finished || !retried.state.has_retry_time()) return;
+      StartAttempt(retried, index, out);
+    });
+    return;
+  }
+  step.set_state(Run::FAILED);
+  *step.mutable_error() = error;
+  *step.mutable_finish_time() = Stamp(clock_.Now());
+  *run.state.mutable_run()->mutable_error() = error;
+  Finish(run, Run::FAILED, answers);
+}
+
+void TaskEngine::Finish(Active& run, Run::State state, Answers& answers) {
+  Run& whole = *run.state.mutable_run();
+  whole.set_state(state);
+  *whole.mutable_finish_time() = Stamp(clock_.Now());
+  run.state.clear_retry_time();
+  run.finished = true;
+  ClearTimer(run);
+  Persist(run);
+  for (Waiter& waiter : run.waiters) {
+    scheduler_.Cancel(waiter.timer);
+    answers.emplace_back(std::move(waiter.done), whole);
+  }
+  run.waiters.clear();
+  absl::MutexLock lock(&mu_);
+  runs_.erase(whole.id());
+  if (--per_user_[run.state.user_id()] <= 0) per_user_.erase(run.state.user_id());
+}
+
+absl::StatusOr<Run> TaskEngine::Cancel(int64_t user_id, int64_t run_id) {
+  const ActivePtr run = Find(run_id);
+  if (run == nullptr) return Get(user_id, run_id);
+  Answers answers;
+  Run snapshot;
+  {
+    absl::MutexLock lock(&run->mu);
+    if (run->state.user_id() != user_id) {
+      return rpc::WithErrorInfo(absl::NotFoundError(absl::StrCat("run ", run_id, " not found")),
+                                "RUN_NOT_FOUND");
+    }
+    if (!run->finished) {
+      const absl::Time now = clock_.Now();
+      for (int i = 0; i < run->state.run().steps_size(); ++i) {
+        Run::Step& step = *run->state.mutable_run()->mutable_steps(i);
+        if (step.state() == Run::RUNNING && !run->state.has_retry_time()) {
+          dispatcher_.Cancel(JobFor(run->state, i));
+        }
+        if (step.state() == Run::RUNNING || step.state() == Run::QUEUED) {
+          step.set_state(Run::CANCELLED);
+          *step.mutable_finish_time() = Stamp(now);
+        }
+      }
+      Finish(*run, Run::CANCELLED, answers);
+    }
+    snapshot = run->state.run();
+  }
+  Answer(answers);
+  return snapshot;
+}
+
+absl::StatusOr<Run> TaskEngine::Get(int64_t user_id, int64_t run_id) {
+  if (const ActivePtr run = Find(run_id)) {
+    absl::MutexLock lock(&run->mu);
+    if (run->state.user_id() == user_id) return run->state.run();
+  }
+  absl::StatusOr<RunState> stored = store_.Get(user_id, run_id);
+  if (!stored.ok()) return stored.status();
+  return stored->run();
+}
+
+absl::Status TaskEngine::Recover() {
+  absl::StatusOr<std::vector<RunState>> unfinished = store_.ListUnfinished();
+  if (!unfinished.ok()) return unfinished.status();
+  for (RunState& state : *unfinished) {
+    if (Find(state.run().id()) != nullptr) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      ++per_user_[state.user_id()];
+    }
+    const ActivePtr run = Adopt(std::move(state));
+    Answers answers;
+    {
+      absl::MutexLock lock(&run->mu);
+      Resume(*run, answers);
+    }
+    Answer(answers);
+  }
+  log::Info("runs recovered", {{"count", std::to_string(unfinished->size())}});
+  return absl::OkStatus();
+}
+
+void TaskEngine::Resume(Active& run, Answers& answers) {
+  const int index = CurrentStep(run.state);
+  Run& whole = *run.state.mutable_run();
+  if (index >= whole.steps_size()) {
+    // Every step succeeded but the end was not recorded: finish it now.
+    const Value last = whole.steps(index - 1).output();
+    return StepSucceeded(run, index - 1, last, answers);
+  }
+  whole.set_state(Run::RUNNING);
+  const Run::Step& step = whole.steps(index);
+  if (run.state.has_retry_time()) {
+    run.timer = At(TimeOf(run.state.retry_time()), Find(whole.id()),
+                   [this, index](Active& retried, Answers& out) {
+                     if (retried.finished || !retried.state.has_retry_time()) return;
+                     StartAttempt(retried, index, out);
+                   });
+  } else if (step.state() == Run::RUNNING && step.attempts() > 0) {
+    // The attempt in flight when the engine stopped: the same job again.
+    SendJob(run, index, answers);
+  } else {
+    StartAttempt(run, index, answers);
+  }
+}
+
+void TaskEngine::WhenFinished(int64_t user_id, int64_t run_id, absl::Time deadline,
+                              std::function<void(absl::StatusOr<Run>)> done) {
+  const ActivePtr run = Find(run_id);
+  if (run != nullptr) {
+    absl::MutexLock lock(&run->mu);
+    if (run->state.user_id() == user_id && !run->finished) {
+      uint64_t id = 0;
+      {
+        absl::MutexLock engine_lock(&mu_);
+        id = next_waiter_++;
+      }
+      Waiter waiter{.id = id, .done = std::move(done)};
+      waiter.timer = At(deadline, run, [id](Active& waited, Answers& out) {
+        for (auto it = waited.waiters.begin(); it != waited.waiters.end(); ++it) {
+          if (it->id != id) continue;
+          out.emplace_back(std::move(it->done), waited.state.run());
+          waited.waiters.erase(it);
+          return;
+        }
+      });
+      run->waiters.push_back(std::move(waiter));
+      return;
+    }
+  }
+  done(Get(user_id, run_id));
+}
+
+void TaskEngine::Persist(Active& run) {
+  if (absl::Status stored = store_.Update(run.state); !stored.ok()) {
+    // The run goes on in memory; its next transition writes the whole state again.
+    log::Error("run not stored", {{"run", absl::StrCat(run.state.run().id())},
+                                  {"error", std::string(stored.message())}});
+  }
+}
+
+void TaskEngine::ClearTimer(Active& run) {
+  if (run.timer != 0) scheduler_.Cancel(run.timer);
+  run.timer = 0;
+}
+
+TimerId TaskEngine::At(absl::Time when, const ActivePtr& run,
+                       std::function<void(Active&, Answers&)> transition) {
+  return Arm(when, run, std::move(transition));
+}
+
+TimerId TaskEngine::Arm(absl::Time when, const std::weak_ptr<Active>& run,
+                        std::function<void(Active&, Answers&)> transition) {
+  return scheduler_.RunAt(when, [this, run, transition = std::move(transition)] {
+    const absl::Status posted = post_([run, transition] {
+      const ActivePtr target = run.lock();
+      if (target == nullptr) return;
+      Answers answers;
+      {
+        absl::MutexLock lock(&target->mu);
+        transition(*target, answers);
+      }
+      Answer(answers);
+    });
+    if (!posted.ok()) {
+      // The workers are saturated: try again shortly rather than leave the run stuck. Every
+      // transition checks that it still applies, so a late or repeated one does nothing.
+      Arm(clock_.Now() + absl::Milliseconds(100), run, transition);
+    }
+  });
+}
+
+}  // namespace spine::tasks
