@@ -1,0 +1,55 @@
+#include "services/tasks/engine/executor_registry.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace spine::tasks {
+
+absl::Status ExecutorRegistry::Advertise(const spine::v1::ExecutorAdvertisement& advertisement) {
+  if (advertisement.kind() != "llm" && advertisement.kind() != "plugin") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind: '", advertisement.kind().substr(0, 32), "', must be llm or plugin"));
+  }
+  if (advertisement.executor().empty()) return absl::InvalidArgumentError("executor: empty");
+  if (advertisement.ttl_ms() < 1 || advertisement.ttl_ms() > 600000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttlMs: ", advertisement.ttl_ms(), ", must be 1..600000"));
+  }
+  Entry entry{.kind = advertisement.kind(),
+              .names = {advertisement.names().begin(), advertisement.names().end()},
+              .expires = clock_.Now() + absl::Milliseconds(advertisement.ttl_ms())};
+  absl::MutexLock lock(&mu_);
+  // Forget the dead while here, so the map holds only live executors (and a few expired).
+  absl::erase_if(executors_,
+                 [now = clock_.Now()](const auto& item) { return item.second.expires <= now; });
+  executors_[advertisement.executor()] = std::move(entry);
+  return absl::OkStatus();
+}
+
+bool ExecutorRegistry::Has(absl::string_view kind, absl::string_view name) const {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [executor, entry] : executors_) {
+    if (entry.kind != kind || entry.expires <= now) continue;
+    if (std::find(entry.names.begin(), entry.names.end(), name) != entry.names.end()) return true;
+  }
+  return false;
+}
+
+bool ExecutorRegistry::HasModel(absl::string_view name) const { return Has("llm", name); }
+bool ExecutorRegistry::HasPlugin(absl::string_view name) const { return Has("plugin", name); }
+
+std::vector<std::string> ExecutorRegistry::Names(absl::string_view kind) const {
+  const absl::Time now = clock_.Now();
+  std::set<std::string> names;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [executor, entry] : executors_) {
+    if (entry.kind == kind && entry.expires > now)
+      names.insert(entry.names.begin(), entry.names.end());
+  }
+  return {names.begin(), names.end()};
+}
+
+}  // namespace spine::tasks
