@@ -45,13 +45,27 @@ absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api
   if (code < 200 || code > 299) {
     return absl::InvalidArgumentError(absl::StrCat(where, "success_code must be 2xx"));
   }
+  if (rule.deadline_ms() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "deadline_ms must not be negative"));
+  }
+  const FieldDescriptor* deadline_field = nullptr;
+  if (!rule.deadline_field().empty()) {
+    deadline_field = method->input_type()->FindFieldByName(rule.deadline_field());
+    if (deadline_field == nullptr || deadline_field->is_repeated() ||
+        deadline_field->cpp_type() != FieldDescriptor::CPPTYPE_INT32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "deadline_field '", rule.deadline_field(), "' is not an int32 request field"));
+    }
+  }
   return Route{.http_method = rule.method(),
                .path = *std::move(path),
                .body = rule.body(),
                .success_code = code,
                .method = method,
                .upstream = UpstreamOf(method->file()->name()),
-               .access = access};
+               .access = access,
+               .deadline = absl::Milliseconds(rule.deadline_ms()),
+               .deadline_field = deadline_field};
 }
 
 // Literal segments sort before variables at the first difference, so the more specific route
@@ -112,6 +126,8 @@ absl::StatusOr<RouteTable> RouteTable::Build(
           spine::api::HttpRule binding = extra;
           binding.clear_additional_bindings();
           if (binding.success_code() == 0) binding.set_success_code(rule.success_code());
+          if (binding.deadline_ms() == 0) binding.set_deadline_ms(rule.deadline_ms());
+          if (binding.deadline_field().empty()) binding.set_deadline_field(rule.deadline_field());
           rules.push_back(std::move(binding));
         }
         for (const spine::api::HttpRule& one : rules) {

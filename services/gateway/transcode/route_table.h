@@ -29,6 +29,10 @@ struct Route {
   // The service that answers: "storage", "llm", "plugins", "tasks", or "gateway" (auth).
   std::string upstream{};
   spine::api::Access access = spine::api::ACCESS_AUTHENTICATED;
+  // How long to wait for the RPC when the request sets no time of its own; zero: the default.
+  absl::Duration deadline = absl::ZeroDuration();
+  // The request's own time limit in milliseconds (an int32 field), or null.
+  const google::protobuf::FieldDescriptor* deadline_field = nullptr;
 
   // "/spine.v1.ThoughtService/GetThought", the gRPC path of `method`.
   std::string GrpcPath() const;

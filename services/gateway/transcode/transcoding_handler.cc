@@ -224,6 +224,23 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
 
 }  // namespace
 
+absl::Duration TranscodingHandler::UpstreamDeadline(
+    const Route& route, const google::protobuf::Message& request) const {
+  if (route.deadline_field != nullptr) {
+    const google::protobuf::Reflection& reflection = *request.GetReflection();
+    const bool set = route.deadline_field->has_presence()
+                         ? reflection.HasField(request, route.deadline_field)
+                         : reflection.GetInt32(request, route.deadline_field) != 0;
+    if (set) {
+      // The service enforces the caller's limit itself; the margin lets its answer (even a
+      // DEADLINE_EXCEEDED) arrive rather than the gateway's own 504.
+      const int32_t millis = reflection.GetInt32(request, route.deadline_field);
+      return absl::Milliseconds(std::max(millis, 0)) + absl::Seconds(2);
+    }
+  }
+  return route.deadline > absl::ZeroDuration() ? route.deadline : upstream_deadline_;
+}
+
 std::string TranscodingHandler::RouteLabel(const HttpRequest& request) const {
   absl::StatusOr<std::vector<std::string>> segments = SplitPath(request.path);
   if (!segments.ok()) return "";
@@ -268,7 +285,8 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
   if (!rpc_request.ok()) return reply(BadRequest(rpc_request.status()));
 
   UpstreamMetadata metadata{.authorization = request.Header("Authorization").value_or(""),
-                            .request_id = request.request_id};
+                            .request_id = request.request_id,
+                            .deadline = UpstreamDeadline(route, **rpc_request)};
   if (route.method->server_streaming()) {
     auto events = std::make_shared<EventStream>(route, upstream_deadline_, std::move(reply));
     GatewayMetrics* metrics = metrics_;
@@ -286,18 +304,19 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
     return;
   }
   upstream_.Call(route, **rpc_request, metadata,
-                 [this, &route, reply = std::move(reply)](
-                     absl::StatusOr<std::unique_ptr<google::protobuf::Message>> result) {
+                 [this, &route, deadline = metadata.deadline,
+                  reply = std::move(reply)](absl::StatusOr<UpstreamResponse> result) {
                    if (!result.ok()) {
                      if (metrics_ != nullptr) {
                        metrics_->RecordUpstreamError(route.upstream, result.status().code());
                      }
-                     return reply(UpstreamError(route, result.status(), upstream_deadline_));
+                     return reply(UpstreamError(route, result.status(), deadline));
                    }
                    HttpResponse response;
                    response.status = route.success_code;
+                   if (route.success_code == 202 && result->finished_early) response.status = 200;
                    if (route.success_code != 204) {
-                     absl::StatusOr<std::string> body = RenderResponse(**result);
+                     absl::StatusOr<std::string> body = RenderResponse(*result->message);
                      if (!body.ok()) {
                        return reply(MakeErrorResponse(absl::StatusCode::kInternal,
                                                       body.status().message(), "INTERNAL"));
@@ -307,7 +326,7 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
                    }
                    response.headers.emplace_back("Cache-Control", "no-store");
                    if (route.success_code == 201) {
-                     if (auto location = LocationOf(routes_, route, **result)) {
+                     if (auto location = LocationOf(routes_, route, *result->message)) {
                        response.headers.emplace_back("Location", *std::move(location));
                      }
                    }

@@ -31,6 +31,11 @@ class TranscodingHandler final : public HttpHandler {
   std::string RouteLabel(const HttpRequest& request) const;
 
  private:
+  // How long to wait for `route` with `request`: the request's own limit (the route's
+  // deadline_field) plus a margin, else the route's deadline, else the default.
+  absl::Duration UpstreamDeadline(const Route& route,
+                                  const google::protobuf::Message& request) const;
+
   const RouteTable& routes_;
   const Upstream& upstream_;
   const absl::Duration upstream_deadline_;

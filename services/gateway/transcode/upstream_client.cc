@@ -157,7 +157,9 @@ void UpstreamClient::Call(const Route& route, const google::protobuf::Message& r
   call->request = Serialize(request);
   call->output = route.method->output_type();
   call->done = std::move(done);
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+  const absl::Duration deadline =
+      metadata.deadline > absl::ZeroDuration() ? metadata.deadline : deadline_;
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
   if (!metadata.authorization.empty()) {
     call->context.AddMetadata("authorization", metadata.authorization);
   }
@@ -168,7 +170,14 @@ void UpstreamClient::Call(const Route& route, const google::protobuf::Message& r
                  &call->response, [call](const grpc::Status& status) {
                    std::unique_ptr<PendingCall> owned(call);
                    if (!status.ok()) return owned->done(rpc::FromGrpcStatus(status));
-                   owned->done(Parse(owned->response, owned->output));
+                   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> message =
+                       Parse(owned->response, owned->output);
+                   if (!message.ok()) return owned->done(message.status());
+                   const auto& initial = owned->context.GetServerInitialMetadata();
+                   const auto early = initial.find(kHttpStatusHeader);
+                   owned->done(UpstreamResponse{
+                       .message = *std::move(message),
+                       .finished_early = early != initial.end() && early->second == "200"});
                  });
 }
 

@@ -23,13 +23,23 @@ namespace spine::gateway {
 struct UpstreamMetadata {
   std::string authorization{};  // the HTTP Authorization header, as sent
   std::string request_id{};
+  absl::Duration deadline = absl::ZeroDuration();  // zero: the client's default
+};
+
+// The initial metadata by which a service asks for 200 instead of a route's 202 (a run that
+// ended within its waitMs); nothing else can change the route's status.
+inline constexpr char kHttpStatusHeader[] = "x-spine-http-status";
+
+struct UpstreamResponse {
+  std::unique_ptr<google::protobuf::Message> message;
+  bool finished_early = false;  // the service sent x-spine-http-status: 200
 };
 
 // The seam the transcoding handler calls through; tests substitute a fake.
 class Upstream {
  public:
   // The upstream's response, or its status (with any ErrorInfo payload, see libs/rpc).
-  using Done = std::function<void(absl::StatusOr<std::unique_ptr<google::protobuf::Message>>)>;
+  using Done = std::function<void(absl::StatusOr<UpstreamResponse>)>;
   virtual ~Upstream() = default;
   // Calls route.method on route.upstream; `done` runs exactly once, possibly on another thread.
   virtual void Call(const Route& route, const google::protobuf::Message& request,
@@ -55,7 +65,8 @@ class Upstream {
 
 class UpstreamClient final : public Upstream {
  public:
-  // `channels` by service name ("storage", "gateway", ...); `deadline` for every call.
+  // `channels` by service name ("storage", "gateway", ...); `deadline` for every call that does
+  // not bring its own (UpstreamMetadata::deadline).
   UpstreamClient(std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
                  absl::Duration deadline);
 

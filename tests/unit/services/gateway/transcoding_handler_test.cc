@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "spine/v1/llm.pb.h"
 #include "spine/v1/storage.pb.h"
+#include "spine/v1/tasks.pb.h"
 
 namespace spine::gateway {
 namespace {
@@ -37,7 +38,7 @@ class FakeUpstream final : public Upstream {
             ->GetPrototype(route.method->output_type())
             ->New());
     answer->CopyFrom(**unary_result);
-    done(std::move(answer));
+    done(UpstreamResponse{.message = std::move(answer), .finished_early = finished_early});
   }
 
   class FakeStream final : public Stream {
@@ -66,6 +67,7 @@ class FakeUpstream final : public Upstream {
 
   absl::StatusOr<const google::protobuf::Message*> unary_result =
       absl::InternalError("not scripted");
+  bool finished_early = false;
   std::vector<std::shared_ptr<google::protobuf::Message>> stream_messages;
   std::optional<absl::Status> stream_end = absl::OkStatus();
   mutable std::function<void(absl::Status)> pending_done;
@@ -231,6 +233,34 @@ TEST_CASE_METHOD(Fixture, "a stream that fails midway ends with an error event")
   CHECK(writer->finished);
   CHECK(writer->body.find("event: error\ndata: ") != std::string::npos);
   CHECK(writer->body.find("QUEUE_FULL") != std::string::npos);
+}
+
+TEST_CASE_METHOD(Fixture, "a route waits for the request's own time limit, else its own") {
+  spine::v1::GenerateResponse generated;
+  upstream.unary_result = &generated;
+  REQUIRE(
+      Send("POST", "/api/llm/generate", R"({"model":"m","prompt":"p","timeoutMs":30000})").status ==
+      200);
+  CHECK(upstream.calls.back().metadata.deadline == absl::Seconds(32));
+  REQUIRE(Send("POST", "/api/llm/generate", R"({"model":"m","prompt":"p"})").status == 200);
+  CHECK(upstream.calls.back().metadata.deadline == absl::Seconds(605));
+  spine::v1::Thought thought;
+  upstream.unary_result = &thought;
+  REQUIRE(Send("GET", "/api/thoughts/5").status == 200);
+  CHECK(upstream.calls.back().metadata.deadline == absl::Seconds(5));  // the default
+}
+
+TEST_CASE_METHOD(Fixture, "a 202 route answers 200 only when the service says the run ended") {
+  spine::v1::Run run;
+  upstream.unary_result = &run;
+  CHECK(Send("POST", "/api/runs", R"({"definition":{},"waitMs":1000})").status == 202);
+  CHECK(upstream.calls.back().metadata.deadline == absl::Seconds(3));
+  upstream.finished_early = true;
+  CHECK(Send("POST", "/api/runs", R"({"definition":{},"waitMs":1000})").status == 200);
+  // Nothing else can change a route's status.
+  spine::v1::Pipeline pipeline;
+  upstream.unary_result = &pipeline;
+  CHECK(Send("POST", "/api/pipelines", R"({"name":"p","definition":{}})").status == 201);
 }
 
 }  // namespace spine::gateway
