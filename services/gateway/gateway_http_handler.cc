@@ -78,11 +78,21 @@ bool GatewayHttpHandler::HandleOperations(const HttpRequest& request, HttpReply&
       reply(std::move(response));
     });
   } else if (path == "/metrics") {
-    HttpResponse response;
-    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    response.headers.emplace_back("Cache-Control", "no-store");
-    response.body = api_.metrics->RenderPrometheusText();
-    reply(std::move(response));
+    std::string own = api_.metrics->RenderPrometheusText();
+    auto answer = [reply = std::move(reply)](std::string text) {
+      HttpResponse response;
+      response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      response.headers.emplace_back("Cache-Control", "no-store");
+      response.body = std::move(text);
+      reply(std::move(response));
+    };
+    if (api_.status == nullptr) {
+      answer(std::move(own));
+    } else {
+      // The services' part comes from the status probes (cached with /status for a second).
+      api_.status->GetMetrics([own = std::move(own), answer = std::move(answer)](
+                                  const std::string& services) { answer(own + services); });
+    }
   } else {
     HttpResponse response;
     response.headers.emplace_back("Content-Type", "application/json");

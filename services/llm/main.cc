@@ -82,6 +82,7 @@ int Run(const spine::llm::LlmConfig& config) {
           queue->set_queued(stats.queued);
           queue->set_running(stats.running);
           queue->set_oldest_queued_ms(absl::ToInt64Milliseconds(stats.oldest_queued_age));
+          queue->set_max_concurrency(stats.max_concurrency);
         }
       });
 }

@@ -143,6 +143,17 @@ TEST_CASE("a busy slow model does not delay a prompt to another model") {
   REQUIRE(fast.status == 200);
   CHECK(std::stoll(Json::parse(fast.body)["queueWaitMs"].dump()) <= 50);
   CHECK(Running(stack, "stub-slow") == 1);  // still busy: the fast one did not wait for it
+
+  // /metrics shows the busy runner (from spine-llm's status probe).
+  const HttpResult metrics = HttpRequestTo(stack.http_port(), "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  INFO(metrics.body);
+  CHECK(metrics.body.find("spine_llm_running{service=\"llm\",model=\"stub-slow\"} 1\n") !=
+        std::string::npos);
+  CHECK(
+      metrics.body.find("spine_llm_runner_utilisation{service=\"llm\",model=\"stub-slow\"} 1\n") !=
+      std::string::npos);
+  CHECK(metrics.body.find("spine_service_up{service=\"llm\"} 1\n") != std::string::npos);
 }
 
 TEST_CASE("a full model queue answers 429 QUEUE_FULL at once with Retry-After") {

@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/core/log.h"
+#include "services/gateway/metrics/service_metrics.h"
 
 namespace spine::gateway {
 namespace {
@@ -92,6 +93,12 @@ std::string RenderPlatformStatusJson(const spine::v1::PlatformStatus& status) {
   return json;
 }
 
+// One refresh's answers, rendered both ways.
+struct StatusAggregator::Snapshot {
+  std::string json;
+  std::string metrics;
+};
+
 struct StatusAggregator::Core {
   Core(ServiceProber& prober, const Clock& clock, StatusAggregatorOptions options)
       : prober(prober), clock(clock), options(std::move(options)) {}
@@ -102,29 +109,30 @@ struct StatusAggregator::Core {
 
   absl::Mutex mu;
   // The last aggregate and when its probes were sent (MonotonicNow).
-  std::optional<std::string> cached_json ABSL_GUARDED_BY(mu);
+  std::optional<Snapshot> cached ABSL_GUARDED_BY(mu);
   absl::Time cached_at ABSL_GUARDED_BY(mu);
   // The refresh in flight, if any: only the one with the current generation may answer.
   bool refreshing ABSL_GUARDED_BY(mu) = false;
   uint64_t generation ABSL_GUARDED_BY(mu) = 0;
   absl::Time refresh_started ABSL_GUARDED_BY(mu);
-  std::vector<std::function<void(std::string)>> waiters ABSL_GUARDED_BY(mu);
+  std::vector<std::function<void(const Snapshot&)>> waiters ABSL_GUARDED_BY(mu);
 
   // Called once per refresh, by the last probe answer.
   void Finish(uint64_t finished_generation, absl::Time started,
               const std::map<std::string, absl::StatusOr<spine::v1::ServiceStatus>>& results) {
-    std::string json = RenderPlatformStatusJson(MergeServiceStatuses(results));
-    std::vector<std::function<void(std::string)>> to_answer;
+    const Snapshot snapshot{.json = RenderPlatformStatusJson(MergeServiceStatuses(results)),
+                            .metrics = RenderServiceMetrics(results)};
+    std::vector<std::function<void(const Snapshot&)>> to_answer;
     {
       absl::MutexLock lock(&mu);
       // A refresh given up as stuck: its waiters moved on to the newer one, which answers them.
       if (finished_generation != generation) return;
-      cached_json = json;
+      cached = snapshot;
       cached_at = started;
       refreshing = false;
       to_answer.swap(waiters);
     }
-    for (auto& done : to_answer) done(json);
+    for (auto& done : to_answer) done(snapshot);
   }
 };
 
@@ -135,13 +143,21 @@ StatusAggregator::StatusAggregator(ServiceProber& prober, const Clock& clock,
 StatusAggregator::~StatusAggregator() = default;
 
 void StatusAggregator::Get(std::function<void(std::string json)> done) {
+  GetSnapshot([done = std::move(done)](const Snapshot& snapshot) { done(snapshot.json); });
+}
+
+void StatusAggregator::GetMetrics(std::function<void(std::string text)> done) {
+  GetSnapshot([done = std::move(done)](const Snapshot& snapshot) { done(snapshot.metrics); });
+}
+
+void StatusAggregator::GetSnapshot(std::function<void(const Snapshot&)> done) {
   const absl::Time now = core_->clock.MonotonicNow();
   // Explicit Lock/Unlock: each path lets go of the lock before it calls anything of others.
   core_->mu.Lock();
-  if (core_->cached_json.has_value() && now - core_->cached_at < core_->options.cache_ttl) {
-    std::string json = *core_->cached_json;
+  if (core_->cached.has_value() && now - core_->cached_at < core_->options.cache_ttl) {
+    const Snapshot snapshot = *core_->cached;
     core_->mu.Unlock();
-    done(std::move(json));
+    done(snapshot);
     return;
   }
   core_->waiters.push_back(std::move(done));

@@ -87,8 +87,14 @@ class StatusAggregator {
   // With a prober that keeps its contract that is at most about probe_timeout after the call.
   void Get(std::function<void(std::string json)> done);
 
+  // As Get, for the services' part of GET /metrics (RenderServiceMetrics), from the same probes
+  // and the same cache.
+  void GetMetrics(std::function<void(std::string text)> done);
+
  private:
   struct Core;
+  struct Snapshot;
+  void GetSnapshot(std::function<void(const Snapshot&)> done);
   static void StartRefresh(const std::shared_ptr<Core>& core, uint64_t generation,
                            absl::Time started);
 

@@ -1,0 +1,139 @@
+#include "services/gateway/metrics/service_metrics.h"
+
+#include <functional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace spine::gateway {
+namespace {
+
+using spine::v1::ServiceStatus;
+using Results = std::map<std::string, absl::StatusOr<ServiceStatus>>;
+
+// A label value as the text format wants it: backslash, quote and newline escaped.
+std::string Label(const std::string& value) {
+  return absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+}
+
+class Writer {
+ public:
+  // One metric family: its header, then a sample per answering service that has it.
+  void Family(const char* name, const char* help,
+              const std::function<void(const std::string&, const ServiceStatus&)>& samples,
+              const Results& results) {
+    absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
+    for (const auto& [service, result] : results) {
+      if (result.ok() && result->up()) samples(service, *result);
+    }
+  }
+  void Sample(const char* name, const std::string& labels, double value) {
+    absl::StrAppend(&text_, name, "{", labels, "} ", value, "\n");
+  }
+  std::string& text() { return text_; }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+
+std::string RenderServiceMetrics(const Results& results) {
+  Writer out;
+  absl::StrAppend(&out.text(),
+                  "# HELP spine_service_up Whether the service answered its status probe.\n"
+                  "# TYPE spine_service_up gauge\n");
+  for (const auto& [service, result] : results) {
+    out.Sample("spine_service_up", absl::StrCat("service=\"", Label(service), "\""),
+               result.ok() && result->up() ? 1 : 0);
+  }
+  auto service_label = [](const std::string& service) {
+    return absl::StrCat("service=\"", Label(service), "\"");
+  };
+  out.Family(
+      "spine_service_rss_megabytes", "Resident memory of the service process.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        out.Sample("spine_service_rss_megabytes", service_label(service), status.rss_mb());
+      },
+      results);
+  out.Family(
+      "spine_service_uptime_seconds", "Seconds since the service started.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        out.Sample("spine_service_uptime_seconds", service_label(service),
+                   static_cast<double>(status.uptime_seconds()));
+      },
+      results);
+  out.Family(
+      "spine_audit_write_failures",
+      "Audit events the service could not write to the audit log since it started.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        if (status.has_audit_write_failures()) {
+          out.Sample("spine_audit_write_failures", service_label(service),
+                     static_cast<double>(status.audit_write_failures()));
+        }
+      },
+      results);
+  out.Family(
+      "spine_db_up", "Whether spine-storage's database answers.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        if (status.has_db_conn())
+          out.Sample("spine_db_up", service_label(service), status.db_conn());
+      },
+      results);
+  out.Family(
+      "spine_plugin_sandbox_alive", "Whether the plugin sandbox self-test passed within 30 s.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        if (status.has_plugin_sandbox_alive()) {
+          out.Sample("spine_plugin_sandbox_alive", service_label(service),
+                     status.plugin_sandbox_alive());
+        }
+      },
+      results);
+  out.Family(
+      "spine_bus_queue_lag_seconds", "Age of the oldest undelivered event bus message.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        if (status.has_queue_lag_ms()) {
+          out.Sample("spine_bus_queue_lag_seconds", service_label(service),
+                     static_cast<double>(status.queue_lag_ms()) / 1000);
+        }
+      },
+      results);
+
+  struct ModelFamily {
+    const char* name;
+    const char* help;
+    std::function<double(const spine::v1::ModelQueue&)> value;
+  };
+  const std::vector<ModelFamily> model_families = {
+      {"spine_llm_queue_depth", "Generations waiting in the model's queue.",
+       [](const spine::v1::ModelQueue& q) { return static_cast<double>(q.queued()); }},
+      {"spine_llm_running", "Generations running on the model's runners.",
+       [](const spine::v1::ModelQueue& q) { return static_cast<double>(q.running()); }},
+      {"spine_llm_runner_utilisation", "Busy runners over the model's maxConcurrency.",
+       [](const spine::v1::ModelQueue& q) {
+         return q.max_concurrency() > 0 ? static_cast<double>(q.running()) / q.max_concurrency()
+                                        : 0.0;
+       }},
+      {"spine_llm_oldest_queued_seconds", "Age of the oldest generation in the model's queue.",
+       [](const spine::v1::ModelQueue& q) {
+         return static_cast<double>(q.oldest_queued_ms()) / 1000;
+       }},
+  };
+  for (const ModelFamily& family : model_families) {
+    out.Family(
+        family.name, family.help,
+        [&](const std::string& service, const ServiceStatus& status) {
+          for (const spine::v1::ModelQueue& queue : status.model_queues()) {
+            out.Sample(
+                family.name,
+                absl::StrCat(service_label(service), ",model=\"", Label(queue.model()), "\""),
+                family.value(queue));
+          }
+        },
+        results);
+  }
+  return std::move(out.text());
+}
+
+}  // namespace spine::gateway

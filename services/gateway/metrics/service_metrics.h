@@ -1,0 +1,24 @@
+// The constellation's part of GET /metrics (API.md: queue depths, runner utilisation, plugin
+// crashes): Prometheus text rendered from the services' status probes, the same answers the
+// StatusAggregator gathers for /status (and caches with it). The gateway's own request metrics
+// are GatewayMetrics'.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "spine/v1/common.pb.h"
+
+namespace spine::gateway {
+
+// Per service: spine_service_up, spine_service_rss_megabytes, spine_service_uptime_seconds,
+// spine_audit_write_failures; spine-storage's spine_db_up; spine-llm's per-model
+// spine_llm_queue_depth, spine_llm_running, spine_llm_runner_utilisation (running /
+// maxConcurrency) and spine_llm_oldest_queued_seconds; spine-plugins' spine_plugin_sandbox_alive;
+// spine-tasks' spine_bus_queue_lag_seconds. A service that did not answer is up 0 and reports
+// nothing else.
+std::string RenderServiceMetrics(
+    const std::map<std::string, absl::StatusOr<spine::v1::ServiceStatus>>& results);
+
+}  // namespace spine::gateway

@@ -1,0 +1,49 @@
+// RenderServiceMetrics: the services' status probes as Prometheus text.
+#include "services/gateway/metrics/service_metrics.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+namespace spine::gateway {
+namespace {
+
+TEST_CASE("probe answers become gauges per service and per model; a silent service is up 0") {
+  spine::v1::ServiceStatus llm;
+  llm.set_service("llm");
+  llm.set_up(true);
+  llm.set_rss_mb(42.5);
+  llm.set_audit_write_failures(3);
+  auto* queue = llm.add_model_queues();
+  queue->set_model("stub\"slow");  // label values are escaped
+  queue->set_queued(7);
+  queue->set_running(1);
+  queue->set_max_concurrency(4);
+  queue->set_oldest_queued_ms(1500);
+  spine::v1::ServiceStatus storage;
+  storage.set_up(true);
+  storage.set_db_conn(true);
+  const std::string text = RenderServiceMetrics(
+      {{"llm", llm}, {"storage", storage}, {"plugins", absl::UnavailableError("down")}});
+  auto has = [&](const std::string& needle) {
+    INFO(needle << "\n" << text);
+    CHECK(text.find(needle) != std::string::npos);
+  };
+  has("# TYPE spine_service_up gauge\n");
+  has("spine_service_up{service=\"llm\"} 1\n");
+  has("spine_service_up{service=\"plugins\"} 0\n");
+  has("spine_service_rss_megabytes{service=\"llm\"} 42.5\n");
+  has("spine_audit_write_failures{service=\"llm\"} 3\n");
+  has("spine_db_up{service=\"storage\"} 1\n");
+  has("spine_llm_queue_depth{service=\"llm\",model=\"stub\\\"slow\"} 7\n");
+  has("spine_llm_running{service=\"llm\",model=\"stub\\\"slow\"} 1\n");
+  has("spine_llm_runner_utilisation{service=\"llm\",model=\"stub\\\"slow\"} 0.25\n");
+  has("spine_llm_oldest_queued_seconds{service=\"llm\",model=\"stub\\\"slow\"} 1.5\n");
+  // Nothing from the silent service but its up 0.
+  CHECK(text.find("service=\"plugins\"} 0\n") != std::string::npos);
+  CHECK(text.find("spine_service_rss_megabytes{service=\"plugins\"}") == std::string::npos);
+  // A storage that reports no audit figure has no audit sample.
+  CHECK(text.find("spine_audit_write_failures{service=\"storage\"}") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace spine::gateway
