@@ -89,8 +89,8 @@ void Consumer::Stop() {
     stopping_ = true;
   }
   {
-    absl::MutexLock lock(&write_mu_);
-    if (session_ != nullptr) session_->context.TryCancel();
+    absl::MutexLock lock(&cancel_mu_);
+    if (live_context_ != nullptr) live_context_->TryCancel();
   }
   if (loop_thread_.joinable()) loop_thread_.join();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
@@ -133,6 +133,10 @@ bool Consumer::RunSession() {
                                 absl::ToChronoMilliseconds(options_.stream_deadline));
   session->context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.service_token));
   session->stream = stub_->Subscribe(&session->context);
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    live_context_ = &session->context;
+  }
 
   SubscribeRequest start;
   start.mutable_start()->set_queue(options_.queue);
@@ -147,7 +151,7 @@ bool Consumer::RunSession() {
   }
   {
     absl::MutexLock lock(&mu_);
-    // Stop may have looked for session_ before it was set: cancel on its behalf.
+    // Stop may have looked for live_context_ before it was set: cancel on its behalf.
     if (stopping_) session->context.TryCancel();
     if (started && !stopping_) {
       connected_ = true;
@@ -168,9 +172,16 @@ bool Consumer::RunSession() {
     generation_ = 0;
   }
   {
-    // No writer is inside the stream once session_ is cleared under write_mu_.
+    // Once no writer is active and session_ is cleared, nothing touches the stream but us.
     absl::MutexLock lock(&write_mu_);
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_) { return !writing_; };
+    write_mu_.Await(absl::Condition(&idle));
     session_ = nullptr;
+    pending_writes_.clear();
+  }
+  {
+    absl::MutexLock lock(&cancel_mu_);
+    live_context_ = nullptr;
   }
   const grpc::Status status = session->stream->Finish();
   bool stopping = false;
@@ -260,10 +271,34 @@ void Consumer::RunHandler(uint64_t generation, const ReceivedMessage& message) {
 }
 
 void Consumer::Send(uint64_t generation, const SubscribeRequest& request) {
-  absl::MutexLock lock(&write_mu_);
-  if (session_ == nullptr || session_->generation != generation) return;
-  // A failed write means the stream broke; the reader sees that and reconnects.
-  session_->stream->Write(request);
+  Session* session = nullptr;
+  std::vector<SubscribeRequest> batch;
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (session_ == nullptr || session_->generation != generation) return;
+    pending_writes_.push_back(request);
+    if (writing_) return;  // the active writer takes it along
+    writing_ = true;
+    session = session_;
+  }
+  while (true) {
+    {
+      absl::MutexLock lock(&write_mu_);
+      if (pending_writes_.empty()) {
+        writing_ = false;
+        return;
+      }
+      batch.swap(pending_writes_);
+    }
+    // session_ stays set while writing_ is: RunSession waits for the writer before clearing it.
+    // A failed write means the stream broke; the reader sees that and reconnects.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      grpc::WriteOptions options;
+      if (i + 1 < batch.size()) options.set_buffer_hint();
+      session->stream->Write(batch[i], options);
+    }
+    batch.clear();
+  }
 }
 
 void Consumer::HeartbeatLoop() {

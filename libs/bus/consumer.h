@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -125,10 +126,18 @@ class Consumer {
   const MessageHandler handler_;
   std::unique_ptr<WorkerPool> pool_;
 
-  // Guards the current stream for writes (sync streams allow one writer at a time) and its
-  // cancellation. Never held while waiting on mu_.
+  // Guards the current stream and the requests waiting to be written on it. One thread at a
+  // time writes (sync streams allow one writer): the first sender to find no writer becomes it
+  // and writes whatever has queued meanwhile, all but the last with a buffer hint, so a burst of
+  // acks leaves in a few frames rather than one each. Never held while waiting on mu_.
   absl::Mutex write_mu_;
   Session* session_ ABSL_GUARDED_BY(write_mu_) = nullptr;
+  std::vector<spine::v1::SubscribeRequest> pending_writes_ ABSL_GUARDED_BY(write_mu_);
+  bool writing_ ABSL_GUARDED_BY(write_mu_) = false;
+  // The current stream's context, for Stop to cancel it. Separate from write_mu_: a write
+  // blocked on flow control must not keep Stop from cancelling the stream that unblocks it.
+  absl::Mutex cancel_mu_;
+  grpc::ClientContext* live_context_ ABSL_GUARDED_BY(cancel_mu_) = nullptr;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
