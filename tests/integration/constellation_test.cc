@@ -133,7 +133,7 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   CHECK(storage->GetUserRecord(as_service.get(), {}, &record).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);  // past auth: the empty key is the complaint
 
-  // An internal RPC of a later issue still authenticates first, then names itself.
+  // The event bus in spine-tasks is internal too: a user's token is refused, a service's passes.
   auto bus = spine::v1::EventBus::NewStub(rpc::MakeChannel(stack.GrpcAddress("tasks"), 4 << 20));
   for (const char* role : {"user", "service"}) {
     auto context = rpc::MakeClientContext(absl::Seconds(5));
@@ -144,8 +144,7 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
     if (std::string(role) == "user") {
       CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
     } else {
-      CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-      CHECK_THAT(status.error_message(), Catch::Contains("spine.v1.EventBus/GetQueueStats"));
+      CHECK(status.ok());
     }
   }
   // ... and a service token is refused on user-facing RPCs.
