@@ -211,7 +211,7 @@ void Consumer::OnDelivery(uint64_t generation, const spine::v1::Delivery& delive
   enum class Action { kRun, kAck, kHold } action = Action::kRun;
   {
     absl::MutexLock lock(&mu_);
-    if (handled_.Contains(message.message_id)) {
+    if (options_.skip_handled && handled_.Contains(message.message_id)) {
       action = Action::kAck;
       ++stats_.duplicates_skipped;
     } else if (running_.contains(message.message_id)) {

@@ -71,6 +71,10 @@ struct ConsumerOptions {
   absl::Duration reconnect_initial_backoff = absl::Milliseconds(100);
   absl::Duration reconnect_max_backoff = absl::Seconds(5);
   size_t dedupe_capacity = 10000;  // handled messageIds remembered
+  // False: a redelivery of a handled message runs the handler again, for a handler that must
+  // answer it (StepWorker republishes the result it cached). A message whose handler is still
+  // running is never run twice at once either way.
+  bool skip_handled = true;
 };
 
 struct ConsumerStats {

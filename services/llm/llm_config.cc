@@ -16,6 +16,7 @@ LlmConfig ReadLlmConfig(ConfigReader& reader) {
   config.user_requests_per_minute =
       reader.Int("SPINE_LLM_USER_REQUESTS_PER_MINUTE", 120, 1, 1'000'000);
   config.audit_queue_limit = reader.Int("SPINE_AUDIT_QUEUE_LIMIT", 4096, 1, 1'000'000);
+  config.step_concurrency = reader.Int("SPINE_LLM_STEP_CONCURRENCY", 16, 1, 1024);
   return config;
 }
 

@@ -19,6 +19,7 @@ struct LlmConfig {
   int64_t user_max_concurrent = 0;       // SPINE_LLM_USER_MAX_CONCURRENT
   int64_t user_requests_per_minute = 0;  // SPINE_LLM_USER_REQUESTS_PER_MINUTE
   int64_t audit_queue_limit = 0;         // SPINE_AUDIT_QUEUE_LIMIT: events waiting for storage
+  int64_t step_concurrency = 0;          // SPINE_LLM_STEP_CONCURRENCY: pipeline steps run at once
 };
 
 LlmConfig ReadLlmConfig(ConfigReader& reader);

@@ -1,6 +1,10 @@
 // spine-llm: reads its config, builds the models, the conversation orchestrator and the two
 // gRPC services, serves until SIGTERM/SIGINT.
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
 #include "libs/audit/storage_audit_writer.h"
+#include "libs/bus/step_worker.h"
 #include "libs/core/worker_pool.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
@@ -10,6 +14,7 @@
 #include "services/llm/generation_admission.h"
 #include "services/llm/llm_config.h"
 #include "services/llm/llm_service.h"
+#include "services/llm/llm_step_runner.h"
 #include "services/llm/model_registry.h"
 #include "services/llm/pool_reply_generator.h"
 #include "services/llm/prompt_audit.h"
@@ -70,6 +75,20 @@ int Run(const spine::llm::LlmConfig& config) {
                              spine::llm::LlmLimits{.max_prompt_chars = config.max_prompt_chars});
   spine::llm::ConversationService conversations(orchestrator, store, authenticator,
                                                 config.max_prompt_chars);
+  // Pipeline steps from spine-tasks' event bus, through the same admission as direct calls.
+  spine::llm::LlmStepRunner step_runner(
+      admission, spine::llm::LlmLimits{.max_prompt_chars = config.max_prompt_chars});
+  auto step_worker = spine::bus::StepWorker::Start(
+      spine::rpc::MakeChannel(common.addresses.tasks, common.max_message_bytes),
+      {.kind = "llm",
+       .executor_name = absl::StrCat("llm@", common.addresses.llm, ":", getpid()),
+       .service_token = config.service_token,
+       .concurrency = static_cast<int>(config.step_concurrency)},
+      step_runner);
+  if (!step_worker.ok()) {
+    Error("cannot start", {{"error", std::string(step_worker.status().message())}});
+    return 1;
+  }
   spine::llm::RunnerPool& pool = (*registry)->pool();
   return spine::rpc::ServeUntilSignal(
       common, common.addresses.llm, authenticator, {&llm, &conversations},

@@ -78,6 +78,11 @@ TasksConfig ReadTasksConfig(ConfigReader& reader) {
   config.bus = ReadBusOptions(reader);
   // A delivery carries the message plus its envelope, and must fit one gRPC message.
   config.bus.max_message_bytes = std::max<int64_t>(1, config.common.max_message_bytes - 4096);
+  // Runs and pipelines live in spine-storage, reached with this token; the bus consumers of
+  // spine-tasks (step results, executor advertisements) use it too.
+  config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
+  config.user_max_runs = reader.Int("SPINE_TASKS_USER_MAX_RUNS", 16, 1, 100000);
+  config.engine_threads = reader.Int("SPINE_TASKS_ENGINE_THREADS", 4, 1, 64);
   return config;
 }
 

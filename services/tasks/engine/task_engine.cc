@@ -486,7 +486,7 @@ TimerId TaskEngine::Arm(absl::Time when, const std::weak_ptr<Active>& run,
       }
       Answer(answers);
     });
-    if (!posted.ok()) {
+    if (posted.code() == absl::StatusCode::kResourceExhausted) {
       // The workers are saturated: try again shortly rather than leave the run stuck. Every
       // transition checks that it still applies, so a late or repeated one does nothing.
       Arm(clock_.Now() + absl::Milliseconds(100), run, transition);

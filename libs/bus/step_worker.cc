@@ -1,0 +1,205 @@
+#include "libs/bus/step_worker.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/core/log.h"
+#include "libs/rpc/error_info.h"
+
+namespace spine::bus {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using spine::v1::StepJob;
+using spine::v1::StepResult;
+
+constexpr char kResultsQueue[] = "steps.results";
+constexpr char kAdvertiseQueue[] = "executors.advertise";
+
+}  // namespace
+
+spine::v1::RunError StepWorker::ErrorOf(const absl::Status& status) {
+  spine::v1::RunError error;
+  error.set_code(absl::StatusCodeToString(status.code()));
+  error.set_message(std::string(status.message()));
+  if (auto info = rpc::GetErrorInfo(status)) error.set_reason(info->reason());
+  return error;
+}
+
+absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<grpc::Channel> bus,
+                                                              StepWorkerOptions options,
+                                                              StepRunner& runner) {
+  if (options.kind != "llm" && options.kind != "plugin") {
+    return absl::InvalidArgumentError(absl::StrCat("kind: '", options.kind, "'"));
+  }
+  if (options.executor_name.empty() || options.service_token.empty() || options.concurrency < 1 ||
+      options.advertise_every <= absl::ZeroDuration() || options.result_cache < 1) {
+    return absl::InvalidArgumentError("step worker: incomplete options");
+  }
+  std::unique_ptr<StepWorker> worker(new StepWorker(std::move(bus), std::move(options), runner));
+  const StepWorkerOptions& o = worker->options_;
+  StepWorker* raw = worker.get();
+  auto jobs = Consumer::Start(
+      worker->bus_,
+      ConsumerOptions{.queue = absl::StrCat("steps.", o.kind),
+                      .consumer_name = o.executor_name,
+                      .service_token = o.service_token,
+                      .concurrency = o.concurrency,
+                      .credits = o.concurrency,
+                      // A step job can take minutes; inProgress keeps it while it runs.
+                      .ack_deadline = absl::Seconds(60),
+                      // Redelivered jobs reach HandleJob, which answers them from its cache.
+                      .skip_handled = false},
+      [raw](const ReceivedMessage& message) { return raw->HandleJob(message); });
+  if (!jobs.ok()) return jobs.status();
+  worker->jobs_ = *std::move(jobs);
+  auto cancels =
+      Consumer::Start(worker->bus_,
+                      ConsumerOptions{.queue = absl::StrCat("steps.", o.kind, ".cancel"),
+                                      .consumer_name = o.executor_name,
+                                      .service_token = o.service_token},
+                      [raw](const ReceivedMessage& message) { return raw->HandleCancel(message); });
+  if (!cancels.ok()) return cancels.status();
+  worker->cancels_ = *std::move(cancels);
+  worker->advertiser_ = std::thread([raw] { raw->AdvertiseLoop(); });
+  return worker;
+}
+
+StepWorker::StepWorker(std::shared_ptr<grpc::Channel> bus, StepWorkerOptions options,
+                       StepRunner& runner)
+    : bus_(std::move(bus)),
+      options_(std::move(options)),
+      runner_(runner),
+      publisher_(bus_, PublisherOptions{.service_token = options_.service_token}) {}
+
+StepWorker::~StepWorker() { Stop(); }
+
+void StepWorker::Stop() {
+  std::vector<std::string> running;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    running.assign(running_.begin(), running_.end());
+  }
+  // Running jobs end (CANCELLED) so the consumer's Stop, which waits for its handlers, is quick;
+  // their deliveries go back to the bus unacknowledged and run again elsewhere or after restart.
+  for (const std::string& job_id : running) runner_.Cancel(job_id);
+  if (cancels_) cancels_->Stop();
+  if (jobs_) jobs_->Stop();
+  if (advertiser_.joinable()) advertiser_.join();
+}
+
+absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
+  StepJob job;
+  if (!job.ParseFromString(message.payload)) {
+    // Nothing can be answered for a job that cannot be read; the bus dead-letters it.
+    return absl::InvalidArgumentError("step job: not a StepJob");
+  }
+  std::optional<StepResult> cached;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = results_.find(job.job_id()); it != results_.end()) cached = it->second;
+  }
+  if (cached) return Publish(*cached);
+  StepResult result;
+  result.set_job_id(job.job_id());
+  result.set_run_id(job.run_id());
+  result.set_step_index(job.step_index());
+  result.set_attempt(job.attempt());
+  if (job.has_deadline() &&
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(job.deadline())) <= absl::Now()) {
+    *result.mutable_error() =
+        ErrorOf(absl::DeadlineExceededError("the step's deadline passed before it could start"));
+  } else {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::UnavailableError("step worker: stopping");
+      running_.insert(job.job_id());
+    }
+    absl::Notification finished;
+    absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("not run");
+    runner_.Run(job, [&](absl::StatusOr<google::protobuf::Value> answer) {
+      output = std::move(answer);
+      finished.Notify();
+    });
+    // The runner bounds the job by its deadline; this thread is one of `concurrency`.
+    finished.WaitForNotification();
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      running_.erase(job.job_id());
+      stopping = stopping_;
+    }
+    // Cancelled by Stop, not by the engine: leave it for redelivery rather than report it.
+    if (stopping && !output.ok() && output.status().code() == absl::StatusCode::kCancelled) {
+      return output.status();
+    }
+    if (output.ok()) {
+      *result.mutable_output() = *std::move(output);
+    } else {
+      *result.mutable_error() = ErrorOf(output.status());
+    }
+  }
+  Remember(result);
+  return Publish(result);
+}
+
+absl::Status StepWorker::HandleCancel(const ReceivedMessage& message) {
+  spine::v1::StepCancel cancel;
+  if (!cancel.ParseFromString(message.payload)) {
+    return absl::InvalidArgumentError("step cancel: not a StepCancel");
+  }
+  runner_.Cancel(cancel.job_id());
+  return absl::OkStatus();
+}
+
+absl::Status StepWorker::Publish(const StepResult& result) {
+  // The result's id is derived from the job's, so publishing it again is stored once.
+  absl::StatusOr<Published> published = publisher_.Publish(
+      kResultsQueue, {OutgoingMessage{.id = absl::StrCat(result.job_id(), "/result"),
+                                      .payload = result.SerializeAsString(),
+                                      .headers = {}}});
+  if (!published.ok()) {
+    log::Warn("step result not published; the job will be delivered again",
+              {{"job", result.job_id()}, {"error", std::string(published.status().message())}});
+    return published.status();
+  }
+  return absl::OkStatus();
+}
+
+void StepWorker::Remember(const StepResult& result) {
+  absl::MutexLock lock(&mu_);
+  if (!results_.emplace(result.job_id(), result).second) return;
+  result_order_.push_back(result.job_id());
+  while (result_order_.size() > options_.result_cache) {
+    results_.erase(result_order_.front());
+    result_order_.pop_front();
+  }
+}
+
+void StepWorker::AdvertiseLoop() {
+  absl::Duration ttl = options_.advertise_every * 3;
+  while (true) {
+    spine::v1::ExecutorAdvertisement ad;
+    ad.set_executor(options_.executor_name);
+    ad.set_kind(options_.kind);
+    for (const std::string& name : runner_.Names()) ad.add_names(name);
+    ad.set_ttl_ms(static_cast<int32_t>(absl::ToInt64Milliseconds(ttl)));
+    const absl::StatusOr<Published> published = publisher_.Publish(
+        kAdvertiseQueue,
+        {OutgoingMessage{
+            .id = Publisher::NewMessageId(), .payload = ad.SerializeAsString(), .headers = {}}});
+    if (!published.ok()) {
+      log::Debug("advertisement not published",
+                 {{"error", std::string(published.status().message())}});
+    }
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.advertise_every)) return;
+  }
+}
+
+}  // namespace spine::bus

@@ -1,0 +1,108 @@
+#include "services/llm/llm_step_runner.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace spine::llm {
+namespace {
+
+google::protobuf::Value OutputOf(const std::string& model, const JobResult& job) {
+  google::protobuf::Value output;
+  auto& fields = *output.mutable_struct_value()->mutable_fields();
+  const GenerateResult& result = *job.result;
+  fields["text"].set_string_value(result.text);
+  fields["model"].set_string_value(model);
+  fields["finishReason"].set_string_value(result.finish_reason);
+  fields["promptTokens"].set_number_value(result.prompt_tokens);
+  fields["completionTokens"].set_number_value(result.completion_tokens);
+  fields["queueWaitMs"].set_number_value(
+      static_cast<double>(absl::ToInt64Milliseconds(job.queue_wait)));
+  fields["durationMs"].set_number_value(
+      static_cast<double>(absl::ToInt64Milliseconds(job.run_duration)));
+  return output;
+}
+
+}  // namespace
+
+void LlmStepRunner::Run(const spine::v1::StepJob& job,
+                        std::function<void(absl::StatusOr<google::protobuf::Value>)> done) {
+  if (!job.has_llm()) return done(absl::InvalidArgumentError("not an llm step"));
+  spine::v1::GenerateRequest request;
+  request.set_model(job.llm().model());
+  request.set_prompt(job.llm().prompt());
+  if (job.llm().has_system()) request.set_system(job.llm().system());
+  if (job.llm().has_max_tokens()) request.set_max_tokens(job.llm().max_tokens());
+  if (job.llm().has_temperature()) request.set_temperature(job.llm().temperature());
+  const absl::Time deadline =
+      job.has_deadline()
+          ? absl::FromUnixMicros(
+                google::protobuf::util::TimeUtil::TimestampToMicroseconds(job.deadline()))
+          : absl::InfiniteFuture();
+  absl::StatusOr<GenerateParams> params =
+      LlmService::Validate(request, admission_.pool(), limits_, deadline);
+  if (!params.ok()) return done(params.status());
+
+  const std::string& job_id = job.job_id();
+  {
+    absl::MutexLock lock(&mu_);
+    running_[job_id];
+  }
+  // Shared: a refused job's on_done never runs, and `done` must still be called once.
+  auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
+      std::move(done));
+  JobRequest pool_job{.model = job.llm().model(),
+                      .user_id = std::to_string(job.user_id()),
+                      .params = *std::move(params)};
+  pool_job.on_done = [this, job_id, model = job.llm().model(), answer](const JobResult& result) {
+    {
+      absl::MutexLock lock(&mu_);
+      running_.erase(job_id);
+    }
+    if (!result.result.ok()) return (*answer)(result.result.status());
+    (*answer)(OutputOf(model, result));
+  };
+  // The job id ties the audit event to the run; '/' is not allowed in a request id.
+  absl::StatusOr<JobHandle> handle = admission_.Submit(
+      std::move(pool_job),
+      {.action = "llm.pipeline_step", .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})});
+  if (!handle.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      running_.erase(job_id);
+    }
+    return (*answer)(handle.status());
+  }
+  bool cancel_now = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // Absent when the job already ended.
+    if (auto it = running_.find(job_id); it != running_.end()) {
+      it->second.handle = *handle;
+      cancel_now = it->second.cancel_requested;
+    }
+  }
+  if (cancel_now) handle->Cancel();
+}
+
+void LlmStepRunner::Cancel(const std::string& job_id) {
+  std::optional<JobHandle> handle;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(job_id);
+    if (it == running_.end()) return;
+    it->second.cancel_requested = true;
+    handle = it->second.handle;
+  }
+  if (handle) handle->Cancel();
+}
+
+std::vector<std::string> LlmStepRunner::Names() const {
+  std::vector<std::string> names;
+  for (const ModelConfig& model : admission_.pool().models()) names.push_back(model.name);
+  return names;
+}
+
+}  // namespace spine::llm
