@@ -4,6 +4,7 @@
 // internal tool would, so each call can be cancelled and given a deadline precisely, and they
 // assert on the queueWaitMs the service reports. Every generation is audited in spine-storage.
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,7 +155,7 @@ TEST_CASE("gate 2: one user's queued prompts do not delay another user's first p
   // At most the rest of the one running job (250 ms) plus scheduling slack; A's twenty would
   // have been 5 000 ms.
   CHECK(b->response.queue_wait_ms() <= 400);
-  // And A's prompts were served one at a time, each waiting longer than the one before.
+  // A's prompts did not get ahead of B's.
   int finished_before_b = 0;
   for (size_t i = 1; i < calls.size(); ++i) {
     if (calls[i]->done.HasBeenNotified() && calls[i]->finished < b->finished) ++finished_before_b;
@@ -162,7 +163,9 @@ TEST_CASE("gate 2: one user's queued prompts do not delay another user's first p
   CHECK(finished_before_b <= 1);
   REQUIRE(calls[1]->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   REQUIRE(calls[2]->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  CHECK(calls[2]->response.queue_wait_ms() > calls[1]->response.queue_wait_ms());
+  // One runner serves A's prompts one at a time (in whatever order they reached the queue), so
+  // any two of them waited at least one job's time apart.
+  CHECK(std::abs(calls[2]->response.queue_wait_ms() - calls[1]->response.queue_wait_ms()) >= 200);
 }
 
 TEST_CASE("gate 4: a client that leaves frees its slot, queued or running, within 100 ms") {
