@@ -12,7 +12,9 @@
 #include "absl/time/clock.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
+#include "libs/rpc/channel.h"
 #include "nlohmann/json.hpp"
+#include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
 
@@ -167,6 +169,123 @@ TEST_CASE("a cancelled run stops its running LLM step") {
 
   // The generation on stub-slow was stopped too: its runner is free again.
   CHECK(WaitForRunning(stack, "stub-slow", 0));
+}
+
+}  // namespace spine::testing
+
+namespace spine::testing {
+
+TEST_CASE(
+    "200 runs in flight survive spine-tasks being SIGKILLed; no step that succeeded runs again") {
+  TempDir dir;
+  const std::string models = dir.WriteFile("models.json", R"({"models": [
+      {"name": "steady", "backend": "stub", "maxConcurrency": 32, "queueLimit": 1000,
+       "timeoutMs": 60000, "contextChars": 1000, "stub": {"firstTokenMs": 300, "tokenMs": 0}}]})",
+                                           0644);
+  Constellation stack(kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"},
+                                  {"SPINE_LLM_MODELS_FILE", models},
+                                  {"SPINE_LLM_USER_MAX_CONCURRENT", "1000"},
+                                  {"SPINE_LLM_USER_REQUESTS_PER_MINUTE", "100000"},
+                                  {"SPINE_LLM_STEP_CONCURRENCY", "64"},
+                                  {"SPINE_TASKS_USER_MAX_RUNS", "1000"}});
+  StartStack(stack);
+  const Json two_steps = Json::parse(R"({"schemaVersion": 1, "steps": [
+    {"id": "first", "llm": {"model": "steady", "prompt": "one {{input.n}}"}},
+    {"id": "second", "llm": {"model": "steady", "prompt": "two {{steps.first.output.text}}"}}]})");
+  const std::string pipeline = CreatePipeline(stack, two_steps);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200; ++i) {
+    const HttpResult accepted =
+        Call(stack, "POST", "/api/pipelines/" + pipeline + "/runs", "7", {{"input", {{"n", i}}}});
+    REQUIRE(accepted.status == 202);
+    ids.push_back(Json::parse(accepted.body)["id"]);
+  }
+  // Some runs are done, some between steps, most queued at spine-llm: kill spine-tasks now.
+  const HttpResult last = Call(stack, "GET", "/api/runs/" + ids.back(), "7");
+  REQUIRE(last.status == 200);
+  REQUIRE(Json::parse(last.body)["state"] == "RUNNING");
+  stack.process("tasks").Signal(SIGKILL);
+  REQUIRE(stack.process("tasks").WaitExit(absl::Seconds(10)));
+  stack.Restart("tasks");
+  REQUIRE(stack.WaitHealthy("tasks", absl::Seconds(15)));
+
+  // Every accepted run ends, and ends well.
+  std::map<std::string, int> states;
+  for (const std::string& id : ids) {
+    const Json run = WaitForRun(stack, id, "7", absl::Seconds(60));
+    ++states[run["state"].get<std::string>()];
+  }
+  INFO("states: " << Json(states).dump());
+  CHECK(states["SUCCEEDED"] == 200);
+
+  // spine-llm audited every step it ran, under the job's id (run:step:attempt): each step of
+  // each run ran exactly once, crash or not.
+  auto storage =
+      spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
+  JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
+  const std::string admin = "Bearer " + *signer.Sign("1", "admin", "admin");
+  std::map<std::string, int> runs_of_step;
+  spine::v1::ListAuditEventsRequest request;
+  request.set_actor("7");
+  request.set_page_size(500);
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (true) {
+    // The audit writer may still be flushing; wait until every step is there.
+    runs_of_step.clear();
+    request.clear_page_token();
+    do {
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", admin);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      spine::v1::ListAuditEventsResponse page;
+      REQUIRE(storage->ListAuditEvents(&context, request, &page).ok());
+      for (const auto& event : page.events()) {
+        if (event.action() != "llm.pipeline_step" || event.outcome() != "ok") continue;
+        const std::string& job = event.request_id();  // "<run>:<step>:<attempt>"
+        ++runs_of_step[job.substr(0, job.rfind(':'))];
+      }
+      request.set_page_token(page.next_page_token());
+    } while (!request.page_token().empty());
+    if (runs_of_step.size() >= 400 || absl::Now() > give_up) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  CHECK(runs_of_step.size() == 400);
+  int ran_twice = 0;
+  for (const auto& [step, count] : runs_of_step) ran_twice += count > 1 ? 1 : 0;
+  CHECK(ran_twice == 0);
+}
+
+}  // namespace spine::testing
+
+namespace spine::testing {
+
+TEST_CASE("a step whose spine-llm is killed mid-generation is delivered to the restarted one") {
+  TempDir dir;
+  const std::string models = dir.WriteFile("models.json", R"({"models": [
+      {"name": "slowish", "backend": "stub", "maxConcurrency": 4, "queueLimit": 100,
+       "timeoutMs": 60000, "contextChars": 1000, "stub": {"firstTokenMs": 1500, "tokenMs": 0}}]})",
+                                           0644);
+  Constellation stack(
+      kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}, {"SPINE_LLM_MODELS_FILE", models}});
+  StartStack(stack);
+  const Json one_step = Json::parse(R"({"schemaVersion": 1, "steps": [
+    {"id": "only", "llm": {"model": "slowish", "prompt": "hello"}}]})");
+  CreatePipeline(stack, one_step);
+  const HttpResult accepted =
+      Call(stack, "POST", "/api/runs", "7", {{"definition", one_step}, {"input", nullptr}});
+  REQUIRE(accepted.status == 202);
+  const std::string id = Json::parse(accepted.body)["id"];
+  REQUIRE(WaitForRunning(stack, "slowish", 1));
+  stack.process("llm").Signal(SIGKILL);
+  REQUIRE(stack.process("llm").WaitExit(absl::Seconds(10)));
+  stack.Restart("llm");
+  REQUIRE(stack.WaitHealthy("llm", absl::Seconds(15)));
+
+  const Json run = WaitForRun(stack, id, "7", absl::Seconds(30));
+  CHECK(run["state"] == "SUCCEEDED");
+  // The same attempt, delivered again by the bus: not a retry of the engine's.
+  CHECK(run["steps"][0]["attempts"] == 1);
 }
 
 }  // namespace spine::testing
