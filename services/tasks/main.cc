@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "libs/audit/storage_audit_writer.h"
 #include "libs/bus/broker.h"
 #include "libs/bus/broker_ticker.h"
 #include "libs/bus/consumer.h"
@@ -74,14 +75,23 @@ int Run(const spine::tasks::TasksConfig& config) {
   }
   const spine::rpc::Authenticator authenticator(verifier->get());
 
-  // The admin actions are logged here until spine-tasks writes the shared audit log.
+  // Admins' dead-letter actions go to the audit log in spine-storage. Declared before
+  // everything that records into it, so it is destroyed last and writes out what they recorded.
+  spine::audit::StorageAuditWriter audit_writer(
+      spine::rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      config.service_token, {.deadline = absl::Milliseconds(common.rpc_deadline_ms)});
   spine::tasks::EventBusService bus(
       **broker, authenticator,
-      [](const spine::rpc::Caller& caller, const std::string& action, const std::string& detail) {
-        spine::log::Info("audit", {{"actor", caller.name},
-                                   {"user_id", caller.user_id},
-                                   {"action", action},
-                                   {"detail", detail}});
+      [&audit_writer](const spine::rpc::Caller& caller, const std::string& action,
+                      const std::string& detail) {
+        spine::v1::AuditEvent event;
+        event.set_actor(caller.user_id);
+        event.set_action(action);
+        event.set_target("bus");
+        event.set_outcome("ok");
+        event.set_request_id(caller.request_id);
+        (*event.mutable_details()->mutable_fields())["detail"].set_string_value(detail);
+        audit_writer.Record(std::move(event));
       });
 
   // The TaskEngine.
@@ -150,7 +160,7 @@ int Run(const spine::tasks::TasksConfig& config) {
   spine::bus::Broker& bus_broker = **broker;
   const int code = spine::rpc::ServeUntilSignal(
       common, common.addresses.tasks, authenticator, {&bus, &pipeline_service, &run_service},
-      [&bus_broker, &engine](spine::v1::ServiceStatus* status) {
+      [&bus_broker, &engine, &audit_writer](spine::v1::ServiceStatus* status) {
         absl::Duration lag = absl::ZeroDuration();
         for (const spine::bus::QueueStats& stats : bus_broker.Stats()) {
           spine::v1::BusQueue* queue = status->add_bus_queues();
@@ -163,6 +173,8 @@ int Run(const spine::tasks::TasksConfig& config) {
         }
         status->set_queue_lag_ms(absl::ToInt64Milliseconds(lag));
         status->set_active_runs(engine.active_runs());
+        status->set_audit_write_failures(audit_writer.Stats().failed +
+                                         audit_writer.Stats().dropped);
       });
   (*advertisements)->Stop();
   (*results)->Stop();

@@ -22,6 +22,7 @@
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
 #include "nlohmann/json.hpp"
+#include "spine/v1/storage.grpc.pb.h"
 #include "spine/v1/tasks.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
@@ -47,8 +48,9 @@ std::string Token(const Constellation& stack, const std::string& subject, const 
 }
 
 struct Bus {
-  explicit Bus(const std::map<std::string, std::string>& env = kBusEnv)
-      : stack(std::vector<std::string>{"tasks"}, env) {
+  explicit Bus(const std::map<std::string, std::string>& env = kBusEnv,
+               const std::vector<std::string>& services = {"tasks"})
+      : stack(services, env) {
     INFO(stack.Log("tasks"));
     REQUIRE(stack.WaitHealthy("tasks", absl::Seconds(15)));
     channel = rpc::MakeChannel(stack.GrpcAddress("tasks"), 4 << 20);
@@ -261,7 +263,7 @@ TEST_CASE("bus: a nacked message comes back after the delay it asked for") {
 }
 
 TEST_CASE("bus: after maxDeliver a message is dead-lettered, listed and replayed by an admin") {
-  Bus bus;
+  Bus bus(kBusEnv, {"storage", "tasks"});  // storage keeps the audit log
   const std::string admin = Token(bus.stack, "1", "admin");
   RawSubscriber subscriber(bus, "jobs", 1);
   REQUIRE(bus.Publish("jobs", {"m1"}, bus.service_token).ok());
@@ -296,9 +298,21 @@ TEST_CASE("bus: after maxDeliver a message is dead-lettered, listed and replayed
   CHECK(again.message().message_id() == "m1");
   CHECK(again.attempt() == 1);
   CHECK(bus.Stats("jobs").dead_letters() == 0);
-  // The replay is in the audit trail (logged until the shared audit log exists).
-  CHECK(Eventually(
-      [&] { return bus.stack.Log("tasks").find("bus.replay_dead_letters") != std::string::npos; }));
+  // The list and the replay are in the audit log in spine-storage, under the admin, by tasks.
+  auto storage = spine::v1::StorageService::NewStub(
+      rpc::MakeChannel(bus.stack.GrpcAddress("storage"), 4 << 20));
+  CHECK(Eventually([&] {
+    spine::v1::ListAuditEventsRequest request;
+    request.set_actor("1");
+    spine::v1::ListAuditEventsResponse events;
+    if (!storage->ListAuditEvents(bus.Context(admin).get(), request, &events).ok()) return false;
+    std::set<std::string> actions;
+    for (const auto& event : events.events()) {
+      if (event.service() == "tasks") actions.insert(event.action());
+    }
+    return actions.count("bus.replay_dead_letters") == 1 &&
+           actions.count("bus.list_dead_letters") == 1;
+  }));
 }
 
 TEST_CASE("bus: a publish to a full queue is RESOURCE_EXHAUSTED with QUEUE_FULL and a hint") {
