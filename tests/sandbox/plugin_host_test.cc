@@ -1,0 +1,254 @@
+// PluginHost with real sandboxed node workers: the example plugins answer, and the hostile test
+// plugin (tests/sandbox/plugins/hostile) fails every attack with the right error while
+// hello-world keeps answering; no worker is ever left as a zombie.
+#include "services/plugins/host/plugin_host.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "libs/core/clock.h"
+#include "libs/rpc/error_info.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/child_process.h"
+
+namespace spine::plugins {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string ReasonOf(const absl::Status& status) {
+  auto info = rpc::GetErrorInfo(status);
+  return info ? info->reason() : "";
+}
+
+std::unique_ptr<PluginHost> MakeHost(const std::string& data_dir, HostOptions options = {}) {
+  ManifestBounds bounds;
+  bounds.data_dir = data_dir;
+  std::vector<LoadedPlugin> plugins;
+  for (const std::string& folder :
+       {std::string(SPINE_SOURCE_DIR "/plugins/hello-world"),
+        std::string(SPINE_SOURCE_DIR "/plugins/word-count"),
+        std::string(SPINE_SOURCE_DIR "/plugins/uppercase"),
+        std::string(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile")}) {
+    absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(folder, bounds);
+    INFO(folder << ": " << plugin.status());
+    REQUIRE(plugin.ok());
+    plugins.push_back(*std::move(plugin));
+  }
+  absl::StatusOr<std::unique_ptr<PluginHost>> host =
+      PluginHost::Create(std::move(plugins), std::move(options), RealClock::Instance());
+  REQUIRE(host.ok());
+  return *std::move(host);
+}
+
+Json Output(const InvokeResult& result) {
+  INFO(result.output.status());
+  REQUIRE(result.output.ok());
+  return Json::parse(*result.output);
+}
+
+InvokeResult Attack(PluginHost& host, const Json& input,
+                    absl::Duration timeout = absl::Seconds(10)) {
+  return host.InvokeAndWait("hostile", input.dump(), timeout);
+}
+
+void HelloWorldStillAnswers(PluginHost& host) {
+  const InvokeResult hello =
+      host.InvokeAndWait("hello-world", R"({"name":"Ada"})", absl::Seconds(10));
+  CHECK(Output(hello) == Json{{"greeting", "Hello, Ada!"}});
+}
+
+// Zombie children of this process, from /proc.
+int ZombieChildren() {
+  int zombies = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return -1;
+  const std::string me = absl::StrCat(getpid());
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in(absl::StrCat("/proc/", entry->d_name, "/stat"));
+    if (!in) continue;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string stat = contents.str();
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    // ") S ppid ..."
+    const char state = stat[close + 2];
+    const std::string rest = stat.substr(close + 4);
+    const std::string ppid = rest.substr(0, rest.find(' '));
+    if (state == 'Z' && ppid == me) ++zombies;
+  }
+  closedir(proc);
+  return zombies;
+}
+
+}  // namespace
+
+TEST_CASE("the example plugins answer through warm sandboxed workers") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  InvocationStats first;
+  const InvokeResult hello =
+      host->InvokeAndWait("hello-world", R"({"name":"Ada"})", absl::Seconds(10), &first);
+  CHECK(Output(hello) == Json{{"greeting", "Hello, Ada!"}});
+  CHECK(first.cold_start);
+  InvocationStats second;
+  const InvokeResult again =
+      host->InvokeAndWait("hello-world", R"({"name":"Bob"})", absl::Seconds(10), &second);
+  CHECK(Output(again) == Json{{"greeting", "Hello, Bob!"}});
+  CHECK_FALSE(second.cold_start);
+
+  const InvokeResult counted =
+      host->InvokeAndWait("word-count", R"({"text":"one two  three\nfour\n"})", absl::Seconds(10));
+  CHECK(Output(counted) == Json{{"words", 4}, {"characters", 20}, {"lines", 2}});
+  const InvokeResult upper =
+      host->InvokeAndWait("uppercase", R"({"text":"Shout ß"})", absl::Seconds(10));
+  CHECK(Output(upper) == Json{{"text", "SHOUT SS"}});
+  const InvokeResult bad = host->InvokeAndWait("uppercase", R"({"text":7})", absl::Seconds(10));
+  CHECK(bad.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(ReasonOf(bad.output.status()) == "PLUGIN_ERROR");
+
+  const InvokeResult unknown = host->InvokeAndWait("nope", "{}", absl::Seconds(1));
+  CHECK(unknown.output.status().code() == absl::StatusCode::kNotFound);
+  CHECK(ReasonOf(unknown.output.status()) == "PLUGIN_NOT_FOUND");
+}
+
+TEST_CASE("console output becomes the invocation's logs, not its output") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  const InvokeResult echoed = Attack(*host, {{"attack", "echo"}, {"x", 1}});
+  CHECK(Output(echoed)["x"] == 1);
+}
+
+TEST_CASE("hostile file, network and process attacks fail and hello-world carries on") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  const std::string secret = dir.WriteFile("jwt_private.pem", "secret key");
+  for (const std::string& path : {std::string("/etc/passwd"), std::string("/etc/shadow"),
+                                  std::string("/proc/1/root/etc/passwd"), secret,
+                                  std::string(SPINE_SOURCE_DIR "/plugins/hello-world/index.js")}) {
+    INFO(path);
+    const Json read = Output(Attack(*host, {{"attack", "readFile"}, {"path", path}}));
+    CHECK(read["result"] != "ok");
+  }
+  const Json environ =
+      Output(Attack(*host, {{"attack", "readFile"}, {"path", "/proc/self/environ"}}));
+  CHECK_FALSE(absl::StrContains(environ.dump(), "SPINE_"));
+  const Json write =
+      Output(Attack(*host, {{"attack", "writeFile"}, {"path", dir.path() + "/planted"}}));
+  CHECK(write["result"] != "ok");
+  CHECK(access((dir.path() + "/planted").c_str(), F_OK) != 0);
+
+  const int port = testing::FreeLoopbackPort();
+  CHECK(Output(Attack(*host, {{"attack", "connect"}, {"port", port}}))["result"] != "connected");
+  CHECK(Output(Attack(*host, {{"attack", "listen"}}))["result"] != "listening");
+  CHECK(Output(Attack(*host, {{"attack", "spawn"}}))["result"] != "ok");
+  const Json bomb = Output(Attack(*host, {{"attack", "forkBomb"}}));
+  CHECK(bomb["started"].get<int>() < 200);
+  CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", getpid()}}))["result"] != "ok");
+  CHECK_FALSE(absl::StrContains(Output(Attack(*host, {{"attack", "env"}})).dump(), "SPINE_"));
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are contained") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000;  // every case must reach the plugin
+  auto host = MakeHost(dir.path(), options);
+  struct Case {
+    const char* attack;
+    absl::StatusCode code;
+    const char* reason;
+  };
+  for (const Case c : {Case{"exit", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"throws", absl::StatusCode::kUnknown, "PLUGIN_ERROR"},
+                       Case{"garbage", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"flood", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"hugeOutput", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"closeStdout", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"memoryBomb", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"spin", absl::StatusCode::kDeadlineExceeded, ""},
+                       Case{"ignoreTerm", absl::StatusCode::kDeadlineExceeded, ""}}) {
+    INFO(c.attack);
+    const absl::Time start = absl::Now();
+    const InvokeResult result = Attack(*host, {{"attack", c.attack}}, absl::Seconds(2));
+    INFO(result.output.status());
+    CHECK(result.output.status().code() == c.code);
+    CHECK(ReasonOf(result.output.status()) == c.reason);
+    CHECK(absl::Now() - start < absl::Seconds(8));
+    HelloWorldStillAnswers(*host);
+  }
+  CHECK(ZombieChildren() == 0);
+}
+
+TEST_CASE("a full queue answers QUEUE_FULL at once") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.queue_limit = 1;
+  auto host = MakeHost(dir.path(), options);
+  // hostile has two slots; two spins occupy them, one more waits, the next is refused.
+  std::vector<std::thread> callers;
+  callers.reserve(3);
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&] { (void)Attack(*host, {{"attack", "spin"}}, absl::Seconds(2)); });
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  auto queued = [&] {
+    for (const PluginStats& s : host->Stats()) {
+      if (s.plugin->manifest.name() == "hostile") return s.queued + s.running;
+    }
+    return 0;
+  };
+  while (queued() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  const InvokeResult refused = Attack(*host, {{"attack", "echo"}}, absl::Seconds(2));
+  CHECK(refused.output.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(ReasonOf(refused.output.status()) == "QUEUE_FULL");
+  for (std::thread& t : callers) t.join();
+}
+
+TEST_CASE("10 000 invocations with crashes mixed in leave no zombie behind") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000000;  // this is about reaping, not the breaker
+  options.recycle_after = 500;
+  auto host = MakeHost(dir.path(), options);
+  constexpr int kInvocations = 10000;
+  constexpr int kCrashEvery = 100;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  int ok = 0;
+  int crashed = 0;
+  std::vector<std::thread> callers;
+  std::mutex mu;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = t; i < kInvocations && absl::Now() < deadline; i += 2) {
+        const bool crash = i % kCrashEvery == 0;
+        const InvokeResult r =
+            crash ? Attack(*host, {{"attack", "exit"}}, absl::Seconds(5))
+                  : host->InvokeAndWait("hello-world", R"({"name":"z"})", absl::Seconds(5));
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.output.ok()) ++ok;
+        if (ReasonOf(r.output.status()) == "PLUGIN_CRASHED") ++crashed;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  CHECK(ok + crashed == kInvocations);
+  CHECK(crashed == kInvocations / kCrashEvery);
+  CHECK(ZombieChildren() == 0);
+  host.reset();
+  CHECK(ZombieChildren() == 0);
+}
+
+}  // namespace spine::plugins
