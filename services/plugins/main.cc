@@ -23,6 +23,15 @@ namespace {
 using spine::log::Error;
 using spine::log::Info;
 using spine::log::Warn;
+using spine::plugins::HostOptions;
+using spine::plugins::InvocationRecord;
+using spine::plugins::InvokeLimits;
+using spine::plugins::LoadedPlugin;
+using spine::plugins::LoadedPlugins;
+using spine::plugins::LoadPluginsDir;
+using spine::plugins::PluginHost;
+using spine::plugins::PluginService;
+using spine::plugins::SandboxMonitor;
 
 std::string Absolute(const std::string& path) {
   std::error_code error;
@@ -31,7 +40,6 @@ std::string Absolute(const std::string& path) {
 }
 
 int Run(spine::plugins::PluginsConfig config) {
-  using namespace spine::plugins;
   const spine::CommonConfig& common = config.common;
   spine::Clock& clock = spine::RealClock::Instance();
 

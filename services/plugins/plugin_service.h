@@ -35,8 +35,8 @@ struct InvocationRecord {
 using InvocationObserver = std::function<void(const InvocationRecord&)>;
 
 struct InvokeLimits {
-  int64_t max_input_bytes = 256 * 1024;  // serialized JSON
-  int32_t max_timeout_ms = 60000;        // API.md: timeoutMs at most 60000
+  int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON
+  int32_t max_timeout_ms = 60000;                 // API.md: timeoutMs at most 60000
 };
 
 class PluginService final : public spine::v1::PluginService::CallbackService {

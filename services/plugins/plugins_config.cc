@@ -6,10 +6,9 @@ namespace spine::plugins {
 namespace {
 
 // One limit: its default and its ceiling, the default checked against the ceiling.
-void ReadLimit(ConfigReader& reader, const char* suffix, int64_t default_value, int64_t ceiling,
-               int64_t hard_max, int32_t* out_default, int32_t* out_max) {
-  const std::string default_name = absl::StrCat("SPINE_PLUGINS_DEFAULT_", suffix);
-  const std::string max_name = absl::StrCat("SPINE_PLUGINS_MAX_", suffix);
+void ReadLimit(ConfigReader& reader, const char* default_name, const char* max_name,
+               int64_t default_value, int64_t ceiling, int64_t hard_max, int32_t* out_default,
+               int32_t* out_max) {
   const int64_t max = reader.Int(max_name, ceiling, 1, hard_max);
   const int64_t def = reader.Int(default_name, default_value, 1, hard_max);
   if (def > max) {
@@ -27,13 +26,16 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
   config.plugins_dir = reader.String("SPINE_PLUGINS_DIR", "plugins");
   config.node_binary = reader.String("SPINE_PLUGINS_NODE", "/usr/bin/node");
   ManifestBounds& b = config.bounds;
-  ReadLimit(reader, "TIMEOUT_MS", 5000, 60000, 600000, &b.defaults.timeout_ms,
-            &b.ceilings.timeout_ms);
-  ReadLimit(reader, "MEMORY_MB", 128, 1024, 16384, &b.defaults.memory_mb, &b.ceilings.memory_mb);
-  ReadLimit(reader, "CPU_SECONDS", 10, 60, 3600, &b.defaults.cpu_seconds, &b.ceilings.cpu_seconds);
-  ReadLimit(reader, "MAX_OUTPUT_KB", 256, 4096, 65536, &b.defaults.max_output_kb,
-            &b.ceilings.max_output_kb);
-  ReadLimit(reader, "CONCURRENCY", 2, 16, 256, &b.defaults.concurrency, &b.ceilings.concurrency);
+  ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_TIMEOUT_MS", "SPINE_PLUGINS_MAX_TIMEOUT_MS", 5000, 60000,
+            600000, &b.defaults.timeout_ms, &b.ceilings.timeout_ms);
+  ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_MEMORY_MB", "SPINE_PLUGINS_MAX_MEMORY_MB", 128, 1024,
+            16384, &b.defaults.memory_mb, &b.ceilings.memory_mb);
+  ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_CPU_SECONDS", "SPINE_PLUGINS_MAX_CPU_SECONDS", 10, 60,
+            3600, &b.defaults.cpu_seconds, &b.ceilings.cpu_seconds);
+  ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_MAX_OUTPUT_KB", "SPINE_PLUGINS_MAX_MAX_OUTPUT_KB", 256,
+            4096, 65536, &b.defaults.max_output_kb, &b.ceilings.max_output_kb);
+  ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_CONCURRENCY", "SPINE_PLUGINS_MAX_CONCURRENCY", 2, 16,
+            256, &b.defaults.concurrency, &b.ceilings.concurrency);
   b.data_dir = config.common.data_dir + "/plugins";
   config.queue_limit = reader.Int("SPINE_PLUGINS_QUEUE_LIMIT", 64, 0, 100000);
   config.recycle_after = reader.Int("SPINE_PLUGINS_RECYCLE_AFTER", 1000, 1, 100000000);

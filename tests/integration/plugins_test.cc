@@ -66,7 +66,7 @@ std::string PluginState(const Constellation& stack, const std::string& name) {
 
 // A plugins dir with the shipped examples and the hostile test plugin side by side.
 std::string PluginsDirWithHostile(const TempDir& dir) {
-  const std::string plugins = dir.path() + "/plugins";
+  std::string plugins = dir.path() + "/plugins";
   REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
   for (const char* name : {"hello-world", "word-count", "uppercase"}) {
     REQUIRE(symlink((std::string(SPINE_SOURCE_DIR "/plugins/") + name).c_str(),
@@ -140,7 +140,8 @@ TEST_CASE("hello-world runs through HTTP and gRPC; list, get and the errors foll
   CHECK(Reason(unknown) == "PLUGIN_NOT_FOUND");
   CHECK(Get(stack, "/api/plugins/nope").status == 404);
   CHECK(Invoke(stack, "hello-world", {{"input", 1}, {"timeoutMs", 60001}}).status == 400);
-  CHECK(Invoke(stack, "hello-world", {{"input", std::string(300 * 1024, 'x')}}).status == 400);
+  CHECK(Invoke(stack, "hello-world", {{"input", std::string(size_t{300} * 1024, 'x')}}).status ==
+        400);
   CHECK(HttpRequestTo(stack.http_port(), "POST", "/api/plugins/hello-world/invoke",
                       {{"Content-Type", "application/json"}}, R"({"input":{}})")
             .status == 401);

@@ -229,6 +229,7 @@ TEST_CASE("10 000 invocations with crashes mixed in leave no zombie behind") {
   int ok = 0;
   int crashed = 0;
   std::vector<std::thread> callers;
+  callers.reserve(2);
   std::mutex mu;
   for (int t = 0; t < 2; ++t) {
     callers.emplace_back([&, t] {

@@ -25,7 +25,7 @@
 namespace spine::plugins {
 namespace {
 
-constexpr size_t kMaxManifestBytes = 64 * 1024;
+constexpr size_t kMaxManifestBytes = size_t{64} * 1024;
 constexpr size_t kMaxDescriptionChars = 1024;
 constexpr int kMaxPaths = 32;
 constexpr int kMaxPorts = 16;

@@ -17,7 +17,7 @@ SandboxMonitor::SandboxMonitor(SelfTest self_test, std::function<void(bool)> on_
       fresh_for_(fresh_for) {}
 
 absl::Status SandboxMonitor::RunOnce() {
-  const absl::Status status = self_test_();
+  absl::Status status = self_test_();
   bool changed = false;
   {
     absl::MutexLock lock(&mu_);

@@ -33,7 +33,7 @@ constexpr size_t kStderrTail = 8192;
 constexpr size_t kReadChunk = 65536;
 // Room in an answer line beyond the output itself: the id and the logs (harness.js bounds them
 // to 16 KiB of text, which JSON escaping can grow several-fold).
-constexpr size_t kAnswerOverhead = 128 * 1024;
+constexpr size_t kAnswerOverhead = size_t{128} * 1024;
 constexpr size_t kMaxLogLines = 101;
 constexpr size_t kMaxLogChars = 1000;
 constexpr size_t kMaxMessageChars = 1000;
@@ -331,7 +331,7 @@ InvokeResult Worker::Invoke(absl::string_view input_json, absl::Time deadline, i
   const size_t max_output = static_cast<size_t>(max_output_kb_) * 1024;
 
   if (!ready_) {
-    absl::StatusOr<std::string> line = ReadLine(deadline, cancel_fd, 16 * 1024, &pending);
+    absl::StatusOr<std::string> line = ReadLine(deadline, cancel_fd, size_t{16} * 1024, &pending);
     if (!line.ok()) {
       result.output = line.status();
       return result;

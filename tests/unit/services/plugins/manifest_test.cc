@@ -209,7 +209,7 @@ TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on i
   dir.WriteFile("bad-entry/plugin.json", Manifest("", "bad-entry", "../good/index.js"), 0644);
   dir.WriteFile("bad-json/plugin.json", "{", 0644);
   dir.WriteFile("_skipped/plugin.json", "{", 0644);
-  dir.WriteFile("big/plugin.json", std::string(70 * 1024, ' '), 0644);
+  dir.WriteFile("big/plugin.json", std::string(size_t{70} * 1024, ' '), 0644);
   ManifestBounds bounds;
   const absl::StatusOr<LoadedPlugins> loaded = LoadPluginsDir(dir.path(), bounds);
   REQUIRE(loaded.ok());
