@@ -86,7 +86,7 @@ void StartStack(Constellation& stack) {
 
 }  // namespace
 
-TEST_CASE("hello-world runs through HTTP and gRPC; list, get and the errors follow API.md") {
+TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors follow API.md") {
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"});
   StartStack(stack);
 
