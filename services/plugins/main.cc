@@ -39,12 +39,21 @@ std::string Absolute(const std::string& path) {
   return error ? path : absolute.lexically_normal().string();
 }
 
+// The plugins' data dir, created and without symlinks: workers refuse a write path that passes
+// through one, so a symlinked SPINE_DATA_DIR (say /tmp on some systems) must be resolved here.
+std::string ResolvedDataDir(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  const std::filesystem::path resolved = std::filesystem::canonical(path, error);
+  return error ? Absolute(path) : resolved.string();
+}
+
 int Run(spine::plugins::PluginsConfig config) {
   const spine::CommonConfig& common = config.common;
   spine::Clock& clock = spine::RealClock::Instance();
 
   // Paths a worker is confined to must not depend on the cwd it is started from.
-  config.bounds.data_dir = Absolute(config.bounds.data_dir);
+  config.bounds.data_dir = ResolvedDataDir(config.bounds.data_dir);
   std::vector<LoadedPlugin> plugins;
   absl::StatusOr<LoadedPlugins> loaded =
       LoadPluginsDir(Absolute(config.plugins_dir), config.bounds);

@@ -4,9 +4,14 @@
 #include "services/plugins/host/plugin_host.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -158,6 +163,81 @@ TEST_CASE("hostile file, network and process attacks fail and hello-world carrie
   CHECK(bomb["started"].get<int>() < 200);
   CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", getpid()}}))["result"] != "ok");
   CHECK_FALSE(absl::StrContains(Output(Attack(*host, {{"attack", "env"}})).dump(), "SPINE_"));
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("a plugin writes only in its data dir, and links planted there lead nowhere") {
+  testing::TempDir dir;
+  // The sandbox's uid must be able to walk to its data dir, as with a real SPINE_DATA_DIR.
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  auto host = MakeHost(dir.path() + "/data/plugins");
+  const std::string own = dir.path() + "/data/plugins/hostile";
+  const std::string secret = dir.WriteFile("secret", "host secret", 0644);
+
+  CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", own + "/note"}}))["result"] ==
+        "ok");
+  for (const std::string& path :
+       {dir.path() + "/planted", own + "/../planted", dir.path() + "/data/plugins/hello-world",
+        std::string("/tmp/x")}) {
+    INFO(path);
+    CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", path}}))["result"] != "ok");
+    CHECK(access(path.c_str(), F_OK) != 0);
+  }
+  for (const std::string& target : {std::string("/etc/passwd"), secret}) {
+    INFO(target);
+    const Json through_symlink =
+        Output(Attack(*host, {{"attack", "symlinkRead"},
+                              {"target", target},
+                              {"link", own + "/sym" + std::to_string(target.size())}}));
+    CHECK(through_symlink["result"] != "ok");
+    const Json hard =
+        Output(Attack(*host, {{"attack", "hardLink"},
+                              {"target", target},
+                              {"link", own + "/hard" + std::to_string(target.size())}}));
+    CHECK(hard["result"] != "ok");
+    CHECK(Output(Attack(*host, {{"attack", "readFile"},
+                                {"path", own + "/../../../secret"}}))["result"] != "ok");
+  }
+  // A symlink the host itself left in the data dir is no way out either.
+  REQUIRE(symlink(secret.c_str(), (own + "/host-link").c_str()) == 0);
+  CHECK(Output(Attack(*host, {{"attack", "readFile"}, {"path", own + "/host-link"}}))["result"] !=
+        "ok");
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("UNIX sockets, abstract sockets and outside addresses are unreachable") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  auto host = MakeHost(dir.path() + "/data/plugins");
+  const std::string path = dir.path() + "/host.sock";
+  const std::string abstract = "spine-test-" + std::to_string(getpid());
+  std::vector<int> listeners;
+  for (const bool is_abstract : {false, true}) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    socklen_t len = sizeof(addr);
+    if (is_abstract) {
+      std::memcpy(addr.sun_path + 1, abstract.data(), abstract.size());
+      len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size());
+    } else {
+      std::memcpy(addr.sun_path, path.data(), path.size());
+    }
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(listen(fd, 4) == 0);
+    listeners.push_back(fd);
+  }
+  REQUIRE(chmod(path.c_str(), 0777) == 0);
+  CHECK(Output(Attack(*host, {{"attack", "connectPath"}, {"path", path}}))["result"] !=
+        "connected");
+  CHECK(Output(Attack(*host, {{"attack", "connectPath"},
+                              {"path", std::string(1, '\0') + abstract}}))["result"] !=
+        "connected");
+  CHECK(
+      Output(Attack(*host, {{"attack", "connect"}, {"host", "1.1.1.1"}, {"port", 80}}))["result"] !=
+      "connected");
+  for (const int fd : listeners) close(fd);
   HelloWorldStillAnswers(*host);
 }
 

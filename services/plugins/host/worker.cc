@@ -140,8 +140,13 @@ absl::StatusOr<sandbox::SandboxSpec> WorkerSandboxSpec(const LoadedPlugin& plugi
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const LoadedPlugin& plugin,
                                                       const WorkerOptions& options) {
-  SPINE_ASSIGN_OR_RETURN(sandbox::SandboxSpec spec, WorkerSandboxSpec(plugin, options));
-  absl::StatusOr<sandbox::SandboxedProcess> process = sandbox::SpawnSandboxed(spec);
+  absl::StatusOr<sandbox::SandboxSpec> spec = WorkerSandboxSpec(plugin, options);
+  if (!spec.ok()) {
+    // The host's own setup failed (its data dir), not the caller's request.
+    return absl::InternalError(absl::StrCat(
+        "preparing a worker for plugin '", plugin.manifest.name(), "': ", spec.status().message()));
+  }
+  absl::StatusOr<sandbox::SandboxedProcess> process = sandbox::SpawnSandboxed(*spec);
   if (!process.ok()) {
     if (absl::StartsWith(process.status().message(), "sandbox unavailable")) {
       return Reason(absl::UnavailableError(process.status().message()), kSandboxUnavailable);

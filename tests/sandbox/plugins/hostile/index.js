@@ -18,6 +18,19 @@ const attacks = {
   echo: (input) => input,
   readFile: (input) => outcome(() => fs.readFileSync(input.path, 'utf8')),
   writeFile: (input) => outcome(() => fs.writeFileSync(input.path, 'hostile was here')),
+  symlinkRead: (input) => outcome(() => {
+    fs.symlinkSync(input.target, input.link);
+    return fs.readFileSync(input.link, 'utf8');
+  }),
+  hardLink: (input) => outcome(() => fs.linkSync(input.target, input.link)),
+  connectPath: (input) => new Promise((resolve) => {
+    const socket = net.connect({path: input.path});
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve({result: 'connected'});
+    });
+    socket.on('error', (e) => resolve({result: e.code}));
+  }),
   listDir: (input) => outcome(() => fs.readdirSync(input.path).join(',')),
   connect: (input) => new Promise((resolve) => {
     const socket = net.connect(input.port, input.host || '127.0.0.1');
