@@ -21,73 +21,23 @@
 #include "absl/strings/str_split.h"
 #include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
-#include "nlohmann/json.hpp"
 #include "services/plugins/host/harness_source.h"
 
 namespace spine::plugins {
 namespace {
-
-using Json = nlohmann::json;
 
 constexpr size_t kStderrTail = 8192;
 constexpr size_t kReadChunk = 65536;
 // Room in an answer line beyond the output itself: the id and the logs (harness.js bounds them
 // to 16 KiB of text, which JSON escaping can grow several-fold).
 constexpr size_t kAnswerOverhead = size_t{128} * 1024;
-constexpr size_t kMaxLogLines = 101;
-constexpr size_t kMaxLogChars = 1000;
-constexpr size_t kMaxMessageChars = 1000;
-constexpr int kMaxOutputDepth = 64;
-
 absl::Status Reason(absl::Status status, absl::string_view reason) {
   return rpc::WithErrorInfo(std::move(status), reason);
-}
-
-absl::Status BadOutput(absl::string_view plugin, absl::string_view why) {
-  return Reason(absl::UnknownError(absl::StrCat("plugin '", plugin, "' answered badly: ", why)),
-                kPluginBadOutput);
-}
-
-absl::Status Crashed(absl::string_view plugin, absl::string_view why) {
-  return Reason(absl::UnknownError(absl::StrCat("plugin '", plugin, "' crashed: ", why)),
-                kPluginCrashed);
-}
-
-// Whether JSON `text` nests arrays and objects at most `max_depth` deep (strings skipped).
-bool NestingWithin(absl::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 bool SetNonBlocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
-
-std::string Truncated(std::string text, size_t max) {
-  if (text.size() > max) text.resize(max);
-  return text;
 }
 
 // Creates `path` (and its parents) for the sandbox's uid, refusing any symlink on the way.
@@ -341,20 +291,11 @@ InvokeResult Worker::Invoke(absl::string_view input_json, absl::Time deadline, i
       result.output = line.status();
       return result;
     }
-    const Json hello = Json::parse(*line, nullptr, /*allow_exceptions=*/false);
-    if (hello.is_object() && hello.value("ready", false) == true) {
-      ready_ = true;
-    } else if (hello.is_object() && hello.contains("fatal") && hello["fatal"].is_string()) {
-      result.output =
-          EndWith(Reason(absl::UnknownError(absl::StrCat(
-                             "plugin '", plugin_name_, "' failed to load: ",
-                             Truncated(hello["fatal"].get<std::string>(), kMaxMessageChars))),
-                         kPluginError));
-      return result;
-    } else {
-      result.output = EndWith(BadOutput(plugin_name_, "it printed something before starting"));
+    if (absl::Status hello = ParseHello(plugin_name_, *line); !hello.ok()) {
+      result.output = EndWith(std::move(hello));
       return result;
     }
+    ready_ = true;
   }
 
   absl::StatusOr<std::string> line =
@@ -367,47 +308,13 @@ InvokeResult Worker::Invoke(absl::string_view input_json, absl::Time deadline, i
     result.output = EndWith(BadOutput(plugin_name_, "it answered before reading its input"));
     return result;
   }
-  if (!NestingWithin(*line, kMaxOutputDepth + 2)) {
-    result.output = EndWith(BadOutput(
-        plugin_name_, absl::StrCat("output nested deeper than ", kMaxOutputDepth, " levels")));
+  Answer answer = ParseAnswer(plugin_name_, *line, id, max_output);
+  if (!answer.worker_ok) {
+    result.output = EndWith(answer.output.status());
     return result;
   }
-  const Json answer = Json::parse(*line, nullptr, /*allow_exceptions=*/false);
-  if (!answer.is_object() || !answer.contains("id") || !answer["id"].is_number_unsigned() ||
-      answer["id"].get<uint64_t>() != id) {
-    result.output = EndWith(BadOutput(plugin_name_, "a line that is not its answer"));
-    return result;
-  }
-  if (auto logs = answer.find("logs"); logs != answer.end() && logs->is_array()) {
-    for (const Json& entry : *logs) {
-      if (result.logs.size() == kMaxLogLines) break;
-      if (entry.is_string())
-        result.logs.push_back(Truncated(entry.get<std::string>(), kMaxLogChars));
-    }
-  }
-  if (auto output = answer.find("output"); output != answer.end()) {
-    std::string text = output->dump(-1, ' ', false, Json::error_handler_t::replace);
-    if (text.size() > max_output) {
-      result.output =
-          BadOutput(plugin_name_, absl::StrCat("output of ", text.size() / 1024,
-                                               " KiB, over maxOutputKB ", max_output_kb_));
-      return result;
-    }
-    result.output = std::move(text);
-    return result;
-  }
-  if (auto error = answer.find("error"); error != answer.end() && error->is_string()) {
-    result.output = Reason(
-        absl::UnknownError(absl::StrCat("plugin '", plugin_name_, "' failed: ",
-                                        Truncated(error->get<std::string>(), kMaxMessageChars))),
-        kPluginError);
-    return result;
-  }
-  if (auto bad = answer.find("badOutput"); bad != answer.end() && bad->is_string()) {
-    result.output = BadOutput(plugin_name_, Truncated(bad->get<std::string>(), kMaxMessageChars));
-    return result;
-  }
-  result.output = EndWith(BadOutput(plugin_name_, "an answer with neither output nor error"));
+  result.output = std::move(answer.output);
+  result.logs = std::move(answer.logs);
   return result;
 }
 

@@ -21,16 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/plugins/host/manifest.h"
+#include "services/plugins/host/worker_protocol.h"
 #include "services/plugins/sandbox/sandbox.h"
 
 namespace spine::plugins {
-
-// Error reasons of a failed invocation (API.md, "Errors"; they ride on UNKNOWN).
-inline constexpr char kPluginError[] = "PLUGIN_ERROR";
-inline constexpr char kPluginCrashed[] = "PLUGIN_CRASHED";
-inline constexpr char kPluginBadOutput[] = "PLUGIN_BAD_OUTPUT";
-inline constexpr char kSandboxViolation[] = "SANDBOX_VIOLATION";
-inline constexpr char kSandboxUnavailable[] = "SANDBOX_UNAVAILABLE";
 
 struct WorkerOptions {
   std::string node_binary = "/usr/bin/node";
