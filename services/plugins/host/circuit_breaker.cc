@@ -11,13 +11,15 @@ void CircuitBreaker::Prune(absl::Time now) {
   while (!crashes_.empty() && now - crashes_.front() >= options_.window) crashes_.pop_front();
 }
 
-absl::Status CircuitBreaker::Admit(absl::string_view plugin) {
+absl::Status CircuitBreaker::Admit(absl::string_view plugin, bool* trial) {
   absl::MutexLock lock(&mu_);
+  *trial = false;
   if (!open_) return absl::OkStatus();
   const absl::Time now = clock_.MonotonicNow();
   const absl::Duration left = opened_at_ + options_.open_for - now;
   if (left <= absl::ZeroDuration() && !trial_in_flight_) {
     trial_in_flight_ = true;  // half-open: this one decides
+    *trial = true;
     return absl::OkStatus();
   }
   const int64_t retry_after =
@@ -30,10 +32,11 @@ absl::Status CircuitBreaker::Admit(absl::string_view plugin) {
       {{"plugin", std::string(plugin)}, {"retryAfterSeconds", absl::StrCat(retry_after)}});
 }
 
-void CircuitBreaker::Record(Outcome outcome) {
+void CircuitBreaker::Record(Outcome outcome, bool trial) {
   absl::MutexLock lock(&mu_);
   const absl::Time now = clock_.MonotonicNow();
-  const bool trial = open_ && trial_in_flight_;
+  // Only the trial's own outcome decides; one admitted before the circuit opened does not.
+  trial = trial && open_ && trial_in_flight_;
   if (trial) trial_in_flight_ = false;
   switch (outcome) {
     case Outcome::kSuccess:

@@ -35,10 +35,11 @@ class CircuitBreaker {
 
   CircuitBreaker(Options options, const Clock& clock) : options_(options), clock_(clock) {}
 
-  // OK when an invocation may run now (every OK must be followed by one Record); otherwise
-  // UNAVAILABLE with reason PLUGIN_DISABLED naming `plugin`.
-  absl::Status Admit(absl::string_view plugin);
-  void Record(Outcome outcome);
+  // OK when an invocation may run now (every OK must be followed by one Record, passing on
+  // `*trial`: whether this invocation is the half-open circuit's trial); otherwise UNAVAILABLE
+  // with reason PLUGIN_DISABLED naming `plugin`.
+  absl::Status Admit(absl::string_view plugin, bool* trial);
+  void Record(Outcome outcome, bool trial);
   State state() const;
 
  private:

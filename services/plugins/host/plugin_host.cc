@@ -25,7 +25,8 @@ namespace spine::plugins {
 struct PluginHost::Job {
   uint64_t id = 0;
   Invocation invocation{};
-  absl::Time queued_at{};  // MonotonicNow
+  absl::Time queued_at{};      // MonotonicNow
+  bool breaker_trial = false;  // the half-open circuit's trial invocation
 };
 
 struct PluginHost::Slot {
@@ -194,15 +195,19 @@ absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
         kSandboxUnavailable);
   }
   Pool& pool = *pools_[index];
-  if (absl::Status admitted = pool.breaker.Admit(invocation.plugin); !admitted.ok()) {
+  bool trial = false;
+  if (absl::Status admitted = pool.breaker.Admit(invocation.plugin, &trial); !admitted.ok()) {
     return admitted;
   }
   absl::MutexLock lock(&pool.mu);
+  if (pool.stopping) {
+    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, trial);
+    return absl::UnavailableError("spine-plugins is stopping");
+  }
   const int slots = static_cast<int>(pool.slots.size());
   const int free_slots = slots - pool.running;
-  if (pool.stopping ||
-      static_cast<int>(pool.queue.size()) >= options_.queue_limit + std::max(0, free_slots)) {
-    pool.breaker.Record(CircuitBreaker::Outcome::kNeither);
+  if (static_cast<int>(pool.queue.size()) >= options_.queue_limit + std::max(0, free_slots)) {
+    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, trial);
     const double waits = static_cast<double>(pool.queue.size() + 1) / slots;
     const int64_t retry_after = std::max<int64_t>(
         1, static_cast<int64_t>(std::ceil(waits * absl::ToDoubleSeconds(pool.average_run))));
@@ -214,7 +219,7 @@ absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
         {{"plugin", invocation.plugin}, {"retryAfterSeconds", absl::StrCat(retry_after)}});
   }
   const uint64_t id = pool.next_id++;
-  pool.queue.push_back(Job{id, std::move(invocation), clock_.MonotonicNow()});
+  pool.queue.push_back(Job{id, std::move(invocation), clock_.MonotonicNow(), trial});
   pool.work.SignalAll();  // the slot that may take it is not necessarily the first waiter
   return InvocationHandle(this, index, id);
 }
@@ -239,7 +244,7 @@ void PluginHost::Cancel(size_t plugin, uint64_t id) {
       return;
     }
   }
-  pool.breaker.Record(CircuitBreaker::Outcome::kNeither);
+  pool.breaker.Record(CircuitBreaker::Outcome::kNeither, cancelled->breaker_trial);
   InvocationStats stats;
   stats.queue_wait = clock_.MonotonicNow() - cancelled->queued_at;
   cancelled->invocation.on_done(
@@ -308,7 +313,7 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
     }
     const bool worker_died = !slot.worker;
     const CircuitBreaker::Outcome outcome = OutcomeOf(result.output.status(), worker_died);
-    pool.breaker.Record(outcome);
+    pool.breaker.Record(outcome, job.breaker_trial);
     {
       absl::MutexLock lock(&pool.mu);
       slot.running_id = 0;

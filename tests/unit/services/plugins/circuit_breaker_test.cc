@@ -17,9 +17,18 @@ CircuitBreaker::Options Options() {
   return {.crashes = 5, .window = absl::Seconds(60), .open_for = absl::Seconds(30)};
 }
 
-void Crash(CircuitBreaker& breaker) {
-  REQUIRE(breaker.Admit("p").ok());
-  breaker.Record(Outcome::kCrash);
+// Admits one invocation and returns whether it is the half-open trial.
+bool Admit(CircuitBreaker& breaker) {
+  bool trial = false;
+  REQUIRE(breaker.Admit("p", &trial).ok());
+  return trial;
+}
+
+void Crash(CircuitBreaker& breaker) { breaker.Record(Outcome::kCrash, Admit(breaker)); }
+
+absl::Status Refusal(CircuitBreaker& breaker) {
+  bool trial = false;
+  return breaker.Admit("p", &trial);
 }
 
 std::string RetryAfter(const absl::Status& status) {
@@ -42,11 +51,11 @@ TEST_CASE("five crashes within a minute open the circuit with a retry hint") {
   CHECK(breaker.state() == State::kDegraded);
   Crash(breaker);
   CHECK(breaker.state() == State::kDisabled);
-  const absl::Status refused = breaker.Admit("p");
+  const absl::Status refused = Refusal(breaker);
   CHECK(refused.code() == absl::StatusCode::kUnavailable);
   CHECK(RetryAfter(refused) == "30");
   clock.Advance(absl::Seconds(20));
-  CHECK(RetryAfter(breaker.Admit("p")) == "10");
+  CHECK(RetryAfter(Refusal(breaker)) == "10");
 }
 
 TEST_CASE("crashes spread wider than the window never open it") {
@@ -56,8 +65,7 @@ TEST_CASE("crashes spread wider than the window never open it") {
     Crash(breaker);
     clock.Advance(absl::Seconds(15));  // at most four within any 60 s
   }
-  CHECK(breaker.Admit("p").ok());
-  breaker.Record(Outcome::kSuccess);
+  breaker.Record(Outcome::kSuccess, Admit(breaker));
   clock.Advance(absl::Seconds(61));
   CHECK(breaker.state() == State::kReady);
 }
@@ -68,30 +76,44 @@ TEST_CASE("after the open period one trial runs: success closes, a crash reopens
   for (int i = 0; i < 5; ++i) Crash(breaker);
   clock.Advance(absl::Seconds(30));
   CHECK(breaker.state() == State::kDegraded);  // half-open
-  REQUIRE(breaker.Admit("p").ok());            // the trial
-  CHECK_FALSE(breaker.Admit("p").ok());        // only one at a time
-  breaker.Record(Outcome::kCrash);
+  CHECK(Admit(breaker));                       // the trial
+  CHECK_FALSE(Refusal(breaker).ok());          // only one at a time
+  breaker.Record(Outcome::kCrash, true);
   CHECK(breaker.state() == State::kDisabled);
-  CHECK(RetryAfter(breaker.Admit("p")) == "30");
+  CHECK(RetryAfter(Refusal(breaker)) == "30");
 
   clock.Advance(absl::Seconds(30));
-  REQUIRE(breaker.Admit("p").ok());
-  breaker.Record(Outcome::kNeither);  // a timeout decides nothing: the next trial may run
-  REQUIRE(breaker.Admit("p").ok());
-  breaker.Record(Outcome::kSuccess);
+  CHECK(Admit(breaker));
+  breaker.Record(Outcome::kNeither, true);  // a timeout decides nothing: the next trial may run
+  CHECK(Admit(breaker));
+  breaker.Record(Outcome::kSuccess, true);
   CHECK(breaker.state() == State::kReady);
   // Closed again with the crashes forgotten: four more do not reopen it.
   for (int i = 0; i < 4; ++i) Crash(breaker);
-  CHECK(breaker.Admit("p").ok());
-  breaker.Record(Outcome::kSuccess);
+  CHECK_FALSE(Admit(breaker));
+  breaker.Record(Outcome::kSuccess, false);
+}
+
+TEST_CASE("an invocation admitted before the circuit opened does not decide its trial") {
+  FakeClock clock;
+  CircuitBreaker breaker(Options(), clock);
+  const bool straggler = Admit(breaker);  // still running while the crashes below happen
+  CHECK_FALSE(straggler);
+  for (int i = 0; i < 5; ++i) Crash(breaker);
+  clock.Advance(absl::Seconds(30));
+  CHECK(Admit(breaker));                         // the trial, still running
+  breaker.Record(Outcome::kSuccess, straggler);  // the straggler ends well...
+  CHECK(breaker.state() == State::kDegraded);    // ...which closes nothing
+  CHECK_FALSE(Refusal(breaker).ok());            // and the trial is still the only one
+  breaker.Record(Outcome::kCrash, true);
+  CHECK(breaker.state() == State::kDisabled);
 }
 
 TEST_CASE("successes and plugin errors do not count as crashes") {
   FakeClock clock;
   CircuitBreaker breaker(Options(), clock);
   for (int i = 0; i < 100; ++i) {
-    REQUIRE(breaker.Admit("p").ok());
-    breaker.Record(i % 2 == 0 ? Outcome::kSuccess : Outcome::kNeither);
+    breaker.Record(i % 2 == 0 ? Outcome::kSuccess : Outcome::kNeither, Admit(breaker));
   }
   CHECK(breaker.state() == State::kReady);
 }
