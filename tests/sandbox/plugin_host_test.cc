@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -72,6 +73,29 @@ void HelloWorldStillAnswers(PluginHost& host) {
   const InvokeResult hello =
       host.InvokeAndWait("hello-world", R"({"name":"Ada"})", absl::Seconds(10));
   CHECK(Output(hello) == Json{{"greeting", "Hello, Ada!"}});
+}
+
+// Live children of this process (the workers), from /proc.
+std::vector<pid_t> ChildPids() {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return pids;
+  const std::string me = absl::StrCat(getpid());
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in(absl::StrCat("/proc/", entry->d_name, "/stat"));
+    if (!in) continue;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string stat = contents.str();
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    const std::string rest = stat.substr(close + 4);
+    if (stat[close + 2] != 'Z' && rest.substr(0, rest.find(' ')) == me) {
+      pids.push_back(static_cast<pid_t>(std::atoi(entry->d_name)));
+    }
+  }
+  closedir(proc);
+  return pids;
 }
 
 // Zombie children of this process, from /proc.
@@ -162,6 +186,13 @@ TEST_CASE("hostile file, network and process attacks fail and hello-world carrie
   const Json bomb = Output(Attack(*host, {{"attack", "forkBomb"}}));
   CHECK(bomb["started"].get<int>() < 200);
   CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", getpid()}}))["result"] != "ok");
+  // Other workers (hello-world's, warm from the check above) are out of reach too.
+  HelloWorldStillAnswers(*host);
+  const std::vector<pid_t> workers = ChildPids();
+  CHECK(workers.size() >= 2);  // hello-world's and hostile's own
+  for (const pid_t pid : workers) {
+    CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", pid}}))["result"] != "ok");
+  }
   CHECK_FALSE(absl::StrContains(Output(Attack(*host, {{"attack", "env"}})).dump(), "SPINE_"));
   HelloWorldStillAnswers(*host);
 }
