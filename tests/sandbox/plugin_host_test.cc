@@ -4,6 +4,7 @@
 #include "services/plugins/host/plugin_host.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -301,6 +302,22 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
     HelloWorldStillAnswers(*host);
   }
   CHECK(ZombieChildren() == 0);
+}
+
+TEST_CASE("a worker that closes its stderr costs the host no CPU while it waits") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  HelloWorldStillAnswers(*host);  // start-up costs are not what this measures
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const Json waited = Output(Attack(*host, {{"attack", "closeStderrThenWait"}, {"ms", 1000}}));
+  CHECK(waited["result"] == "waited");
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  const double cpu = seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) -
+                     seconds(before.ru_stime);
+  CHECK(cpu < 0.3);  // a host polling a closed pipe would burn the whole second
 }
 
 TEST_CASE("a full queue answers QUEUE_FULL at once") {

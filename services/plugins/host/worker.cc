@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "libs/core/status.h"
@@ -129,19 +130,23 @@ absl::Duration Worker::CpuTime() const {
   if (close == std::string::npos) return absl::ZeroDuration();
   // Fields after the command name start at field 3 (state); utime and stime are 14 and 15.
   std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
-  if (fields.size() < 13) return absl::ZeroDuration();
+  double utime = 0;
+  double stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return absl::ZeroDuration();
+  }
   const long ticks = sysconf(_SC_CLK_TCK);
-  const double seconds = (std::stod(fields[11]) + std::stod(fields[12])) /
-                         static_cast<double>(ticks > 0 ? ticks : 100);
-  return absl::Seconds(seconds);
+  return absl::Seconds((utime + stime) / static_cast<double>(ticks > 0 ? ticks : 100));
 }
 
 void Worker::DrainStderr() {
-  if (process_.stderr_fd() < 0) return;
+  if (!stderr_open_) return;
   std::array<char, 4096> buf{};
   for (;;) {
     const ssize_t n = read(process_.stderr_fd(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (n < 0 && errno != EAGAIN)) stderr_open_ = false;
     if (n <= 0) return;
     stderr_tail_.append(buf.data(), static_cast<size_t>(n));
     if (stderr_tail_.size() > kStderrTail) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTail);
@@ -220,7 +225,8 @@ absl::StatusOr<std::string> Worker::ReadLine(absl::Time deadline, int cancel_fd,
     size_t count = 0;
     fds[count++] = pollfd{process_.stdout_fd(), POLLIN, 0};
     const size_t err_at = count;
-    fds[count++] = pollfd{process_.stderr_fd(), POLLIN, 0};
+    // A negative fd is skipped by poll.
+    fds[count++] = pollfd{stderr_open_ ? process_.stderr_fd() : -1, POLLIN, 0};
     size_t in_at = fds.size();
     if (!pending_write->empty()) {
       in_at = count;

@@ -86,6 +86,7 @@ class Worker {
   const int32_t max_output_kb_;
   std::string stdout_buffer_;
   std::string stderr_tail_;
+  bool stderr_open_ = true;  // polled until it closes; a closed pipe would poll ready forever
   bool ready_ = false;
   bool usable_ = true;
   int invocations_ = 0;

@@ -95,6 +95,10 @@ const attacks = {
     fs.closeSync(1);
     return new Promise(() => {});
   },
+  closeStderrThenWait: (input) => {
+    fs.closeSync(2);
+    return new Promise((resolve) => setTimeout(() => resolve({result: 'waited'}), input.ms));
+  },
   hugeOutput: () => 'y'.repeat(2 << 20),
 };
 
