@@ -232,4 +232,21 @@ TEST_CASE("a plugin that keeps crashing is disabled, then half-open, then ready 
   CHECK(PluginState(stack, "hostile") == "READY");
 }
 
+TEST_CASE("when the sandbox self-test fails, invocations are 503 and /status says so") {
+  // A node that cannot be started fails the canary, as a kernel without Landlock would.
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_NODE", "/nonexistent/node"}});
+  StartStack(stack);
+  const HttpResult refused = Invoke(stack, "hello-world", {{"input", {{"name", "Ada"}}}});
+  CHECK(refused.status == 503);
+  CHECK(Reason(refused) == "SANDBOX_UNAVAILABLE");
+  CHECK(refused.headers.count("retry-after") == 1);
+  const HttpResult status = HttpRequestTo(stack.http_port(), "GET", "/status");
+  REQUIRE(status.status == 200);
+  const Json body = Json::parse(status.body);
+  CHECK(body["pluginSandboxAlive"] == false);
+  CHECK(body["status"] == "degraded");
+  CHECK(Get(stack, "/api/plugins/list").status == 200);  // the catalogue is still there
+}
+
 }  // namespace spine::testing
