@@ -273,8 +273,14 @@ absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const Manif
   }
   std::sort(folders.begin(), folders.end());
   LoadedPlugins loaded;
+  std::set<std::string> names;
   for (const std::filesystem::path& folder : folders) {
     absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(folder.string(), bounds);
+    if (plugin.ok() && !names.insert(plugin->manifest.name()).second) {
+      // Two entries (symlinks) for one folder: the first one found wins.
+      plugin = FieldError("name", absl::StrCat(Shown(plugin->manifest.name()),
+                                               " is already loaded from another entry"));
+    }
     if (plugin.ok()) {
       loaded.plugins.push_back(*std::move(plugin));
     } else {

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/core/log.h"
 #include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
 #include "services/plugins/host/harness_source.h"
@@ -171,6 +172,14 @@ absl::Status Worker::DiagnoseExit(absl::string_view what_happened) {
     stopped_by_host = true;
   }
   DrainStderr();
+  if (!stderr_tail_.empty()) {
+    // For the operator: node's last words (the plugin's own text, bounded and cleaned).
+    const absl::string_view tail(stderr_tail_);
+    log::Warn("plugin worker ended",
+              {{"plugin", plugin_name_},
+               {"stderr",
+                CleanText(tail.substr(tail.size() - std::min<size_t>(tail.size(), 512)), 512)}});
+  }
   if (!exit.ok()) return Crashed(plugin_name_, what_happened);
   const bool out_of_memory = absl::StrContains(stderr_tail_, "heap out of memory") ||
                              absl::StrContains(stderr_tail_, "Reached heap limit") ||

@@ -222,6 +222,15 @@ TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on i
   CHECK(loaded->refused[2].first == "big");
   CHECK(absl::StrContains(loaded->refused[2].second.message(), "larger than"));
 
+  // A second entry for the same plugin (a symlink) is refused; the first still loads.
+  REQUIRE(symlink((dir.path() + "/good").c_str(), (dir.path() + "/zz-again").c_str()) == 0);
+  const absl::StatusOr<LoadedPlugins> again = LoadPluginsDir(dir.path(), bounds);
+  REQUIRE(again.ok());
+  REQUIRE(again->plugins.size() == 1);
+  REQUIRE(again->refused.size() == 4);
+  CHECK(again->refused[3].first == "zz-again");
+  CHECK(absl::StartsWith(again->refused[3].second.message(), "name: "));
+
   CHECK(LoadPluginsDir(dir.path() + "/missing", bounds).status().code() ==
         absl::StatusCode::kNotFound);
 }
