@@ -33,8 +33,6 @@
 #include "spine/v1/plugins.grpc.pb.h"
 #include "tests/support/child_process.h"
 
-extern char** environ;
-
 namespace {
 
 using spine::testing::ChildProcess;
