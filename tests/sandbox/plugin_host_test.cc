@@ -320,6 +320,50 @@ TEST_CASE("a worker that closes its stderr costs the host no CPU while it waits"
   CHECK(cpu < 0.3);  // a host polling a closed pipe would burn the whole second
 }
 
+#ifdef SPINE_HOSTILE_ADDON
+TEST_CASE("native code loaded by a plugin meets the seccomp filter") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  // A copy of the hostile plugin with the compiled addon beside it.
+  const std::string folder = dir.path() + "/hostile";
+  REQUIRE(mkdir(folder.c_str(), 0755) == 0);
+  for (const char* name : {"plugin.json", "index.js"}) {
+    std::ifstream in(std::string(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/") + name);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    dir.WriteFile(std::string("hostile/") + name, contents.str(), 0644);
+  }
+  std::ifstream addon(SPINE_HOSTILE_ADDON, std::ios::binary);
+  std::stringstream addon_bytes;
+  addon_bytes << addon.rdbuf();
+  REQUIRE(addon_bytes.str().size() > 0);
+  dir.WriteFile("hostile/addon.node", addon_bytes.str(), 0644);
+
+  ManifestBounds bounds;
+  bounds.data_dir = dir.path() + "/data";
+  absl::StatusOr<LoadedPlugin> hostile = LoadPlugin(folder, bounds);
+  REQUIRE(hostile.ok());
+  HostOptions options;
+  options.breaker.crashes = 1000;
+  std::vector<LoadedPlugin> plugins;
+  plugins.push_back(*std::move(hostile));
+  auto host = PluginHost::Create(std::move(plugins), options, RealClock::Instance());
+  REQUIRE(host.ok());
+
+  for (const char* call : {"ptrace", "process_vm_readv", "io_uring_setup", "unshare", "mount",
+                           "raise_rlimit", "bpf"}) {
+    INFO(call);
+    const Json result = Output(Attack(**host, {{"attack", "native"}, {"call", call}}));
+    CHECK(result["result"] == "EPERM");
+  }
+  const InvokeResult killed = Attack(**host, {{"attack", "native"}, {"call", "init_module"}});
+  CHECK(killed.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(ReasonOf(killed.output.status()) == "SANDBOX_VIOLATION");
+  // The next invocation gets a fresh worker.
+  CHECK(Output(Attack(**host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);
+}
+#endif
+
 TEST_CASE("a full queue answers QUEUE_FULL at once") {
   testing::TempDir dir;
   HostOptions options;

@@ -99,6 +99,8 @@ const attacks = {
     fs.closeSync(2);
     return new Promise((resolve) => setTimeout(() => resolve({result: 'waited'}), input.ms));
   },
+  // Only where the test copied a compiled addon beside this file (tests/sandbox/hostile_addon.cc).
+  native: (input) => ({result: require('./addon.node').attempt(input.call)}),
   hugeOutput: () => 'y'.repeat(2 << 20),
 };
 
