@@ -301,6 +301,14 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
     CHECK(absl::Now() - start < absl::Seconds(8));
     HelloWorldStillAnswers(*host);
   }
+  // Memory outside V8's heap meets the kernel's limit: the allocation fails inside the plugin
+  // (an error it may catch) or node dies of it; either way the host carries on.
+  const InvokeResult buffers = Attack(*host, {{"attack", "bufferBomb"}}, absl::Seconds(10));
+  INFO(buffers.output.status());
+  CHECK(buffers.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK((ReasonOf(buffers.output.status()) == "PLUGIN_ERROR" ||
+         ReasonOf(buffers.output.status()) == "PLUGIN_CRASHED"));
+  HelloWorldStillAnswers(*host);
   CHECK(ZombieChildren() == 0);
 }
 

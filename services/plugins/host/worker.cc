@@ -29,6 +29,7 @@ namespace spine::plugins {
 namespace {
 
 constexpr size_t kStderrTail = 8192;
+constexpr size_t kStderrHead = 512;
 constexpr size_t kReadChunk = 65536;
 // Room in an answer line beyond the output itself: the id and the logs (harness.js bounds them
 // to 16 KiB of text, which JSON escaping can grow several-fold).
@@ -149,6 +150,10 @@ void Worker::DrainStderr() {
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 || (n < 0 && errno != EAGAIN)) stderr_open_ = false;
     if (n <= 0) return;
+    if (stderr_head_.size() < kStderrHead) {
+      stderr_head_.append(buf.data(),
+                          std::min(static_cast<size_t>(n), kStderrHead - stderr_head_.size()));
+    }
     stderr_tail_.append(buf.data(), static_cast<size_t>(n));
     if (stderr_tail_.size() > kStderrTail) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTail);
   }
@@ -173,17 +178,20 @@ absl::Status Worker::DiagnoseExit(absl::string_view what_happened) {
   }
   DrainStderr();
   if (!stderr_tail_.empty()) {
-    // For the operator: node's last words (the plugin's own text, bounded and cleaned).
+    // For the operator: node's first and last words (the plugin's own text, bounded, cleaned).
     const absl::string_view tail(stderr_tail_);
-    log::Warn("plugin worker ended",
-              {{"plugin", plugin_name_},
-               {"stderr",
-                CleanText(tail.substr(tail.size() - std::min<size_t>(tail.size(), 512)), 512)}});
+    log::Warn(
+        "plugin worker ended",
+        {{"plugin", plugin_name_},
+         {"stderr_head", CleanText(stderr_head_, kStderrHead)},
+         {"stderr_tail",
+          CleanText(tail.substr(tail.size() - std::min(tail.size(), kStderrHead)), kStderrHead)}});
   }
   if (!exit.ok()) return Crashed(plugin_name_, what_happened);
-  const bool out_of_memory = absl::StrContains(stderr_tail_, "heap out of memory") ||
-                             absl::StrContains(stderr_tail_, "Reached heap limit") ||
-                             absl::StrContains(stderr_tail_, "out of memory");
+  const bool out_of_memory = absl::StrContains(stderr_head_, "out of memory") ||
+                             absl::StrContains(stderr_head_, "Reached heap limit") ||
+                             absl::StrContains(stderr_tail_, "out of memory") ||
+                             absl::StrContains(stderr_tail_, "Reached heap limit");
   if (stopped_by_host) {
     return Crashed(plugin_name_, absl::StrCat(what_happened, " and was stopped"));
   }

@@ -85,6 +85,7 @@ class Worker {
   const int32_t memory_mb_;
   const int32_t max_output_kb_;
   std::string stdout_buffer_;
+  std::string stderr_head_;  // the first bytes (node's FATAL ERROR line comes first)
   std::string stderr_tail_;
   bool stderr_open_ = true;  // polled until it closes; a closed pipe would poll ready forever
   bool ready_ = false;

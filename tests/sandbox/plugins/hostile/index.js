@@ -72,6 +72,10 @@ const attacks = {
     const held = [];
     for (;;) held.push(new Array(1 << 20).fill(Math.random()));
   },
+  bufferBomb: () => {
+    const held = [];
+    for (;;) held.push(Buffer.alloc(16 << 20, 1));  // outside V8's heap: the kernel limit
+  },
   spin: () => {
     for (;;) {}
   },
