@@ -23,6 +23,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "libs/core/clock.h"
 #include "libs/rpc/error_info.h"
@@ -371,6 +372,80 @@ TEST_CASE("native code loaded by a plugin meets the seccomp filter") {
   CHECK(Output(Attack(**host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);
 }
 #endif
+
+TEST_CASE("a worker stays warm between invocations and is recycled after N of them") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.recycle_after = 3;
+  auto host = MakeHost(dir.path(), options);
+  std::vector<int> counts;
+  for (int i = 0; i < 7; ++i) {
+    // One caller at a time, so the same warm slot serves every call.
+    counts.push_back(Output(Attack(*host, {{"attack", "count"}}))["result"].get<int>());
+  }
+  CHECK(counts == std::vector<int>{1, 2, 3, 1, 2, 3, 1});
+  // A crash replaces the worker: its state starts again.
+  CHECK(ReasonOf(Attack(*host, {{"attack", "exit"}}).output.status()) == "PLUGIN_CRASHED");
+  CHECK(Output(Attack(*host, {{"attack", "count"}}))["result"] == 1);
+}
+
+TEST_CASE("cancelling an invocation stops its worker, or takes it out of the queue") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000;
+  auto host = MakeHost(dir.path(), options);
+  struct Done {
+    absl::Notification notification;
+    InvokeResult result;
+  };
+  auto submit = [&](Done& done) {
+    absl::StatusOr<InvocationHandle> handle =
+        host->Submit(Invocation{.plugin = "hostile",
+                                .input_json = R"({"attack":"spin"})",
+                                .deadline = absl::Now() + absl::Seconds(30),
+                                .on_done = [&done](InvokeResult r, InvocationStats) {
+                                  done.result = std::move(r);
+                                  done.notification.Notify();
+                                }});
+    REQUIRE(handle.ok());
+    return *handle;
+  };
+  // hostile has two slots: two spins run, the third waits.
+  Done first;
+  Done second;
+  Done third;
+  const InvocationHandle running = submit(first);
+  const InvocationHandle also_running = submit(second);
+  const InvocationHandle queued = submit(third);
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  auto hostile = [&] {
+    for (const PluginStats& s : host->Stats()) {
+      if (s.plugin->manifest.name() == "hostile") return s;
+    }
+    return PluginStats{};
+  };
+  while ((hostile().running < 2 || hostile().queued < 1) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));  // polling the host's own counters
+  }
+  REQUIRE(hostile().queued == 1);
+
+  queued.Cancel();
+  REQUIRE(third.notification.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  CHECK(third.result.output.status().code() == absl::StatusCode::kCancelled);
+
+  const absl::Time start = absl::Now();
+  running.Cancel();
+  also_running.Cancel();
+  REQUIRE(first.notification.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  REQUIRE(second.notification.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  CHECK(absl::Now() - start < absl::Seconds(5));  // not the 30 s the spins asked for
+  CHECK(first.result.output.status().code() == absl::StatusCode::kCancelled);
+  CHECK(second.result.output.status().code() == absl::StatusCode::kCancelled);
+  // Cancelling what has ended does nothing; the plugin serves the next caller.
+  running.Cancel();
+  CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 3}}))["x"] == 3);
+  CHECK(ZombieChildren() == 0);
+}
 
 TEST_CASE("a full queue answers QUEUE_FULL at once") {
   testing::TempDir dir;

@@ -14,8 +14,12 @@ function outcome(attempt) {
   }
 }
 
+// Module state lives as long as the worker: it shows warm reuse and recycling.
+let invocations = 0;
+
 const attacks = {
   echo: (input) => input,
+  count: () => ({result: ++invocations}),
   readFile: (input) => outcome(() => fs.readFileSync(input.path, 'utf8')),
   writeFile: (input) => outcome(() => fs.writeFileSync(input.path, 'hostile was here')),
   symlinkRead: (input) => outcome(() => {
