@@ -379,6 +379,7 @@ TEST_CASE("a worker stays warm between invocations and is recycled after N of th
   options.recycle_after = 3;
   auto host = MakeHost(dir.path(), options);
   std::vector<int> counts;
+  counts.reserve(7);
   for (int i = 0; i < 7; ++i) {
     // One caller at a time, so the same warm slot serves every call.
     counts.push_back(Output(Attack(*host, {{"attack", "count"}}))["result"].get<int>());
