@@ -1,7 +1,124 @@
-// spine-plugins: reads its config, builds its objects, serves until SIGTERM/SIGINT.
+// spine-plugins: reads its config, loads the plugins, starts the host and the sandbox monitor,
+// serves PluginService until SIGTERM/SIGINT.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/core/log.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/plugins/host/manifest.h"
+#include "services/plugins/host/plugin_host.h"
+#include "services/plugins/host/sandbox_monitor.h"
+#include "services/plugins/plugin_service.h"
 #include "services/plugins/plugins_config.h"
+#include "services/plugins/sandbox/sandbox.h"
+
+namespace {
+
+using spine::log::Error;
+using spine::log::Info;
+using spine::log::Warn;
+using spine::plugins::HostOptions;
+using spine::plugins::InvocationRecord;
+using spine::plugins::InvokeLimits;
+using spine::plugins::LoadedPlugin;
+using spine::plugins::LoadedPlugins;
+using spine::plugins::LoadPluginsDir;
+using spine::plugins::PluginHost;
+using spine::plugins::PluginService;
+using spine::plugins::SandboxMonitor;
+
+std::string Absolute(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.lexically_normal().string();
+}
+
+// The plugins' data dir, created and without symlinks: workers refuse a write path that passes
+// through one, so a symlinked SPINE_DATA_DIR (say /tmp on some systems) must be resolved here.
+std::string ResolvedDataDir(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  const std::filesystem::path resolved = std::filesystem::canonical(path, error);
+  return error ? Absolute(path) : resolved.string();
+}
+
+int Run(spine::plugins::PluginsConfig config) {
+  const spine::CommonConfig& common = config.common;
+  spine::Clock& clock = spine::RealClock::Instance();
+
+  // Paths a worker is confined to must not depend on the cwd it is started from.
+  config.bounds.data_dir = ResolvedDataDir(config.bounds.data_dir);
+  std::vector<LoadedPlugin> plugins;
+  absl::StatusOr<LoadedPlugins> loaded =
+      LoadPluginsDir(Absolute(config.plugins_dir), config.bounds);
+  if (!loaded.ok()) {
+    Error("no plugins loaded", {{"error", std::string(loaded.status().message())}});
+  } else {
+    for (const auto& [folder, why] : loaded->refused) {
+      Warn("plugin refused", {{"folder", folder}, {"error", std::string(why.message())}});
+    }
+    for (const LoadedPlugin& plugin : loaded->plugins) {
+      Info("plugin loaded", {{"plugin", plugin.manifest.name()},
+                             {"version", plugin.manifest.version()},
+                             {"concurrency", absl::StrCat(plugin.limits.concurrency)}});
+    }
+    plugins = std::move(loaded->plugins);
+  }
+
+  HostOptions options;
+  options.worker.node_binary = config.node_binary;
+  options.queue_limit = static_cast<int>(config.queue_limit);
+  options.recycle_after = static_cast<int>(config.recycle_after);
+  options.breaker.crashes = static_cast<int>(config.breaker_crashes);
+  options.breaker.window = absl::Milliseconds(config.breaker_window_ms);
+  options.breaker.open_for = absl::Milliseconds(config.breaker_open_ms);
+  auto host = PluginHost::Create(std::move(plugins), options, clock);
+  if (!host.ok()) {
+    Error("refusing to start", {{"error", std::string(host.status().message())}});
+    return 2;
+  }
+  PluginHost& host_ref = **host;
+
+  SandboxMonitor monitor(
+      [node = config.node_binary] { return spine::plugins::sandbox::SandboxSelfTest(node); },
+      [&host_ref](bool passed) { host_ref.SetSandboxAvailable(passed); }, clock,
+      absl::Milliseconds(config.self_test_interval_ms));
+  (void)monitor.RunOnce();  // before serving, so the first invocation knows
+  monitor.Start();
+
+  auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
+  if (!verifier.ok()) {
+    Error("refusing to start", {{"error", std::string(verifier.status().message())}});
+    return 2;
+  }
+  const spine::rpc::Authenticator authenticator(verifier->get());
+  // Audit through spine-storage comes with the shared audit writer; until then, one log line.
+  PluginService service(
+      host_ref, authenticator, InvokeLimits{}, [](const InvocationRecord& record) {
+        Info("plugin invoked",
+             {{"user", record.user_id},
+              {"plugin", record.plugin},
+              {"input_bytes", absl::StrCat(record.input_bytes)},
+              {"output_bytes", absl::StrCat(record.output_bytes)},
+              {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(record.duration))},
+              {"outcome", record.outcome}});
+      });
+  const int code =
+      spine::rpc::ServeUntilSignal(common, common.addresses.plugins, authenticator, {&service},
+                                   [&monitor](spine::v1::ServiceStatus* status) {
+                                     status->set_plugin_sandbox_alive(monitor.Alive());
+                                   });
+  monitor.Stop();
+  return code;
+}
+
+}  // namespace
 
 int main() {
   spine::rpc::BlockTerminationSignals();
@@ -9,5 +126,5 @@ int main() {
       spine::rpc::LoadConfig<spine::plugins::PluginsConfig>("plugins",
                                                             spine::plugins::ReadPluginsConfig);
   if (!config) return 2;
-  return spine::rpc::ServeUntilSignal(config->common, config->common.addresses.plugins);
+  return Run(*std::move(config));
 }

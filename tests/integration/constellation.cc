@@ -75,6 +75,8 @@ Constellation::Constellation(const std::vector<std::string>& services,
       {"SPINE_PLUGINS_ADDR", GrpcAddress("plugins")},
       {"SPINE_TASKS_ADDR", GrpcAddress("tasks")},
       {"SPINE_ENV_FILE", dir_.WriteFile("empty.env", "")},
+      // The example plugins of the tree; the services run from the test's cwd, not the repo.
+      {"SPINE_PLUGINS_DIR", SPINE_SOURCE_DIR "/plugins"},
   };
   for (const auto& [name, value] : extra_env) env_[name] = value;
   for (const std::string& service : services) Restart(service);

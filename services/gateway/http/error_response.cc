@@ -86,6 +86,16 @@ HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::str
   return BuildErrorResponse(http_status, code, message, reason, {});
 }
 
+int HttpStatusFor(absl::StatusCode code, absl::string_view reason) {
+  // API.md's one exception: a plugin's own failure is UNKNOWN over gRPC and 502 at the edge.
+  if (code == absl::StatusCode::kUnknown &&
+      (reason == "PLUGIN_ERROR" || reason == "PLUGIN_CRASHED" || reason == "PLUGIN_BAD_OUTPUT" ||
+       reason == "SANDBOX_VIOLATION")) {
+    return 502;
+  }
+  return HttpStatusFor(code);
+}
+
 HttpResponse MakeErrorResponse(const absl::Status& status, absl::string_view default_reason) {
   const absl::StatusCode code = status.ok() ? absl::StatusCode::kUnknown : status.code();
   const std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status);
@@ -95,7 +105,8 @@ HttpResponse MakeErrorResponse(const absl::Status& status, absl::string_view def
   // std::map, so the metadata keys come out in one order whatever the proto map's order is.
   const std::map<std::string, std::string> metadata(info->metadata().begin(),
                                                     info->metadata().end());
-  return BuildErrorResponse(HttpStatusFor(code), code, status.message(), info->reason(), metadata);
+  return BuildErrorResponse(HttpStatusFor(code, info->reason()), code, status.message(),
+                            info->reason(), metadata);
 }
 
 }  // namespace spine::gateway

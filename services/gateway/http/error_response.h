@@ -10,6 +10,9 @@ namespace spine::gateway {
 
 // API.md's table (grpc-gateway's mapping); CANCELLED is 499.
 int HttpStatusFor(absl::StatusCode code);
+// The same, with API.md's one exception: UNKNOWN with a plugin failure's reason (PLUGIN_ERROR,
+// PLUGIN_CRASHED, PLUGIN_BAD_OUTPUT, SANDBOX_VIOLATION) is 502.
+int HttpStatusFor(absl::StatusCode code, absl::string_view reason);
 
 // {"error":{"code":<http>,"status":"<CODE_NAME>","message":...,"details":[ErrorInfo]}} with
 // the HTTP status from the table. `reason` becomes the ErrorInfo reason.
@@ -21,7 +24,8 @@ HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::str
                                absl::string_view reason);
 
 // The same shape for an error from a service (libs/rpc/error_info.h): the reason and metadata of
-// its ErrorInfo when it has one with a reason, else `default_reason` and no metadata. The domain
+// its ErrorInfo when it has one with a reason, else `default_reason` and no metadata; the HTTP
+// status from HttpStatusFor(code, reason). The domain
 // is always "spine". An OK `status` is a caller bug and answers 500 UNKNOWN, never a 200.
 HttpResponse MakeErrorResponse(const absl::Status& status, absl::string_view default_reason);
 

@@ -163,6 +163,27 @@ TEST_CASE("an error status with an ErrorInfo answers with its reason and metadat
   CHECK(HeaderValues(response, "Content-Type") == std::vector<std::string>{"application/json"});
 }
 
+TEST_CASE("a plugin's own failure is 502 with its reason, other UNKNOWN errors stay 500") {
+  for (const char* reason :
+       {"PLUGIN_ERROR", "PLUGIN_CRASHED", "PLUGIN_BAD_OUTPUT", "SANDBOX_VIOLATION"}) {
+    INFO(reason);
+    const HttpResponse response = MakeErrorResponse(
+        rpc::WithErrorInfo(absl::UnknownError("plugin 'x' crashed"), reason), "UNKNOWN");
+    CHECK(response.status == 502);
+    const Json body = Json::parse(response.body);
+    CHECK(body["error"]["code"] == 502);
+    CHECK(body["error"]["status"] == "UNKNOWN");
+    CHECK(body["error"]["details"][0]["reason"] == reason);
+  }
+  CHECK(
+      MakeErrorResponse(rpc::WithErrorInfo(absl::UnknownError("x"), "SOMETHING_ELSE"), "").status ==
+      500);
+  CHECK(MakeErrorResponse(absl::UnknownError("x"), "UNKNOWN").status == 500);
+  // The reason alone does not make a 502: only with UNKNOWN.
+  CHECK(MakeErrorResponse(rpc::WithErrorInfo(absl::InternalError("x"), "PLUGIN_CRASHED"), "")
+            .status == 500);
+}
+
 TEST_CASE("an error status without an ErrorInfo answers with the default reason") {
   const HttpResponse response =
       MakeErrorResponse(absl::NotFoundError("thought 42 not found"), "THOUGHT_NOT_FOUND");

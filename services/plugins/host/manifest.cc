@@ -1,0 +1,293 @@
+#include "services/plugins/host/manifest.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <set>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/core/status.h"
+
+namespace spine::plugins {
+namespace {
+
+constexpr size_t kMaxManifestBytes = size_t{64} * 1024;
+constexpr size_t kMaxDescriptionChars = 1024;
+constexpr int kMaxPaths = 32;
+constexpr int kMaxPorts = 16;
+
+absl::Status FieldError(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+// The first 64 characters of a value, for messages.
+std::string Shown(absl::string_view value) {
+  return absl::StrCat("'", value.substr(0, 64), value.size() > 64 ? "...'" : "'");
+}
+
+std::optional<std::string> RealPath(const std::string& path) {
+  std::array<char, PATH_MAX> resolved{};
+  if (realpath(path.c_str(), resolved.data()) == nullptr) return std::nullopt;
+  return std::string(resolved.data());
+}
+
+bool Inside(const std::string& path, const std::string& dir) {
+  return path == dir || absl::StartsWith(path, dir + "/");
+}
+
+// A relative path with no '..' component (checked before anything touches the filesystem).
+absl::Status CheckRelative(absl::string_view field, const std::string& path) {
+  if (path.empty()) return FieldError(field, "must not be empty");
+  if (path[0] == '/') return FieldError(field, absl::StrCat(Shown(path), " must be relative"));
+  if (path.find('\0') != std::string::npos) return FieldError(field, "contains a NUL byte");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") {
+      return FieldError(field, absl::StrCat(Shown(path), " must not contain '..'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// `path` (relative to `folder`) resolved with symlinks followed; it must exist and stay inside.
+absl::StatusOr<std::string> ResolveInside(absl::string_view field, const std::string& folder,
+                                          const std::string& path) {
+  SPINE_RETURN_IF_ERROR(CheckRelative(field, path));
+  std::optional<std::string> resolved = RealPath(folder + "/" + path);
+  if (!resolved) {
+    return FieldError(field, absl::StrCat(Shown(path), " does not exist in the plugin folder"));
+  }
+  if (!Inside(*resolved, folder)) {
+    return FieldError(field, absl::StrCat(Shown(path), " leads outside the plugin folder"));
+  }
+  return *resolved;
+}
+
+// `path` with "." components and repeated slashes removed (lexically; ".." is refused earlier).
+std::string Normalize(const std::string& path) {
+  std::string out;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    absl::StrAppend(&out, "/", part);
+  }
+  return out.empty() ? "/" : out;
+}
+
+absl::StatusOr<std::string> WritePath(absl::string_view field, const std::string& own_dir,
+                                      const std::string& path) {
+  if (path.find('\0') != std::string::npos) return FieldError(field, "contains a NUL byte");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") {
+      return FieldError(field, absl::StrCat(Shown(path), " must not contain '..'"));
+    }
+  }
+  const std::string full =
+      Normalize(!path.empty() && path[0] == '/' ? path : absl::StrCat(own_dir, "/", path));
+  if (!Inside(full, own_dir)) {
+    return FieldError(field, absl::StrCat(Shown(path), " is outside the plugin's data directory"));
+  }
+  return full;
+}
+
+absl::Status CheckLimit(absl::string_view name, int32_t requested, int32_t def, int32_t ceiling,
+                        int32_t* out) {
+  if (requested == 0) {
+    *out = def;
+    return absl::OkStatus();
+  }
+  if (requested < 0 || requested > ceiling) {
+    return FieldError(absl::StrCat("permissions.limits.", name),
+                      absl::StrCat(requested, ", must be 1..", ceiling, " (absent: ", def, ")"));
+  }
+  *out = requested;
+  return absl::OkStatus();
+}
+
+absl::Status CheckLimits(const spine::v1::PluginLimits& asked, const ManifestBounds& bounds,
+                         PluginLimitValues* out) {
+  const PluginLimitValues& d = bounds.defaults;
+  const PluginLimitValues& c = bounds.ceilings;
+  SPINE_RETURN_IF_ERROR(
+      CheckLimit("timeoutMs", asked.timeout_ms(), d.timeout_ms, c.timeout_ms, &out->timeout_ms));
+  SPINE_RETURN_IF_ERROR(
+      CheckLimit("memoryMB", asked.memory_mb(), d.memory_mb, c.memory_mb, &out->memory_mb));
+  SPINE_RETURN_IF_ERROR(CheckLimit("cpuSeconds", asked.cpu_seconds(), d.cpu_seconds, c.cpu_seconds,
+                                   &out->cpu_seconds));
+  SPINE_RETURN_IF_ERROR(CheckLimit("maxOutputKB", asked.max_output_kb(), d.max_output_kb,
+                                   c.max_output_kb, &out->max_output_kb));
+  return CheckLimit("concurrency", asked.concurrency(), d.concurrency, c.concurrency,
+                    &out->concurrency);
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::string& folder,
+                                           const ManifestBounds& bounds) {
+  LoadedPlugin plugin;
+  spine::v1::PluginManifest& m = plugin.manifest;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  if (auto parsed = google::protobuf::util::JsonStringToMessage(json, &m, options); !parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("plugin.json: ", std::string(parsed.message())));
+  }
+  std::optional<std::string> real_folder = RealPath(folder);
+  if (!real_folder) return absl::NotFoundError(absl::StrCat("plugin folder not found"));
+  plugin.folder = *real_folder;
+
+  static const std::regex kName("^[a-z0-9][a-z0-9-]{0,63}$");
+  if (!std::regex_match(m.name(), kName)) {
+    return FieldError("name",
+                      absl::StrCat(Shown(m.name()), " must match ^[a-z0-9][a-z0-9-]{0,63}$"));
+  }
+  const std::string folder_name = std::filesystem::path(plugin.folder).filename().string();
+  if (m.name() != folder_name) {
+    return FieldError(
+        "name", absl::StrCat(Shown(m.name()), " must be the folder's name ", Shown(folder_name)));
+  }
+  static const std::regex kSemver(
+      "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)"
+      "(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$");
+  if (m.version().size() > 64 || !std::regex_match(m.version(), kSemver)) {
+    return FieldError("version", absl::StrCat(Shown(m.version()), " is not a semantic version"));
+  }
+  if (m.description().size() > kMaxDescriptionChars) {
+    return FieldError("description", absl::StrCat(m.description().size(), " bytes, at most ",
+                                                  kMaxDescriptionChars));
+  }
+  if (m.runtime() != "node") {
+    return FieldError("runtime", absl::StrCat(Shown(m.runtime()), " must be \"node\""));
+  }
+
+  SPINE_ASSIGN_OR_RETURN(plugin.entry_path, ResolveInside("entry", plugin.folder, m.entry()));
+  struct stat st {};
+  if (stat(plugin.entry_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return FieldError("entry", absl::StrCat(Shown(m.entry()), " is not a regular file"));
+  }
+  if (!absl::EndsWith(plugin.entry_path, ".js") && !absl::EndsWith(plugin.entry_path, ".cjs")) {
+    return FieldError("entry", absl::StrCat(Shown(m.entry()), " must be a .js or .cjs file"));
+  }
+
+  const spine::v1::PluginPermissions& perms = m.permissions();
+  if (perms.fs().read_size() > kMaxPaths || perms.fs().write_size() > kMaxPaths) {
+    return FieldError("permissions.fs", absl::StrCat("at most ", kMaxPaths, " paths each"));
+  }
+  for (int i = 0; i < perms.fs().read_size(); ++i) {
+    SPINE_ASSIGN_OR_RETURN(
+        std::string path, ResolveInside(absl::StrCat("permissions.fs.read[", i, "]"), plugin.folder,
+                                        perms.fs().read(i)));
+    plugin.read_paths.push_back(std::move(path));
+  }
+  if (plugin.read_paths.empty()) {
+    plugin.read_paths.push_back(plugin.folder);
+  } else if (std::none_of(plugin.read_paths.begin(), plugin.read_paths.end(),
+                          [&](const std::string& p) { return Inside(plugin.entry_path, p); })) {
+    plugin.read_paths.push_back(plugin.entry_path);  // the harness must be able to load it
+  }
+
+  if (perms.fs().write_size() > 0) {
+    if (bounds.data_dir.empty() || bounds.data_dir[0] != '/') {
+      return FieldError("permissions.fs.write", "no absolute data directory is configured");
+    }
+    const std::string own_dir = Normalize(absl::StrCat(bounds.data_dir, "/", m.name()));
+    for (int i = 0; i < perms.fs().write_size(); ++i) {
+      SPINE_ASSIGN_OR_RETURN(
+          std::string path,
+          WritePath(absl::StrCat("permissions.fs.write[", i, "]"), own_dir, perms.fs().write(i)));
+      // Nested write paths would let the plugin replace the inner one with a symlink.
+      for (size_t j = 0; j < plugin.write_paths.size(); ++j) {
+        if (Inside(path, plugin.write_paths[j]) || Inside(plugin.write_paths[j], path)) {
+          return FieldError(absl::StrCat("permissions.fs.write[", i, "]"),
+                            absl::StrCat(Shown(perms.fs().write(i)), " overlaps write[", j, "]"));
+        }
+      }
+      plugin.write_paths.push_back(std::move(path));
+    }
+  }
+
+  const auto& ports = perms.network().connect_ports();
+  if (ports.size() > kMaxPorts) {
+    return FieldError("permissions.network.connectPorts", absl::StrCat("at most ", kMaxPorts));
+  }
+  std::set<int32_t> seen;
+  for (int i = 0; i < ports.size(); ++i) {
+    if (ports[i] < 1 || ports[i] > 65535 || !seen.insert(ports[i]).second) {
+      return FieldError(absl::StrCat("permissions.network.connectPorts[", i, "]"),
+                        absl::StrCat(ports[i], ", must be a distinct port 1..65535"));
+    }
+    plugin.connect_ports.push_back(static_cast<uint16_t>(ports[i]));
+  }
+
+  SPINE_RETURN_IF_ERROR(CheckLimits(perms.limits(), bounds, &plugin.limits));
+  spine::v1::PluginLimits* effective = m.mutable_permissions()->mutable_limits();
+  effective->set_timeout_ms(plugin.limits.timeout_ms);
+  effective->set_memory_mb(plugin.limits.memory_mb);
+  effective->set_cpu_seconds(plugin.limits.cpu_seconds);
+  effective->set_max_output_kb(plugin.limits.max_output_kb);
+  effective->set_concurrency(plugin.limits.concurrency);
+  return plugin;
+}
+
+absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const ManifestBounds& bounds) {
+  const std::string path = folder + "/plugin.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("plugin.json: cannot be opened");
+  std::string json;
+  std::array<char, 4096> buf{};
+  while (in.read(buf.data(), buf.size()) || in.gcount() > 0) {
+    json.append(buf.data(), static_cast<size_t>(in.gcount()));
+    if (json.size() > kMaxManifestBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("plugin.json: larger than ", kMaxManifestBytes, " bytes"));
+    }
+  }
+  return ParseManifest(json, folder, bounds);
+}
+
+absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const ManifestBounds& bounds) {
+  std::error_code error;
+  std::filesystem::directory_iterator it(dir, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("plugins directory ", Shown(dir), ": ", error.message()));
+  }
+  std::vector<std::filesystem::path> folders;
+  for (const std::filesystem::directory_entry& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || name[0] == '_') continue;
+    if (!entry.is_directory(error)) continue;
+    if (!std::filesystem::exists(entry.path() / "plugin.json", error)) continue;
+    folders.push_back(entry.path());
+  }
+  std::sort(folders.begin(), folders.end());
+  LoadedPlugins loaded;
+  std::set<std::string> names;
+  for (const std::filesystem::path& folder : folders) {
+    absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(folder.string(), bounds);
+    if (plugin.ok() && !names.insert(plugin->manifest.name()).second) {
+      // Two entries (symlinks) for one folder: the first one found wins.
+      plugin = FieldError("name", absl::StrCat(Shown(plugin->manifest.name()),
+                                               " is already loaded from another entry"));
+    }
+    if (plugin.ok()) {
+      loaded.plugins.push_back(*std::move(plugin));
+    } else {
+      loaded.refused.emplace_back(folder.filename().string(), plugin.status());
+    }
+  }
+  return loaded;
+}
+
+}  // namespace spine::plugins

@@ -1,0 +1,77 @@
+// Plugin manifests (plugin.json): strict parsing into spine.v1.PluginManifest, the checks the
+// plugins issue sets on every field, and the loader that scans SPINE_PLUGINS_DIR.
+//
+// A manifest is parsed with protobuf's JSON mapping, unknown fields refused. Then: `name`
+// matches ^[a-z0-9][a-z0-9-]{0,63}$ and the folder's name; `version` is semver; `runtime` is
+// "node"; `entry` is a relative path to a regular file that resolves (symlinks followed) inside
+// the folder; `permissions.fs.read` paths resolve inside the folder (default: the folder);
+// `permissions.fs.write` paths lie inside the plugin's own data directory
+// <data_dir>/<name> (relative paths are taken from there); `permissions.network.connectPorts`
+// are 1..65535; each `permissions.limits` field is 0 (the default) or 1..its ceiling.
+// Errors are INVALID_ARGUMENT and start with the field's JSON path.
+//
+// Free functions, no state: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "spine/v1/plugins.pb.h"
+
+namespace spine::plugins {
+
+// Values of the five limits (the same fields as PluginLimits, as plain numbers).
+struct PluginLimitValues {
+  int32_t timeout_ms = 5000;
+  int32_t memory_mb = 128;
+  int32_t cpu_seconds = 10;
+  int32_t max_output_kb = 256;
+  int32_t concurrency = 2;
+};
+
+// What a manifest may ask for, from the config.
+struct ManifestBounds {
+  PluginLimitValues defaults{};
+  PluginLimitValues ceilings{.timeout_ms = 60000,
+                             .memory_mb = 1024,
+                             .cpu_seconds = 60,
+                             .max_output_kb = 4096,
+                             .concurrency = 16};
+  // Each plugin may write only under <data_dir>/<name> (SPINE_DATA_DIR/plugins).
+  std::string data_dir{};
+};
+
+// A plugin that passed every check, with its paths resolved to absolute, symlink-free ones.
+struct LoadedPlugin {
+  // As written, except that permissions.limits holds the effective limits.
+  spine::v1::PluginManifest manifest{};
+  std::string folder{};                    // realpath of the plugin's folder
+  std::string entry_path{};                // realpath of the entry file
+  std::vector<std::string> read_paths{};   // what the worker may read (the folder by default)
+  std::vector<std::string> write_paths{};  // inside <data_dir>/<name>; may not exist yet
+  std::vector<uint16_t> connect_ports{};
+  PluginLimitValues limits{};
+};
+
+// Checks `json` (the contents of `folder`/plugin.json) against every rule above.
+absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::string& folder,
+                                           const ManifestBounds& bounds);
+
+// Reads and checks `folder`/plugin.json (at most 64 KiB).
+absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const ManifestBounds& bounds);
+
+struct LoadedPlugins {
+  std::vector<LoadedPlugin> plugins{};  // sorted by name
+  // Folders that were refused, with why; the others load regardless.
+  std::vector<std::pair<std::string, absl::Status>> refused{};
+};
+
+// Every sub-folder of `dir` holding a plugin.json (folders starting with '.' or '_' are skipped).
+// NOT_FOUND when `dir` cannot be listed.
+absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const ManifestBounds& bounds);
+
+}  // namespace spine::plugins

@@ -1,0 +1,102 @@
+// Worker: one warm Node.js process running the harness (harness.js) and one plugin, inside the
+// sandbox (services/plugins/sandbox), and the NDJSON exchange with it.
+//
+// All I/O with the process is non-blocking and bounded: Invoke polls its stdin, stdout and
+// stderr together until the answer line arrives, the deadline passes or `cancel_fd` becomes
+// readable, and reads at most maxOutputKB (plus room for the logs) of one answer. Anything but
+// the expected answer — a line that is not it, an oversized line, stdout closed, the process
+// gone — ends the worker: it is killed (its whole process group and PID namespace) and reaped
+// by the thread that owns it, here or in the destructor, so it never lingers as a zombie.
+//
+// Not thread-safe: one owner thread calls everything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "services/plugins/host/manifest.h"
+#include "services/plugins/host/worker_protocol.h"
+#include "services/plugins/sandbox/sandbox.h"
+
+namespace spine::plugins {
+
+struct WorkerOptions {
+  std::string node_binary = "/usr/bin/node";
+  // Extra memory the kernel limit allows beyond memoryMB (node's own code, buffers, threads).
+  int64_t kernel_memory_overhead_mb = 192;
+  // Off only for tests that check the layers without namespaces.
+  bool use_namespaces = true;
+};
+
+struct InvokeResult {
+  // The output as JSON text, or the error: UNKNOWN with reason PLUGIN_ERROR, PLUGIN_CRASHED,
+  // PLUGIN_BAD_OUTPUT or SANDBOX_VIOLATION; DEADLINE_EXCEEDED; CANCELLED; UNAVAILABLE
+  // (SANDBOX_UNAVAILABLE) or INTERNAL when no worker could be started.
+  absl::StatusOr<std::string> output = absl::UnknownError("not run");
+  std::vector<std::string> logs{};
+};
+
+class Worker {
+ public:
+  // Spawns the process; it loads the plugin while the first Invoke is already on its way.
+  // UNAVAILABLE (SANDBOX_UNAVAILABLE) when the kernel lacks the sandbox; INTERNAL otherwise.
+  static absl::StatusOr<std::unique_ptr<Worker>> Start(const LoadedPlugin& plugin,
+                                                       const WorkerOptions& options);
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  // Kills and reaps the process if it is still there.
+  ~Worker();
+
+  // Sends `input_json` (one JSON value on one line) and waits for the answer until `deadline`
+  // (then DEADLINE_EXCEEDED and the worker is killed) or until `cancel_fd` (-1: none) is
+  // readable (CANCELLED, killed too).
+  InvokeResult Invoke(absl::string_view input_json, absl::Time deadline, int cancel_fd);
+
+  // False once the worker failed in any way; it must then be dropped.
+  bool usable() const { return usable_; }
+  // Whether it has idled cleanly: no stray output and still running. Checked before reuse.
+  bool IdleAndClean();
+  int invocations() const { return invocations_; }
+  // CPU time the process has used so far (its RLIMIT_CPU counts over its whole life).
+  absl::Duration CpuTime() const;
+  pid_t pid() const { return process_.pid(); }
+  const std::string& layers() const { return process_.layers(); }
+
+ private:
+  Worker(sandbox::SandboxedProcess process, const LoadedPlugin& plugin);
+
+  // Kills, reaps and explains why the process ended (or was ended) for `why`.
+  absl::Status EndWith(absl::Status status);
+  absl::Status DiagnoseExit(absl::string_view what_happened);
+  void DrainStderr();
+  // The answer line for `id`, or the error; at most `max_line` bytes.
+  absl::StatusOr<std::string> ReadLine(absl::Time deadline, int cancel_fd, size_t max_line,
+                                       std::string* pending_write);
+
+  sandbox::SandboxedProcess process_;
+  const std::string plugin_name_;
+  const int32_t memory_mb_;
+  const int32_t max_output_kb_;
+  std::string stdout_buffer_;
+  std::string stderr_head_;  // the first bytes (node's FATAL ERROR line comes first)
+  std::string stderr_tail_;
+  bool stderr_open_ = true;  // polled until it closes; a closed pipe would poll ready forever
+  bool ready_ = false;
+  bool usable_ = true;
+  int invocations_ = 0;
+  uint64_t next_id_ = 1;
+};
+
+// Builds the SandboxSpec a worker of `plugin` runs under (exposed for the tests), after
+// creating its writable directories (owned by the sandbox uid; symlinks refused).
+absl::StatusOr<sandbox::SandboxSpec> WorkerSandboxSpec(const LoadedPlugin& plugin,
+                                                       const WorkerOptions& options);
+
+}  // namespace spine::plugins

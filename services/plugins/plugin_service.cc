@@ -1,0 +1,238 @@
+#include "services/plugins/plugin_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/rpc/error_info.h"
+#include "libs/rpc/status_convert.h"
+
+namespace spine::plugins {
+namespace {
+
+using spine::v1::InvokePluginRequest;
+using spine::v1::InvokePluginResponse;
+
+absl::Time RpcDeadline(const grpc::CallbackServerContext& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+int32_t ClampedMillis(absl::Duration duration) {
+  const int64_t millis = absl::ToInt64Milliseconds(duration);
+  return static_cast<int32_t>(std::clamp<int64_t>(millis, 0, std::numeric_limits<int32_t>::max()));
+}
+
+spine::v1::Plugin::State ToProto(CircuitBreaker::State state) {
+  switch (state) {
+    case CircuitBreaker::State::kReady:
+      return spine::v1::Plugin::READY;
+    case CircuitBreaker::State::kDegraded:
+      return spine::v1::Plugin::DEGRADED;
+    case CircuitBreaker::State::kDisabled:
+      return spine::v1::Plugin::DISABLED;
+  }
+  return spine::v1::Plugin::STATE_UNSPECIFIED;
+}
+
+std::string OutcomeOf(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  std::string outcome = absl::StatusCodeToString(status.code());
+  if (std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status)) {
+    absl::StrAppend(&outcome, " ", info->reason());
+  }
+  return outcome;
+}
+
+absl::Status NotFound(const std::string& name) {
+  return rpc::WithErrorInfo(
+      absl::NotFoundError(absl::StrCat("plugin '", name.substr(0, 64), "' not found")),
+      "PLUGIN_NOT_FOUND");
+}
+
+}  // namespace
+
+void FillPlugin(const PluginStats& stats, bool with_manifest, spine::v1::Plugin* out) {
+  const spine::v1::PluginManifest& manifest = stats.plugin->manifest;
+  out->set_name(manifest.name());
+  out->set_version(manifest.version());
+  out->set_description(manifest.description());
+  out->set_runtime(manifest.runtime());
+  *out->mutable_permissions() = manifest.permissions();
+  out->set_state(ToProto(stats.state));
+  if (with_manifest) *out->mutable_manifest() = manifest;
+}
+
+absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& request,
+                                                   const PluginHost& host,
+                                                   const InvokeLimits& limits,
+                                                   absl::Time rpc_deadline, absl::Time now) {
+  const LoadedPlugin* plugin = host.Find(request.name());
+  if (plugin == nullptr) return NotFound(request.name());
+  if (request.has_timeout_ms() &&
+      (request.timeout_ms() < 1 || request.timeout_ms() > limits.max_timeout_ms)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeoutMs: ", request.timeout_ms(), ", must be 1..", limits.max_timeout_ms));
+  }
+  Invocation invocation;
+  invocation.plugin = request.name();
+  if (request.has_input()) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = false;
+    const auto printed = google::protobuf::util::MessageToJsonString(
+        request.input(), &invocation.input_json, options);
+    if (!printed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("input: ", std::string(printed.message())));
+    }
+  } else {
+    invocation.input_json = "null";
+  }
+  if (static_cast<int64_t>(invocation.input_json.size()) > limits.max_input_bytes) {
+    return rpc::WithErrorInfo(absl::InvalidArgumentError(
+                                  absl::StrCat("input: ", invocation.input_json.size(),
+                                               " bytes of JSON, at most ", limits.max_input_bytes)),
+                              "INPUT_TOO_LARGE");
+  }
+  // The plugin's own limit caps what a caller may ask for.
+  const int32_t plugin_ms = plugin->limits.timeout_ms;
+  const int32_t timeout_ms =
+      request.has_timeout_ms() ? std::min(request.timeout_ms(), plugin_ms) : plugin_ms;
+  invocation.deadline = std::min(rpc_deadline, now + absl::Milliseconds(timeout_ms));
+  return invocation;
+}
+
+// A unary InvokePlugin call: submits the invocation, finishes from its `on_done`, cancels it on
+// OnCancel.
+class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
+ public:
+  InvokeReactor(std::string user_id, const InvocationObserver& observer)
+      : user_id_(std::move(user_id)), observer_(observer) {}
+
+  void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
+
+  void Start(PluginHost& host, Invocation invocation, InvokePluginResponse* response) {
+    const std::string plugin = invocation.plugin;
+    const auto input_bytes = static_cast<int64_t>(invocation.input_json.size());
+    // The response stays valid until Finish; nothing touches the reactor after Finish.
+    invocation.on_done = [this, response, plugin, input_bytes](InvokeResult result,
+                                                               InvocationStats stats) {
+      absl::Status status = result.output.status();
+      int64_t output_bytes = 0;
+      if (status.ok()) {
+        output_bytes = static_cast<int64_t>(result.output->size());
+        const auto parsed =
+            google::protobuf::util::JsonStringToMessage(*result.output, response->mutable_output());
+        if (!parsed.ok()) {
+          status = rpc::WithErrorInfo(
+              absl::UnknownError(absl::StrCat("plugin '", plugin,
+                                              "' answered badly: ", std::string(parsed.message()))),
+              kPluginBadOutput);
+        }
+      }
+      if (observer_) {
+        observer_(InvocationRecord{.user_id = user_id_,
+                                   .plugin = plugin,
+                                   .input_bytes = input_bytes,
+                                   .output_bytes = output_bytes,
+                                   .duration = stats.queue_wait + stats.run_duration,
+                                   .outcome = OutcomeOf(status)});
+      }
+      if (!status.ok()) return Finish(rpc::ToGrpcStatus(status));
+      response->set_duration_ms(ClampedMillis(stats.run_duration));
+      for (std::string& line : result.logs) response->add_logs(std::move(line));
+      Finish(grpc::Status::OK);
+    };
+    absl::StatusOr<InvocationHandle> handle = host.Submit(std::move(invocation));
+    if (!handle.ok()) return Reject(handle.status());
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      handle_ = *handle;
+      cancelled = cancelled_;
+    }
+    if (cancelled) handle->Cancel();
+  }
+
+  void OnCancel() override {
+    std::optional<InvocationHandle> handle;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      handle = handle_;
+    }
+    if (handle) handle->Cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  const std::string user_id_;
+  const InvocationObserver& observer_;
+  absl::Mutex mu_;
+  std::optional<InvocationHandle> handle_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerUnaryReactor* PluginService::ListPlugins(
+    grpc::CallbackServerContext* context, const spine::v1::ListPluginsRequest* /*request*/,
+    spine::v1::ListPluginsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  for (const PluginStats& stats : host_.Stats()) {
+    FillPlugin(stats, /*with_manifest=*/false, response->add_plugins());
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PluginService::GetPlugin(grpc::CallbackServerContext* context,
+                                                   const spine::v1::GetPluginRequest* request,
+                                                   spine::v1::Plugin* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  for (const PluginStats& stats : host_.Stats()) {
+    if (stats.plugin->manifest.name() == request->name()) {
+      FillPlugin(stats, /*with_manifest=*/true, response);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+  }
+  reactor->Finish(rpc::ToGrpcStatus(NotFound(request->name())));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PluginService::InvokePlugin(grpc::CallbackServerContext* context,
+                                                      const InvokePluginRequest* request,
+                                                      InvokePluginResponse* response) {
+  absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
+  // gRPC's callback API owns reactors this way: created here, deleted in OnDone.
+  auto* reactor = new InvokeReactor(caller.ok() ? caller->user_id : "", observer_);
+  if (!caller.ok()) {
+    reactor->Reject(caller.status());
+    return reactor;
+  }
+  absl::StatusOr<Invocation> invocation =
+      Validate(*request, host_, limits_, RpcDeadline(*context), absl::Now());
+  if (!invocation.ok()) {
+    reactor->Reject(invocation.status());
+    return reactor;
+  }
+  reactor->Start(host_, *std::move(invocation), response);
+  return reactor;
+}
+
+}  // namespace spine::plugins

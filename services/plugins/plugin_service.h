@@ -1,0 +1,88 @@
+// PluginService: the gRPC face of the PluginHost (plugins.proto): caller identity, validation,
+// the deadline, and the mapping of the host's results and errors to replies (API.md, "Plugins").
+//
+// InvokePlugin uses the callback API and finishes from the host's `on_done`, so no gRPC thread
+// waits for a plugin; when the client leaves or its deadline passes (OnCancel) the invocation is
+// cancelled, and the call is finished only after `on_done` has run.
+//
+// Thread-safe. `host` and `authenticator` must outlive the server the service is registered
+// with; the server must be shut down before the host is destroyed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/rpc/caller.h"
+#include "services/plugins/host/plugin_host.h"
+#include "spine/v1/plugins.grpc.pb.h"
+
+namespace spine::plugins {
+
+// One finished invocation, for the audit log (spine-storage's audit writer plugs in here).
+struct InvocationRecord {
+  std::string user_id{};
+  std::string plugin{};
+  int64_t input_bytes = 0;
+  int64_t output_bytes = 0;
+  absl::Duration duration = absl::ZeroDuration();  // queue wait + run
+  // "OK", or the gRPC code name and the ErrorInfo reason ("UNKNOWN PLUGIN_CRASHED").
+  std::string outcome{};
+};
+using InvocationObserver = std::function<void(const InvocationRecord&)>;
+
+struct InvokeLimits {
+  int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON
+  int32_t max_timeout_ms = 60000;                 // API.md: timeoutMs at most 60000
+};
+
+class PluginService final : public spine::v1::PluginService::CallbackService {
+ public:
+  // `observer` (may be empty) is told about every invocation that reached the host.
+  PluginService(PluginHost& host, const rpc::Authenticator& authenticator, InvokeLimits limits,
+                InvocationObserver observer)
+      : host_(host),
+        authenticator_(authenticator),
+        limits_(limits),
+        observer_(std::move(observer)) {}
+
+  // Every loaded plugin with its effective permissions and breaker state.
+  grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
+                                        const spine::v1::ListPluginsRequest* request,
+                                        spine::v1::ListPluginsResponse* response) override;
+  // One plugin with its manifest. NOT_FOUND (PLUGIN_NOT_FOUND).
+  grpc::ServerUnaryReactor* GetPlugin(grpc::CallbackServerContext* context,
+                                      const spine::v1::GetPluginRequest* request,
+                                      spine::v1::Plugin* response) override;
+  // Runs the plugin on `input`. INVALID_ARGUMENT for an input over 256 KiB (INPUT_TOO_LARGE) or
+  // a timeoutMs outside 1..60000; NOT_FOUND (PLUGIN_NOT_FOUND); the host's errors as they are:
+  // UNAVAILABLE (SANDBOX_UNAVAILABLE, PLUGIN_DISABLED), RESOURCE_EXHAUSTED (QUEUE_FULL),
+  // DEADLINE_EXCEEDED, UNKNOWN (PLUGIN_ERROR, PLUGIN_CRASHED, PLUGIN_BAD_OUTPUT,
+  // SANDBOX_VIOLATION).
+  grpc::ServerUnaryReactor* InvokePlugin(grpc::CallbackServerContext* context,
+                                         const spine::v1::InvokePluginRequest* request,
+                                         spine::v1::InvokePluginResponse* response) override;
+
+  // The host invocation a request describes: input as JSON text, deadline the earliest of the
+  // RPC's, now + timeoutMs (default: the plugin's limits.timeoutMs) and now + the plugin's
+  // limits.timeoutMs. Exposed for the tests.
+  static absl::StatusOr<Invocation> Validate(const spine::v1::InvokePluginRequest& request,
+                                             const PluginHost& host, const InvokeLimits& limits,
+                                             absl::Time rpc_deadline, absl::Time now);
+
+ private:
+  class InvokeReactor;
+
+  PluginHost& host_;
+  const rpc::Authenticator& authenticator_;
+  const InvokeLimits limits_;
+  const InvocationObserver observer_;
+};
+
+// The proto view of a loaded plugin and its state (manifest included when `with_manifest`).
+void FillPlugin(const PluginStats& stats, bool with_manifest, spine::v1::Plugin* out);
+
+}  // namespace spine::plugins

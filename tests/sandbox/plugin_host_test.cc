@@ -1,0 +1,511 @@
+// PluginHost with real sandboxed node workers: the example plugins answer, and the hostile test
+// plugin (tests/sandbox/plugins/hostile) fails every attack with the right error while
+// hello-world keeps answering; no worker is ever left as a zombie.
+#include "services/plugins/host/plugin_host.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "libs/core/clock.h"
+#include "libs/rpc/error_info.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/child_process.h"
+
+namespace spine::plugins {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string ReasonOf(const absl::Status& status) {
+  auto info = rpc::GetErrorInfo(status);
+  return info ? info->reason() : "";
+}
+
+std::unique_ptr<PluginHost> MakeHost(const std::string& data_dir, HostOptions options = {}) {
+  ManifestBounds bounds;
+  bounds.data_dir = data_dir;
+  std::vector<LoadedPlugin> plugins;
+  for (const std::string& folder :
+       {std::string(SPINE_SOURCE_DIR "/plugins/hello-world"),
+        std::string(SPINE_SOURCE_DIR "/plugins/word-count"),
+        std::string(SPINE_SOURCE_DIR "/plugins/uppercase"),
+        std::string(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile")}) {
+    absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(folder, bounds);
+    INFO(folder << ": " << plugin.status());
+    REQUIRE(plugin.ok());
+    plugins.push_back(*std::move(plugin));
+  }
+  absl::StatusOr<std::unique_ptr<PluginHost>> host =
+      PluginHost::Create(std::move(plugins), std::move(options), RealClock::Instance());
+  REQUIRE(host.ok());
+  return *std::move(host);
+}
+
+Json Output(const InvokeResult& result) {
+  INFO(result.output.status());
+  REQUIRE(result.output.ok());
+  return Json::parse(*result.output);
+}
+
+InvokeResult Attack(PluginHost& host, const Json& input,
+                    absl::Duration timeout = absl::Seconds(10)) {
+  return host.InvokeAndWait("hostile", input.dump(), timeout);
+}
+
+void HelloWorldStillAnswers(PluginHost& host) {
+  const InvokeResult hello =
+      host.InvokeAndWait("hello-world", R"({"name":"Ada"})", absl::Seconds(10));
+  CHECK(Output(hello) == Json{{"greeting", "Hello, Ada!"}});
+}
+
+// Live children of this process (the workers), from /proc.
+std::vector<pid_t> ChildPids() {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return pids;
+  const std::string me = absl::StrCat(getpid());
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in(absl::StrCat("/proc/", entry->d_name, "/stat"));
+    if (!in) continue;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string stat = contents.str();
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    const std::string rest = stat.substr(close + 4);
+    if (stat[close + 2] != 'Z' && rest.substr(0, rest.find(' ')) == me) {
+      pids.push_back(static_cast<pid_t>(std::atoi(entry->d_name)));
+    }
+  }
+  closedir(proc);
+  return pids;
+}
+
+// Zombie children of this process, from /proc.
+int ZombieChildren() {
+  int zombies = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return -1;
+  const std::string me = absl::StrCat(getpid());
+  while (dirent* entry = readdir(proc)) {
+    std::ifstream in(absl::StrCat("/proc/", entry->d_name, "/stat"));
+    if (!in) continue;
+    std::stringstream contents;
+    contents << in.rdbuf();
+    const std::string stat = contents.str();
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    // ") S ppid ..."
+    const char state = stat[close + 2];
+    const std::string rest = stat.substr(close + 4);
+    const std::string ppid = rest.substr(0, rest.find(' '));
+    if (state == 'Z' && ppid == me) ++zombies;
+  }
+  closedir(proc);
+  return zombies;
+}
+
+}  // namespace
+
+TEST_CASE("the example plugins answer through warm sandboxed workers") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  InvocationStats first;
+  const InvokeResult hello =
+      host->InvokeAndWait("hello-world", R"({"name":"Ada"})", absl::Seconds(10), &first);
+  CHECK(Output(hello) == Json{{"greeting", "Hello, Ada!"}});
+  CHECK(first.cold_start);
+  InvocationStats second;
+  const InvokeResult again =
+      host->InvokeAndWait("hello-world", R"({"name":"Bob"})", absl::Seconds(10), &second);
+  CHECK(Output(again) == Json{{"greeting", "Hello, Bob!"}});
+  CHECK_FALSE(second.cold_start);
+
+  const InvokeResult counted =
+      host->InvokeAndWait("word-count", R"({"text":"one two  three\nfour\n"})", absl::Seconds(10));
+  CHECK(Output(counted) == Json{{"words", 4}, {"characters", 20}, {"lines", 2}});
+  const InvokeResult upper =
+      host->InvokeAndWait("uppercase", R"({"text":"Shout ß"})", absl::Seconds(10));
+  CHECK(Output(upper) == Json{{"text", "SHOUT SS"}});
+  const InvokeResult bad = host->InvokeAndWait("uppercase", R"({"text":7})", absl::Seconds(10));
+  CHECK(bad.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(ReasonOf(bad.output.status()) == "PLUGIN_ERROR");
+
+  const InvokeResult unknown = host->InvokeAndWait("nope", "{}", absl::Seconds(1));
+  CHECK(unknown.output.status().code() == absl::StatusCode::kNotFound);
+  CHECK(ReasonOf(unknown.output.status()) == "PLUGIN_NOT_FOUND");
+}
+
+TEST_CASE("console output becomes the invocation's logs, not its output") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  const InvokeResult echoed = Attack(*host, {{"attack", "echo"}, {"x", 1}});
+  CHECK(Output(echoed)["x"] == 1);
+}
+
+TEST_CASE("hostile file, network and process attacks fail and hello-world carries on") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  const std::string secret = dir.WriteFile("jwt_private.pem", "secret key");
+  for (const std::string& path : {std::string("/etc/passwd"), std::string("/etc/shadow"),
+                                  std::string("/proc/1/root/etc/passwd"), secret,
+                                  std::string(SPINE_SOURCE_DIR "/plugins/hello-world/index.js")}) {
+    INFO(path);
+    const Json read = Output(Attack(*host, {{"attack", "readFile"}, {"path", path}}));
+    CHECK(read["result"] != "ok");
+  }
+  const Json environ =
+      Output(Attack(*host, {{"attack", "readFile"}, {"path", "/proc/self/environ"}}));
+  CHECK_FALSE(absl::StrContains(environ.dump(), "SPINE_"));
+  const Json write =
+      Output(Attack(*host, {{"attack", "writeFile"}, {"path", dir.path() + "/planted"}}));
+  CHECK(write["result"] != "ok");
+  CHECK(access((dir.path() + "/planted").c_str(), F_OK) != 0);
+
+  const int port = testing::FreeLoopbackPort();
+  CHECK(Output(Attack(*host, {{"attack", "connect"}, {"port", port}}))["result"] != "connected");
+  CHECK(Output(Attack(*host, {{"attack", "listen"}}))["result"] != "listening");
+  CHECK(Output(Attack(*host, {{"attack", "spawn"}}))["result"] != "ok");
+  const Json bomb = Output(Attack(*host, {{"attack", "forkBomb"}}));
+  CHECK(bomb["started"].get<int>() < 200);
+  CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", getpid()}}))["result"] != "ok");
+  // Other workers (hello-world's, warm from the check above) are out of reach too.
+  HelloWorldStillAnswers(*host);
+  const std::vector<pid_t> workers = ChildPids();
+  CHECK(workers.size() >= 2);  // hello-world's and hostile's own
+  for (const pid_t pid : workers) {
+    CHECK(Output(Attack(*host, {{"attack", "signal"}, {"pid", pid}}))["result"] != "ok");
+  }
+  CHECK_FALSE(absl::StrContains(Output(Attack(*host, {{"attack", "env"}})).dump(), "SPINE_"));
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("a plugin writes only in its data dir, and links planted there lead nowhere") {
+  testing::TempDir dir;
+  // The sandbox's uid must be able to walk to its data dir, as with a real SPINE_DATA_DIR.
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  auto host = MakeHost(dir.path() + "/data/plugins");
+  const std::string own = dir.path() + "/data/plugins/hostile";
+  const std::string secret = dir.WriteFile("secret", "host secret", 0644);
+
+  CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", own + "/note"}}))["result"] ==
+        "ok");
+  for (const std::string& path :
+       {dir.path() + "/planted", own + "/../planted", dir.path() + "/data/plugins/hello-world",
+        std::string("/tmp/x")}) {
+    INFO(path);
+    CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", path}}))["result"] != "ok");
+    CHECK(access(path.c_str(), F_OK) != 0);
+  }
+  for (const std::string& target : {std::string("/etc/passwd"), secret}) {
+    INFO(target);
+    const Json through_symlink =
+        Output(Attack(*host, {{"attack", "symlinkRead"},
+                              {"target", target},
+                              {"link", own + "/sym" + std::to_string(target.size())}}));
+    CHECK(through_symlink["result"] != "ok");
+    const Json hard =
+        Output(Attack(*host, {{"attack", "hardLink"},
+                              {"target", target},
+                              {"link", own + "/hard" + std::to_string(target.size())}}));
+    CHECK(hard["result"] != "ok");
+    CHECK(Output(Attack(*host, {{"attack", "readFile"},
+                                {"path", own + "/../../../secret"}}))["result"] != "ok");
+  }
+  // A symlink the host itself left in the data dir is no way out either.
+  REQUIRE(symlink(secret.c_str(), (own + "/host-link").c_str()) == 0);
+  CHECK(Output(Attack(*host, {{"attack", "readFile"}, {"path", own + "/host-link"}}))["result"] !=
+        "ok");
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("UNIX sockets, abstract sockets and outside addresses are unreachable") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  auto host = MakeHost(dir.path() + "/data/plugins");
+  const std::string path = dir.path() + "/host.sock";
+  const std::string abstract = "spine-test-" + std::to_string(getpid());
+  std::vector<int> listeners;
+  for (const bool is_abstract : {false, true}) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    socklen_t len = sizeof(addr);
+    if (is_abstract) {
+      std::memcpy(addr.sun_path + 1, abstract.data(), abstract.size());
+      len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size());
+    } else {
+      std::memcpy(addr.sun_path, path.data(), path.size());
+    }
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0);
+    REQUIRE(listen(fd, 4) == 0);
+    listeners.push_back(fd);
+  }
+  REQUIRE(chmod(path.c_str(), 0777) == 0);
+  CHECK(Output(Attack(*host, {{"attack", "connectPath"}, {"path", path}}))["result"] !=
+        "connected");
+  CHECK(Output(Attack(*host, {{"attack", "connectPath"},
+                              {"path", std::string(1, '\0') + abstract}}))["result"] !=
+        "connected");
+  CHECK(
+      Output(Attack(*host, {{"attack", "connect"}, {"host", "1.1.1.1"}, {"port", 80}}))["result"] !=
+      "connected");
+  for (const int fd : listeners) close(fd);
+  HelloWorldStillAnswers(*host);
+}
+
+TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are contained") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000;  // every case must reach the plugin
+  auto host = MakeHost(dir.path(), options);
+  struct Case {
+    const char* attack;
+    absl::StatusCode code;
+    const char* reason;
+  };
+  for (const Case c : {Case{"exit", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"throws", absl::StatusCode::kUnknown, "PLUGIN_ERROR"},
+                       Case{"garbage", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"flood", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"hugeOutput", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
+                       Case{"closeStdout", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"memoryBomb", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+                       Case{"spin", absl::StatusCode::kDeadlineExceeded, ""},
+                       Case{"ignoreTerm", absl::StatusCode::kDeadlineExceeded, ""}}) {
+    INFO(c.attack);
+    const absl::Time start = absl::Now();
+    const InvokeResult result = Attack(*host, {{"attack", c.attack}}, absl::Seconds(2));
+    INFO(result.output.status());
+    CHECK(result.output.status().code() == c.code);
+    CHECK(ReasonOf(result.output.status()) == c.reason);
+    CHECK(absl::Now() - start < absl::Seconds(8));
+    HelloWorldStillAnswers(*host);
+  }
+  // Memory outside V8's heap meets the kernel's limit: the allocation fails inside the plugin
+  // (an error it may catch) or node dies of it; either way the host carries on.
+  const InvokeResult buffers = Attack(*host, {{"attack", "bufferBomb"}}, absl::Seconds(10));
+  INFO(buffers.output.status());
+  CHECK(buffers.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK((ReasonOf(buffers.output.status()) == "PLUGIN_ERROR" ||
+         ReasonOf(buffers.output.status()) == "PLUGIN_CRASHED"));
+  HelloWorldStillAnswers(*host);
+  CHECK(ZombieChildren() == 0);
+}
+
+TEST_CASE("a worker that closes its stderr costs the host no CPU while it waits") {
+  testing::TempDir dir;
+  auto host = MakeHost(dir.path());
+  HelloWorldStillAnswers(*host);  // start-up costs are not what this measures
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const Json waited = Output(Attack(*host, {{"attack", "closeStderrThenWait"}, {"ms", 1000}}));
+  CHECK(waited["result"] == "waited");
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  const double cpu = seconds(after.ru_utime) - seconds(before.ru_utime) + seconds(after.ru_stime) -
+                     seconds(before.ru_stime);
+  CHECK(cpu < 0.3);  // a host polling a closed pipe would burn the whole second
+}
+
+#ifdef SPINE_HOSTILE_ADDON
+TEST_CASE("native code loaded by a plugin meets the seccomp filter") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  // A copy of the hostile plugin with the compiled addon beside it.
+  const std::string folder = dir.path() + "/hostile";
+  REQUIRE(mkdir(folder.c_str(), 0755) == 0);
+  for (const char* name : {"plugin.json", "index.js"}) {
+    std::ifstream in(std::string(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/") + name);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    dir.WriteFile(std::string("hostile/") + name, contents.str(), 0644);
+  }
+  std::ifstream addon(SPINE_HOSTILE_ADDON, std::ios::binary);
+  std::stringstream addon_bytes;
+  addon_bytes << addon.rdbuf();
+  REQUIRE(addon_bytes.str().size() > 0);
+  dir.WriteFile("hostile/addon.node", addon_bytes.str(), 0644);
+
+  ManifestBounds bounds;
+  bounds.data_dir = dir.path() + "/data";
+  absl::StatusOr<LoadedPlugin> hostile = LoadPlugin(folder, bounds);
+  REQUIRE(hostile.ok());
+  HostOptions options;
+  options.breaker.crashes = 1000;
+  std::vector<LoadedPlugin> plugins;
+  plugins.push_back(*std::move(hostile));
+  auto host = PluginHost::Create(std::move(plugins), options, RealClock::Instance());
+  REQUIRE(host.ok());
+
+  for (const char* call : {"ptrace", "process_vm_readv", "io_uring_setup", "unshare", "mount",
+                           "raise_rlimit", "bpf"}) {
+    INFO(call);
+    const Json result = Output(Attack(**host, {{"attack", "native"}, {"call", call}}));
+    CHECK(result["result"] == "EPERM");
+  }
+  const InvokeResult killed = Attack(**host, {{"attack", "native"}, {"call", "init_module"}});
+  CHECK(killed.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(ReasonOf(killed.output.status()) == "SANDBOX_VIOLATION");
+  // The next invocation gets a fresh worker.
+  CHECK(Output(Attack(**host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);
+}
+#endif
+
+TEST_CASE("a worker stays warm between invocations and is recycled after N of them") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.recycle_after = 3;
+  auto host = MakeHost(dir.path(), options);
+  std::vector<int> counts;
+  counts.reserve(7);
+  for (int i = 0; i < 7; ++i) {
+    // One caller at a time, so the same warm slot serves every call.
+    counts.push_back(Output(Attack(*host, {{"attack", "count"}}))["result"].get<int>());
+  }
+  CHECK(counts == std::vector<int>{1, 2, 3, 1, 2, 3, 1});
+  // A crash replaces the worker: its state starts again.
+  CHECK(ReasonOf(Attack(*host, {{"attack", "exit"}}).output.status()) == "PLUGIN_CRASHED");
+  CHECK(Output(Attack(*host, {{"attack", "count"}}))["result"] == 1);
+}
+
+TEST_CASE("cancelling an invocation stops its worker, or takes it out of the queue") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000;
+  auto host = MakeHost(dir.path(), options);
+  struct Done {
+    absl::Notification notification;
+    InvokeResult result;
+  };
+  auto submit = [&](Done& done) {
+    absl::StatusOr<InvocationHandle> handle =
+        host->Submit(Invocation{.plugin = "hostile",
+                                .input_json = R"({"attack":"spin"})",
+                                .deadline = absl::Now() + absl::Seconds(30),
+                                .on_done = [&done](InvokeResult r, InvocationStats) {
+                                  done.result = std::move(r);
+                                  done.notification.Notify();
+                                }});
+    REQUIRE(handle.ok());
+    return *handle;
+  };
+  // hostile has two slots: two spins run, the third waits.
+  Done first;
+  Done second;
+  Done third;
+  const InvocationHandle running = submit(first);
+  const InvocationHandle also_running = submit(second);
+  const InvocationHandle queued = submit(third);
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  auto hostile = [&] {
+    for (const PluginStats& s : host->Stats()) {
+      if (s.plugin->manifest.name() == "hostile") return s;
+    }
+    return PluginStats{};
+  };
+  while ((hostile().running < 2 || hostile().queued < 1) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));  // polling the host's own counters
+  }
+  REQUIRE(hostile().queued == 1);
+
+  queued.Cancel();
+  REQUIRE(third.notification.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  CHECK(third.result.output.status().code() == absl::StatusCode::kCancelled);
+
+  const absl::Time start = absl::Now();
+  running.Cancel();
+  also_running.Cancel();
+  REQUIRE(first.notification.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  REQUIRE(second.notification.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  CHECK(absl::Now() - start < absl::Seconds(5));  // not the 30 s the spins asked for
+  CHECK(first.result.output.status().code() == absl::StatusCode::kCancelled);
+  CHECK(second.result.output.status().code() == absl::StatusCode::kCancelled);
+  // Cancelling what has ended does nothing; the plugin serves the next caller.
+  running.Cancel();
+  CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 3}}))["x"] == 3);
+  CHECK(ZombieChildren() == 0);
+}
+
+TEST_CASE("a full queue answers QUEUE_FULL at once") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.queue_limit = 1;
+  auto host = MakeHost(dir.path(), options);
+  // hostile has two slots; two spins occupy them, one more waits, the next is refused.
+  std::vector<std::thread> callers;
+  callers.reserve(3);
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&] { (void)Attack(*host, {{"attack", "spin"}}, absl::Seconds(2)); });
+  }
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  auto queued = [&] {
+    for (const PluginStats& s : host->Stats()) {
+      if (s.plugin->manifest.name() == "hostile") return s.queued + s.running;
+    }
+    return 0;
+  };
+  while (queued() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  const InvokeResult refused = Attack(*host, {{"attack", "echo"}}, absl::Seconds(2));
+  CHECK(refused.output.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(ReasonOf(refused.output.status()) == "QUEUE_FULL");
+  for (std::thread& t : callers) t.join();
+}
+
+TEST_CASE("10 000 invocations with crashes mixed in leave no zombie behind") {
+  testing::TempDir dir;
+  HostOptions options;
+  options.breaker.crashes = 1000000;  // this is about reaping, not the breaker
+  options.recycle_after = 500;
+  auto host = MakeHost(dir.path(), options);
+  constexpr int kInvocations = 10000;
+  constexpr int kCrashEvery = 100;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  int ok = 0;
+  int crashed = 0;
+  std::vector<std::thread> callers;
+  callers.reserve(2);
+  std::mutex mu;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = t; i < kInvocations && absl::Now() < deadline; i += 2) {
+        const bool crash = i % kCrashEvery == 0;
+        const InvokeResult r =
+            crash ? Attack(*host, {{"attack", "exit"}}, absl::Seconds(5))
+                  : host->InvokeAndWait("hello-world", R"({"name":"z"})", absl::Seconds(5));
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.output.ok()) ++ok;
+        if (ReasonOf(r.output.status()) == "PLUGIN_CRASHED") ++crashed;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  CHECK(ok + crashed == kInvocations);
+  CHECK(crashed == kInvocations / kCrashEvery);
+  CHECK(ZombieChildren() == 0);
+  host.reset();
+  CHECK(ZombieChildren() == 0);
+}
+
+}  // namespace spine::plugins
