@@ -8,7 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/audit/storage_audit_writer.h"
 #include "libs/core/log.h"
+#include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
 #include "services/plugins/host/manifest.h"
@@ -98,22 +100,29 @@ int Run(spine::plugins::PluginsConfig config) {
     return 2;
   }
   const spine::rpc::Authenticator authenticator(verifier->get());
-  // Audit through spine-storage comes with the shared audit writer; until then, one log line.
-  PluginService service(
-      host_ref, authenticator, InvokeLimits{}, [](const InvocationRecord& record) {
-        Info("plugin invoked",
-             {{"user", record.user_id},
-              {"plugin", record.plugin},
-              {"input_bytes", absl::StrCat(record.input_bytes)},
-              {"output_bytes", absl::StrCat(record.output_bytes)},
-              {"duration_ms", absl::StrCat(absl::ToInt64Milliseconds(record.duration))},
-              {"outcome", record.outcome}});
+  // Every invocation is audited in spine-storage (sizes, duration, outcome; never the data).
+  spine::audit::StorageAuditWriter audit_writer(
+      spine::rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      config.service_token, {.deadline = absl::Milliseconds(common.rpc_deadline_ms)});
+  PluginService service(host_ref, authenticator, InvokeLimits{},
+                        [&audit_writer](const InvocationRecord& record) {
+                          audit_writer.Record(spine::plugins::AuditEventOf(record));
+                        });
+  const int code = spine::rpc::ServeUntilSignal(
+      common, common.addresses.plugins, authenticator, {&service},
+      [&monitor, &host_ref, &audit_writer](spine::v1::ServiceStatus* status) {
+        status->set_plugin_sandbox_alive(monitor.Alive());
+        status->set_audit_write_failures(audit_writer.Stats().failed +
+                                         audit_writer.Stats().dropped);
+        for (const auto& stats : host_ref.Stats()) {
+          spine::v1::PluginCounters* plugin = status->add_plugins();
+          plugin->set_plugin(stats.plugin->manifest.name());
+          plugin->set_invocations(stats.invocations);
+          plugin->set_crashes(stats.crashes);
+          plugin->set_queued(stats.queued);
+          plugin->set_running(stats.running);
+        }
       });
-  const int code =
-      spine::rpc::ServeUntilSignal(common, common.addresses.plugins, authenticator, {&service},
-                                   [&monitor](spine::v1::ServiceStatus* status) {
-                                     status->set_plugin_sandbox_alive(monitor.Alive());
-                                   });
   monitor.Stop();
   return code;
 }

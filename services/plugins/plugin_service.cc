@@ -109,12 +109,37 @@ absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& re
   return invocation;
 }
 
+spine::v1::AuditEvent AuditEventOf(const InvocationRecord& record) {
+  spine::v1::AuditEvent event;
+  event.set_actor(record.user_id);
+  event.set_action("plugins.invoke");
+  event.set_target(absl::StrCat("plugin:", record.plugin));
+  event.set_request_id(record.request_id);
+  auto& details = *event.mutable_details()->mutable_fields();
+  details["inputBytes"].set_number_value(static_cast<double>(record.input_bytes));
+  details["outputBytes"].set_number_value(static_cast<double>(record.output_bytes));
+  details["durationMs"].set_number_value(
+      static_cast<double>(absl::ToInt64Milliseconds(record.duration)));
+  if (record.outcome == "OK") {
+    event.set_outcome("ok");
+    return event;
+  }
+  // "CODE REASON" or "CODE".
+  const size_t space = record.outcome.find(' ');
+  const std::string code = record.outcome.substr(0, space);
+  details["code"].set_string_value(code);
+  if (space != std::string::npos)
+    details["reason"].set_string_value(record.outcome.substr(space + 1));
+  event.set_outcome(code == "RESOURCE_EXHAUSTED" ? "denied" : "error");
+  return event;
+}
+
 // A unary InvokePlugin call: submits the invocation, finishes from its `on_done`, cancels it on
 // OnCancel.
 class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
  public:
-  InvokeReactor(std::string user_id, const InvocationObserver& observer)
-      : user_id_(std::move(user_id)), observer_(observer) {}
+  InvokeReactor(std::string user_id, std::string request_id, const InvocationObserver& observer)
+      : user_id_(std::move(user_id)), request_id_(std::move(request_id)), observer_(observer) {}
 
   void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
 
@@ -143,7 +168,8 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
                                    .input_bytes = input_bytes,
                                    .output_bytes = output_bytes,
                                    .duration = stats.queue_wait + stats.run_duration,
-                                   .outcome = OutcomeOf(status)});
+                                   .outcome = OutcomeOf(status),
+                                   .request_id = request_id_});
       }
       if (!status.ok()) return Finish(rpc::ToGrpcStatus(status));
       response->set_duration_ms(ClampedMillis(stats.run_duration));
@@ -175,6 +201,7 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
 
  private:
   const std::string user_id_;
+  const std::string request_id_;
   const InvocationObserver& observer_;
   absl::Mutex mu_;
   std::optional<InvocationHandle> handle_ ABSL_GUARDED_BY(mu_);
@@ -220,7 +247,8 @@ grpc::ServerUnaryReactor* PluginService::InvokePlugin(grpc::CallbackServerContex
                                                       InvokePluginResponse* response) {
   absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
   // gRPC's callback API owns reactors this way: created here, deleted in OnDone.
-  auto* reactor = new InvokeReactor(caller.ok() ? caller->user_id : "", observer_);
+  auto* reactor = new InvokeReactor(caller.ok() ? caller->user_id : "",
+                                    caller.ok() ? caller->request_id : "", observer_);
   if (!caller.ok()) {
     reactor->Reject(caller.status());
     return reactor;

@@ -19,6 +19,7 @@
 #include "libs/rpc/caller.h"
 #include "services/plugins/host/plugin_host.h"
 #include "spine/v1/plugins.grpc.pb.h"
+#include "spine/v1/storage.pb.h"
 
 namespace spine::plugins {
 
@@ -29,10 +30,16 @@ struct InvocationRecord {
   int64_t input_bytes = 0;
   int64_t output_bytes = 0;
   absl::Duration duration = absl::ZeroDuration();  // queue wait + run
-  // "OK", or the gRPC code name and the ErrorInfo reason ("UNKNOWN PLUGIN_CRASHED").
+                                                   // "OK", or the gRPC code name and the ErrorInfo
+                                                   // reason ("UNKNOWN PLUGIN_CRASHED").
   std::string outcome{};
+  std::string request_id{};
 };
 using InvocationObserver = std::function<void(const InvocationRecord&)>;
+
+// `record` as an audit event: actor the user, action "plugins.invoke", target "plugin:<name>",
+// outcome ok / denied (a limit refused it) / error, details the sizes, duration, code and reason.
+spine::v1::AuditEvent AuditEventOf(const InvocationRecord& record);
 
 struct InvokeLimits {
   int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON

@@ -44,6 +44,8 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
   config.breaker_open_ms = reader.Int("SPINE_PLUGINS_BREAKER_OPEN_MS", 30000, 1, 86400000);
   config.self_test_interval_ms =
       reader.Int("SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", 10000, 100, 3600000);
+  // The audit log (spine-storage) and the event bus (spine-tasks) are reached with this token.
+  config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
   return config;
 }
 

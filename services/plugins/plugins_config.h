@@ -23,6 +23,7 @@ struct PluginsConfig {
   int64_t breaker_window_ms = 0;  // SPINE_PLUGINS_BREAKER_WINDOW_MS: ... within this window
   int64_t breaker_open_ms = 0;    // SPINE_PLUGINS_BREAKER_OPEN_MS: how long it stays open
   int64_t self_test_interval_ms = 0;  // SPINE_PLUGINS_SELF_TEST_INTERVAL_MS
+  std::string service_token{};        // SPINE_SERVICE_TOKEN or the file SPINE_SERVICE_TOKEN_FILE
 };
 
 PluginsConfig ReadPluginsConfig(ConfigReader& reader);

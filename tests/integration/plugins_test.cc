@@ -18,6 +18,7 @@
 #include "libs/rpc/status_convert.h"
 #include "nlohmann/json.hpp"
 #include "spine/v1/plugins.grpc.pb.h"
+#include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
@@ -148,6 +149,35 @@ TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors 
   const HttpResult thrown = Invoke(stack, "uppercase", {{"input", {{"text", 5}}}});
   CHECK(thrown.status == 502);
   CHECK(Reason(thrown) == "PLUGIN_ERROR");
+
+  // Every invocation is in the audit log in spine-storage, written by spine-plugins.
+  auto storage =
+      spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
+  JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
+  const std::string admin = "Bearer " + *signer.Sign("1", "admin", "admin");
+  std::vector<spine::v1::AuditEvent> events;
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < give_up) {
+    events.clear();
+    spine::v1::ListAuditEventsRequest list_events;
+    spine::v1::ListAuditEventsResponse listed;
+    auto admin_context = rpc::MakeClientContext(absl::Seconds(5));
+    admin_context->AddMetadata("authorization", admin);
+    REQUIRE(storage->ListAuditEvents(admin_context.get(), list_events, &listed).ok());
+    for (const auto& event : listed.events()) {
+      if (event.action() == "plugins.invoke") events.push_back(event);
+    }
+    if (events.size() >= 4) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  REQUIRE(events.size() == 4);  // hello-world twice, word-count, uppercase (the last first)
+  CHECK(events[0].service() == "plugins");
+  CHECK(events[0].target() == "plugin:uppercase");
+  CHECK(events[0].outcome() == "error");
+  CHECK(events[0].details().fields().at("reason").string_value() == "PLUGIN_ERROR");
+  CHECK(events[1].target() == "plugin:word-count");
+  CHECK(events[1].outcome() == "ok");
+  CHECK(events[1].details().fields().at("outputBytes").number_value() > 0);
 }
 
 TEST_CASE("hostile plugin attacks fail through the real service and hello-world carries on") {

@@ -133,6 +133,57 @@ std::string RenderServiceMetrics(const Results& results) {
         },
         results);
   }
+  // spine-plugins' counters per plugin, and spine-tasks' per bus queue.
+  struct Labelled {
+    const char* name;
+    const char* help;
+    const char* type;
+  };
+  const Labelled plugin_families[] = {
+      {"spine_plugin_invocations_total", "Invocations of the plugin since spine-plugins started.",
+       "counter"},
+      {"spine_plugin_crashes_total", "Worker crashes of the plugin since spine-plugins started.",
+       "counter"},
+  };
+  for (const Labelled& family : plugin_families) {
+    absl::StrAppend(&out.text(), "# HELP ", family.name, " ", family.help, "\n# TYPE ", family.name,
+                    " ", family.type, "\n");
+    for (const auto& [service, result] : results) {
+      if (!result.ok() || !result->up()) continue;
+      for (const spine::v1::PluginCounters& plugin : result->plugins()) {
+        const bool crashes = std::string(family.name) == "spine_plugin_crashes_total";
+        out.Sample(family.name,
+                   absl::StrCat(service_label(service), ",plugin=\"", Label(plugin.plugin()), "\""),
+                   static_cast<double>(crashes ? plugin.crashes() : plugin.invocations()));
+      }
+    }
+  }
+  struct QueueFamily {
+    const char* name;
+    const char* help;
+    std::function<double(const spine::v1::BusQueue&)> value;
+  };
+  const std::vector<QueueFamily> queue_families = {
+      {"spine_bus_queue_depth", "Messages waiting in the event-bus queue.",
+       [](const spine::v1::BusQueue& q) { return static_cast<double>(q.depth()); }},
+      {"spine_bus_queue_in_flight", "Deliveries of the queue not yet acknowledged.",
+       [](const spine::v1::BusQueue& q) { return static_cast<double>(q.in_flight()); }},
+      {"spine_bus_queue_dead_letters", "Dead letters of the queue.",
+       [](const spine::v1::BusQueue& q) { return static_cast<double>(q.dead_letters()); }},
+  };
+  for (const QueueFamily& family : queue_families) {
+    out.Family(
+        family.name, family.help,
+        [&](const std::string& service, const ServiceStatus& status) {
+          for (const spine::v1::BusQueue& queue : status.bus_queues()) {
+            out.Sample(
+                family.name,
+                absl::StrCat(service_label(service), ",queue=\"", Label(queue.queue()), "\""),
+                family.value(queue));
+          }
+        },
+        results);
+  }
   return std::move(out.text());
 }
 

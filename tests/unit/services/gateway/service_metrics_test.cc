@@ -19,18 +19,38 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   queue->set_running(1);
   queue->set_max_concurrency(4);
   queue->set_oldest_queued_ms(1500);
+  spine::v1::ServiceStatus plugins;
+  plugins.set_up(true);
+  auto* counters = plugins.add_plugins();
+  counters->set_plugin("hello-world");
+  counters->set_invocations(12);
+  counters->set_crashes(2);
+  spine::v1::ServiceStatus tasks;
+  tasks.set_up(true);
+  auto* bus_queue = tasks.add_bus_queues();
+  bus_queue->set_queue("steps.llm");
+  bus_queue->set_depth(5);
+  bus_queue->set_dead_letters(1);
   spine::v1::ServiceStatus storage;
   storage.set_up(true);
   storage.set_db_conn(true);
-  const std::string text = RenderServiceMetrics(
-      {{"llm", llm}, {"storage", storage}, {"plugins", absl::UnavailableError("down")}});
+  const std::string text = RenderServiceMetrics({{"llm", llm},
+                                                 {"storage", storage},
+                                                 {"plugins", plugins},
+                                                 {"tasks", tasks},
+                                                 {"gateway", absl::UnavailableError("down")}});
   auto has = [&](const std::string& needle) {
     INFO(needle << "\n" << text);
     CHECK(text.find(needle) != std::string::npos);
   };
   has("# TYPE spine_service_up gauge\n");
   has("spine_service_up{service=\"llm\"} 1\n");
-  has("spine_service_up{service=\"plugins\"} 0\n");
+  has("spine_service_up{service=\"gateway\"} 0\n");
+  has("# TYPE spine_plugin_crashes_total counter\n");
+  has("spine_plugin_crashes_total{service=\"plugins\",plugin=\"hello-world\"} 2\n");
+  has("spine_plugin_invocations_total{service=\"plugins\",plugin=\"hello-world\"} 12\n");
+  has("spine_bus_queue_depth{service=\"tasks\",queue=\"steps.llm\"} 5\n");
+  has("spine_bus_queue_dead_letters{service=\"tasks\",queue=\"steps.llm\"} 1\n");
   has("spine_service_rss_megabytes{service=\"llm\"} 42.5\n");
   has("spine_audit_write_failures{service=\"llm\"} 3\n");
   has("spine_db_up{service=\"storage\"} 1\n");
@@ -39,8 +59,7 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   has("spine_llm_runner_utilisation{service=\"llm\",model=\"stub\\\"slow\"} 0.25\n");
   has("spine_llm_oldest_queued_seconds{service=\"llm\",model=\"stub\\\"slow\"} 1.5\n");
   // Nothing from the silent service but its up 0.
-  CHECK(text.find("service=\"plugins\"} 0\n") != std::string::npos);
-  CHECK(text.find("spine_service_rss_megabytes{service=\"plugins\"}") == std::string::npos);
+  CHECK(text.find("spine_service_rss_megabytes{service=\"gateway\"}") == std::string::npos);
   // A storage that reports no audit figure has no audit sample.
   CHECK(text.find("spine_audit_write_failures{service=\"storage\"}") == std::string::npos);
 }
