@@ -98,6 +98,8 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
     // Nothing can be answered for a job that cannot be read; the bus dead-letters it.
     return absl::InvalidArgumentError("step job: not a StepJob");
   }
+  log::Debug("step job received",
+             {{"job", job.job_id()}, {"attempt", std::to_string(message.attempt)}});
   std::optional<StepResult> cached;
   {
     absl::MutexLock lock(&mu_);
@@ -119,14 +121,20 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
       if (stopping_) return absl::UnavailableError("step worker: stopping");
       running_.insert(job.job_id());
     }
-    absl::Notification finished;
-    absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("not run");
-    runner_.Run(job, [&](absl::StatusOr<google::protobuf::Value> answer) {
-      output = std::move(answer);
-      finished.Notify();
+    // Shared with the callback: Notify may still be inside the notification when the wait
+    // returns, so it must not live on this stack.
+    struct Completion {
+      absl::Notification finished;
+      absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("not run");
+    };
+    auto completion = std::make_shared<Completion>();
+    runner_.Run(job, [completion](absl::StatusOr<google::protobuf::Value> answer) {
+      completion->output = std::move(answer);
+      completion->finished.Notify();
     });
     // The runner bounds the job by its deadline; this thread is one of `concurrency`.
-    finished.WaitForNotification();
+    completion->finished.WaitForNotification();
+    absl::StatusOr<google::protobuf::Value> output = std::move(completion->output);
     bool stopping = false;
     {
       absl::MutexLock lock(&mu_);
@@ -143,6 +151,8 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
       *result.mutable_error() = ErrorOf(output.status());
     }
   }
+  log::Debug("step job done",
+             {{"job", job.job_id()}, {"ok", result.has_error() ? "false" : "true"}});
   Remember(result);
   return Publish(result);
 }

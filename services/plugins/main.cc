@@ -1,5 +1,7 @@
 // spine-plugins: reads its config, loads the plugins, starts the host and the sandbox monitor,
 // serves PluginService until SIGTERM/SIGINT.
+#include <unistd.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/audit/storage_audit_writer.h"
+#include "libs/bus/step_worker.h"
 #include "libs/core/log.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
@@ -17,6 +20,7 @@
 #include "services/plugins/host/plugin_host.h"
 #include "services/plugins/host/sandbox_monitor.h"
 #include "services/plugins/plugin_service.h"
+#include "services/plugins/plugin_step_runner.h"
 #include "services/plugins/plugins_config.h"
 #include "services/plugins/sandbox/sandbox.h"
 
@@ -108,6 +112,19 @@ int Run(spine::plugins::PluginsConfig config) {
                         [&audit_writer](const InvocationRecord& record) {
                           audit_writer.Record(spine::plugins::AuditEventOf(record));
                         });
+  // Pipeline steps from spine-tasks' event bus, through the same host as direct invocations.
+  spine::plugins::PluginStepRunner step_runner(host_ref, audit_writer);
+  auto step_worker = spine::bus::StepWorker::Start(
+      spine::rpc::MakeChannel(common.addresses.tasks, common.max_message_bytes),
+      {.kind = "plugin",
+       .executor_name = absl::StrCat("plugins@", common.addresses.plugins, ":", getpid()),
+       .service_token = config.service_token,
+       .concurrency = static_cast<int>(config.step_concurrency)},
+      step_runner);
+  if (!step_worker.ok()) {
+    Error("cannot start", {{"error", std::string(step_worker.status().message())}});
+    return 1;
+  }
   const int code = spine::rpc::ServeUntilSignal(
       common, common.addresses.plugins, authenticator, {&service},
       [&monitor, &host_ref, &audit_writer](spine::v1::ServiceStatus* status) {

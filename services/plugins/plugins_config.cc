@@ -46,6 +46,7 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
       reader.Int("SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", 10000, 100, 3600000);
   // The audit log (spine-storage) and the event bus (spine-tasks) are reached with this token.
   config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
+  config.step_concurrency = reader.Int("SPINE_PLUGINS_STEP_CONCURRENCY", 16, 1, 1024);
   return config;
 }
 

@@ -24,6 +24,7 @@ struct PluginsConfig {
   int64_t breaker_open_ms = 0;    // SPINE_PLUGINS_BREAKER_OPEN_MS: how long it stays open
   int64_t self_test_interval_ms = 0;  // SPINE_PLUGINS_SELF_TEST_INTERVAL_MS
   std::string service_token{};        // SPINE_SERVICE_TOKEN or the file SPINE_SERVICE_TOKEN_FILE
+  int64_t step_concurrency = 0;       // SPINE_PLUGINS_STEP_CONCURRENCY: pipeline steps at once
 };
 
 PluginsConfig ReadPluginsConfig(ConfigReader& reader);

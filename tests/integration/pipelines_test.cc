@@ -2,6 +2,7 @@
 // API.md's "Pipelines and runs", with LLM steps carried over the event bus to spine-llm and
 // their results back, and a run that survives spine-tasks being SIGKILLed.
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <csignal>
 #include <map>
 #include <set>
@@ -286,6 +287,54 @@ TEST_CASE("a step whose spine-llm is killed mid-generation is delivered to the r
   CHECK(run["state"] == "SUCCEEDED");
   // The same attempt, delivered again by the bus: not a retry of the engine's.
   CHECK(run["steps"][0]["attempts"] == 1);
+}
+
+}  // namespace spine::testing
+
+namespace spine::testing {
+
+TEST_CASE("an LLM step then a plugin step: API.md's example pipeline runs over the bus") {
+  const std::vector<std::string> all = {"storage", "llm", "plugins", "tasks", "gateway"};
+  Constellation stack(all, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  for (const std::string& service : all) {
+    INFO(service << ": " << stack.Log(service));
+    REQUIRE(stack.WaitHealthy(service, absl::Seconds(15)));
+  }
+  const Json definition = Json::parse(R"({"schemaVersion": 1,
+   "steps": [
+     {"id": "draft", "llm": {"model": "stub", "prompt": "Summarise: {{input.text}}"},
+      "timeoutMs": 30000,
+      "retry": {"maxAttempts": 3, "initialBackoffMs": 200, "backoffCoefficient": 2.0, "maxBackoffMs": 10000}},
+     {"id": "shout", "plugin": {"name": "uppercase", "input": {"text": "{{steps.draft.output.text}}"}}}
+   ],
+   "output": {"summary": "{{steps.shout.output}}"}})");
+  const std::string pipeline = CreatePipeline(stack, definition);  // both kinds advertised
+  const HttpResult ran = Call(stack, "POST", "/api/pipelines/" + pipeline + "/runs", "7",
+                              {{"input", {{"text", "the cat sat on the mat"}}}, {"waitMs", 20000}});
+  INFO(ran.body);
+  INFO(stack.Log("plugins"));
+  REQUIRE(ran.status == 200);
+  const Json run = Json::parse(ran.body);
+  CHECK(run["state"] == "SUCCEEDED");
+  const std::string draft = run["steps"][0]["output"]["text"];
+  std::string shouted = draft;
+  for (char& c : shouted) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(run["output"] == Json{{"summary", {{"text", shouted}}}});
+  CHECK(run["steps"][1]["state"] == "SUCCEEDED");
+
+  // A plugin that throws is retried (a thrown error may pass), then the run fails with its
+  // reason and every attempt's error.
+  const Json failing = Json::parse(R"({"schemaVersion": 1, "steps": [
+     {"id": "shout", "plugin": {"name": "uppercase", "input": {"text": 5}},
+      "retry": {"maxAttempts": 2, "initialBackoffMs": 10}}]})");
+  const HttpResult failed = Call(stack, "POST", "/api/runs", "7",
+                                 {{"definition", failing}, {"input", nullptr}, {"waitMs", 20000}});
+  REQUIRE(failed.status == 200);
+  const Json failed_run = Json::parse(failed.body);
+  CHECK(failed_run["state"] == "FAILED");
+  CHECK(failed_run["error"]["reason"] == "PLUGIN_ERROR");
+  CHECK(failed_run["steps"][0]["attempts"] == 2);
+  CHECK(failed_run["steps"][0]["attemptErrors"].size() == 2);
 }
 
 }  // namespace spine::testing

@@ -1,0 +1,120 @@
+#include "services/plugins/plugin_step_runner.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "libs/rpc/error_info.h"
+#include "services/plugins/plugin_service.h"
+
+namespace spine::plugins {
+namespace {
+
+std::string OutcomeOf(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  std::string outcome = absl::StatusCodeToString(status.code());
+  if (auto info = rpc::GetErrorInfo(status)) absl::StrAppend(&outcome, " ", info->reason());
+  return outcome;
+}
+
+}  // namespace
+
+void PluginStepRunner::Run(const spine::v1::StepJob& job,
+                           std::function<void(absl::StatusOr<google::protobuf::Value>)> done) {
+  if (!job.has_plugin()) return done(absl::InvalidArgumentError("not a plugin step"));
+  spine::v1::InvokePluginRequest request;
+  request.set_name(job.plugin().name());
+  *request.mutable_input() = job.plugin().input();
+  const absl::Time deadline =
+      job.has_deadline()
+          ? absl::FromUnixMicros(
+                google::protobuf::util::TimeUtil::TimestampToMicroseconds(job.deadline()))
+          : absl::InfiniteFuture();
+  absl::StatusOr<Invocation> invocation =
+      PluginService::Validate(request, host_, InvokeLimits{}, deadline, absl::Now());
+  if (!invocation.ok()) return done(invocation.status());
+
+  const std::string& job_id = job.job_id();
+  {
+    absl::MutexLock lock(&mu_);
+    running_[job_id];
+  }
+  // Shared: a refused invocation's on_done never runs, and `done` must still be called once.
+  auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
+      std::move(done));
+  InvocationRecord record{.user_id = absl::StrCat(job.user_id()),
+                          .plugin = job.plugin().name(),
+                          .input_bytes = static_cast<int64_t>(invocation->input_json.size()),
+                          // The job id ties the audit event to the run; '/' is not allowed in
+                          // a request id.
+                          .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})};
+  invocation->on_done = [this, job_id, answer, record](InvokeResult result,
+                                                       InvocationStats stats) mutable {
+    {
+      absl::MutexLock lock(&mu_);
+      running_.erase(job_id);
+    }
+
+    absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("no output");
+    if (!result.output.ok()) {
+      output = result.output.status();
+    } else {
+      record.output_bytes = static_cast<int64_t>(result.output->size());
+      google::protobuf::Value value;
+      if (google::protobuf::util::JsonStringToMessage(*result.output, &value).ok()) {
+        output = std::move(value);
+      } else {
+        output = rpc::WithErrorInfo(
+            absl::UnknownError(absl::StrCat("plugin '", record.plugin, "' answered badly")),
+            "PLUGIN_BAD_OUTPUT");
+      }
+    }
+    record.duration = stats.queue_wait + stats.run_duration;
+    record.outcome = OutcomeOf(output.status());
+    spine::v1::AuditEvent event = AuditEventOf(record);
+    event.set_action("plugins.pipeline_step");
+    audit_.Record(std::move(event));
+    (*answer)(std::move(output));
+  };
+  absl::StatusOr<InvocationHandle> handle = host_.Submit(*std::move(invocation));
+  if (!handle.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      running_.erase(job_id);
+    }
+    return (*answer)(handle.status());
+  }
+  bool cancel_now = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = running_.find(job_id); it != running_.end()) {
+      it->second.handle = *handle;
+      cancel_now = it->second.cancel_requested;
+    }
+  }
+  if (cancel_now) handle->Cancel();
+}
+
+void PluginStepRunner::Cancel(const std::string& job_id) {
+  std::optional<InvocationHandle> handle;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(job_id);
+    if (it == running_.end()) return;
+    it->second.cancel_requested = true;
+    handle = it->second.handle;
+  }
+  if (handle) handle->Cancel();
+}
+
+std::vector<std::string> PluginStepRunner::Names() const {
+  std::vector<std::string> names;
+  for (const PluginStats& stats : host_.Stats()) names.push_back(stats.plugin->manifest.name());
+  return names;
+}
+
+}  // namespace spine::plugins
