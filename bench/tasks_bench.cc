@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   std::vector<double> concurrent;
   int concurrent_failed = 0;
   const absl::Time start = absl::Now();
-    std::vector<std::thread> threads;
+  std::vector<std::thread> threads;
   threads.reserve(callers);
   for (int c = 0; c < callers; ++c) {
     threads.emplace_back([&, c] {

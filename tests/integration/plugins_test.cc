@@ -188,14 +188,22 @@ TEST_CASE("hostile plugin attacks fail through the real service and hello-world 
                        {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
   StartStack(stack);
 
+  // The stack's own secrets sit beside its data dir: the JWT signing key, the service tokens.
+  const std::string secrets = stack.data_dir() + "/..";
   for (const std::string& path :
-       {std::string("/etc/passwd"), std::string("/etc/shadow"), stack.data_dir() + "/spine.db"}) {
+       {std::string("/etc/passwd"), std::string("/etc/shadow"), stack.data_dir() + "/spine.db",
+        secrets + "/jwt_private.pem", secrets + "/service_token_plugins"}) {
     INFO(path);
     const HttpResult read =
         Invoke(stack, "hostile", {{"input", {{"attack", "readFile"}, {"path", path}}}});
     REQUIRE(read.status == 200);
     CHECK(Json::parse(read.body)["output"]["result"] != "ok");
   }
+  // Its own environment holds nothing of the host's, and no secret.
+  const HttpResult environ = Invoke(
+      stack, "hostile", {{"input", {{"attack", "readFile"}, {"path", "/proc/self/environ"}}}});
+  REQUIRE(environ.status == 200);
+  CHECK(environ.body.find("SPINE_") == std::string::npos);
   const int port = FreeLoopbackPort();
   const HttpResult connect =
       Invoke(stack, "hostile", {{"input", {{"attack", "connect"}, {"port", port}}}});
