@@ -46,10 +46,7 @@ void LlmStepRunner::Run(const spine::v1::StepJob& job,
   if (!params.ok()) return done(params.status());
 
   const std::string& job_id = job.job_id();
-  {
-    absl::MutexLock lock(&mu_);
-    running_[job_id];
-  }
+  running_.Begin(job_id);
   // Shared: a refused job's on_done never runs, and `done` must still be called once.
   auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
       std::move(done));
@@ -57,10 +54,7 @@ void LlmStepRunner::Run(const spine::v1::StepJob& job,
                       .user_id = std::to_string(job.user_id()),
                       .params = *std::move(params)};
   pool_job.on_done = [this, job_id, model = job.llm().model(), answer](const JobResult& result) {
-    {
-      absl::MutexLock lock(&mu_);
-      running_.erase(job_id);
-    }
+    running_.End(job_id);
     if (!result.result.ok()) return (*answer)(result.result.status());
     (*answer)(OutputOf(model, result));
   };
@@ -69,35 +63,13 @@ void LlmStepRunner::Run(const spine::v1::StepJob& job,
       std::move(pool_job),
       {.action = "llm.pipeline_step", .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})});
   if (!handle.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      running_.erase(job_id);
-    }
+    running_.End(job_id);
     return (*answer)(handle.status());
   }
-  bool cancel_now = false;
-  {
-    absl::MutexLock lock(&mu_);
-    // Absent when the job already ended.
-    if (auto it = running_.find(job_id); it != running_.end()) {
-      it->second.handle = *handle;
-      cancel_now = it->second.cancel_requested;
-    }
-  }
-  if (cancel_now) handle->Cancel();
+  running_.Attach(job_id, *handle);
 }
 
-void LlmStepRunner::Cancel(const std::string& job_id) {
-  std::optional<JobHandle> handle;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = running_.find(job_id);
-    if (it == running_.end()) return;
-    it->second.cancel_requested = true;
-    handle = it->second.handle;
-  }
-  if (handle) handle->Cancel();
-}
+void LlmStepRunner::Cancel(const std::string& job_id) { running_.Cancel(job_id); }
 
 std::vector<std::string> LlmStepRunner::Names() const {
   std::vector<std::string> names;

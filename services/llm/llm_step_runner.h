@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/bus/cancellable_jobs.h"
 #include "libs/bus/step_worker.h"
 #include "services/llm/generation_admission.h"
 #include "services/llm/llm_service.h"
@@ -30,16 +31,9 @@ class LlmStepRunner final : public bus::StepRunner {
   std::vector<std::string> Names() const override;
 
  private:
-  // One running job: its handle once Submit returned, and a cancel that came before that.
-  struct Running {
-    std::optional<JobHandle> handle;
-    bool cancel_requested = false;
-  };
-
   GenerationAdmission& admission_;
   const LlmLimits limits_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
+  bus::CancellableJobs<JobHandle> running_;
 };
 
 }  // namespace spine::llm

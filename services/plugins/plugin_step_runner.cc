@@ -39,10 +39,7 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
   if (!invocation.ok()) return done(invocation.status());
 
   const std::string& job_id = job.job_id();
-  {
-    absl::MutexLock lock(&mu_);
-    running_[job_id];
-  }
+  running_.Begin(job_id);
   // Shared: a refused invocation's on_done never runs, and `done` must still be called once.
   auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
       std::move(done));
@@ -54,11 +51,7 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
                           .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})};
   invocation->on_done = [this, job_id, answer, record](InvokeResult result,
                                                        InvocationStats stats) mutable {
-    {
-      absl::MutexLock lock(&mu_);
-      running_.erase(job_id);
-    }
-
+    running_.End(job_id);
     absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("no output");
     if (!result.output.ok()) {
       output = result.output.status();
@@ -82,34 +75,13 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
   };
   absl::StatusOr<InvocationHandle> handle = host_.Submit(*std::move(invocation));
   if (!handle.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      running_.erase(job_id);
-    }
+    running_.End(job_id);
     return (*answer)(handle.status());
   }
-  bool cancel_now = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (auto it = running_.find(job_id); it != running_.end()) {
-      it->second.handle = *handle;
-      cancel_now = it->second.cancel_requested;
-    }
-  }
-  if (cancel_now) handle->Cancel();
+  running_.Attach(job_id, *handle);
 }
 
-void PluginStepRunner::Cancel(const std::string& job_id) {
-  std::optional<InvocationHandle> handle;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = running_.find(job_id);
-    if (it == running_.end()) return;
-    it->second.cancel_requested = true;
-    handle = it->second.handle;
-  }
-  if (handle) handle->Cancel();
-}
+void PluginStepRunner::Cancel(const std::string& job_id) { running_.Cancel(job_id); }
 
 std::vector<std::string> PluginStepRunner::Names() const {
   std::vector<std::string> names;

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/audit/audit_sink.h"
+#include "libs/bus/cancellable_jobs.h"
 #include "libs/bus/step_worker.h"
 #include "services/plugins/host/plugin_host.h"
 
@@ -28,15 +29,9 @@ class PluginStepRunner final : public bus::StepRunner {
   std::vector<std::string> Names() const override;
 
  private:
-  struct Running {
-    std::optional<InvocationHandle> handle;
-    bool cancel_requested = false;
-  };
-
   PluginHost& host_;
   audit::AuditSink& audit_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
+  bus::CancellableJobs<InvocationHandle> running_;
 };
 
 }  // namespace spine::plugins
