@@ -20,6 +20,11 @@ constexpr char kAdvertiseQueue[] = "executors.advertise";
 
 }  // namespace
 
+absl::Time DeadlineOf(const StepJob& job) {
+  if (!job.has_deadline()) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(job.deadline()));
+}
+
 spine::v1::RunError StepWorker::ErrorOf(const absl::Status& status) {
   spine::v1::RunError error;
   error.set_code(absl::StatusCodeToString(status.code()));
@@ -111,8 +116,7 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
   result.set_run_id(job.run_id());
   result.set_step_index(job.step_index());
   result.set_attempt(job.attempt());
-  if (job.has_deadline() &&
-      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(job.deadline())) <= absl::Now()) {
+  if (DeadlineOf(job) <= absl::Now()) {
     *result.mutable_error() =
         ErrorOf(absl::DeadlineExceededError("the step's deadline passed before it could start"));
   } else {

@@ -49,6 +49,9 @@ class StepRunner {
   virtual std::vector<std::string> Names() const = 0;
 };
 
+// When `job` must be answered by: its deadline, or never if it has none.
+absl::Time DeadlineOf(const spine::v1::StepJob& job);
+
 struct StepWorkerOptions {
   std::string kind;           // "llm" or "plugin"
   std::string executor_name;  // unique per process, e.g. "llm@host:pid"

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_replace.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace spine::llm {
 namespace {
@@ -36,13 +35,8 @@ void LlmStepRunner::Run(const spine::v1::StepJob& job,
   if (job.llm().has_system()) request.set_system(job.llm().system());
   if (job.llm().has_max_tokens()) request.set_max_tokens(job.llm().max_tokens());
   if (job.llm().has_temperature()) request.set_temperature(job.llm().temperature());
-  const absl::Time deadline =
-      job.has_deadline()
-          ? absl::FromUnixMicros(
-                google::protobuf::util::TimeUtil::TimestampToMicroseconds(job.deadline()))
-          : absl::InfiniteFuture();
   absl::StatusOr<GenerateParams> params =
-      LlmService::Validate(request, admission_.pool(), limits_, deadline);
+      LlmService::Validate(request, admission_.pool(), limits_, bus::DeadlineOf(job));
   if (!params.ok()) return done(params.status());
 
   const std::string& job_id = job.job_id();

@@ -43,15 +43,6 @@ spine::v1::Plugin::State ToProto(CircuitBreaker::State state) {
   return spine::v1::Plugin::STATE_UNSPECIFIED;
 }
 
-std::string OutcomeOf(const absl::Status& status) {
-  if (status.ok()) return "OK";
-  std::string outcome = absl::StatusCodeToString(status.code());
-  if (std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status)) {
-    absl::StrAppend(&outcome, " ", info->reason());
-  }
-  return outcome;
-}
-
 absl::Status NotFound(const std::string& name) {
   return rpc::WithErrorInfo(
       absl::NotFoundError(absl::StrCat("plugin '", name.substr(0, 64), "' not found")),
@@ -107,6 +98,15 @@ absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& re
       request.has_timeout_ms() ? std::min(request.timeout_ms(), plugin_ms) : plugin_ms;
   invocation.deadline = std::min(rpc_deadline, now + absl::Milliseconds(timeout_ms));
   return invocation;
+}
+
+std::string OutcomeOf(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  std::string outcome = absl::StatusCodeToString(status.code());
+  if (std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status)) {
+    absl::StrAppend(&outcome, " ", info->reason());
+  }
+  return outcome;
 }
 
 spine::v1::AuditEvent AuditEventOf(const InvocationRecord& record) {

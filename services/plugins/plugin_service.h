@@ -40,6 +40,8 @@ using InvocationObserver = std::function<void(const InvocationRecord&)>;
 // `record` as an audit event: actor the user, action "plugins.invoke", target "plugin:<name>",
 // outcome ok / denied (a limit refused it) / error, details the sizes, duration, code and reason.
 spine::v1::AuditEvent AuditEventOf(const InvocationRecord& record);
+// InvocationRecord::outcome for `status`: "OK", or its code name and ErrorInfo reason.
+std::string OutcomeOf(const absl::Status& status);
 
 struct InvokeLimits {
   int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON

@@ -7,21 +7,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/rpc/error_info.h"
 #include "services/plugins/plugin_service.h"
 
 namespace spine::plugins {
-namespace {
-
-std::string OutcomeOf(const absl::Status& status) {
-  if (status.ok()) return "OK";
-  std::string outcome = absl::StatusCodeToString(status.code());
-  if (auto info = rpc::GetErrorInfo(status)) absl::StrAppend(&outcome, " ", info->reason());
-  return outcome;
-}
-
-}  // namespace
 
 void PluginStepRunner::Run(const spine::v1::StepJob& job,
                            std::function<void(absl::StatusOr<google::protobuf::Value>)> done) {
@@ -29,13 +18,8 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
   spine::v1::InvokePluginRequest request;
   request.set_name(job.plugin().name());
   *request.mutable_input() = job.plugin().input();
-  const absl::Time deadline =
-      job.has_deadline()
-          ? absl::FromUnixMicros(
-                google::protobuf::util::TimeUtil::TimestampToMicroseconds(job.deadline()))
-          : absl::InfiniteFuture();
   absl::StatusOr<Invocation> invocation =
-      PluginService::Validate(request, host_, InvokeLimits{}, deadline, absl::Now());
+      PluginService::Validate(request, host_, InvokeLimits{}, bus::DeadlineOf(job), absl::Now());
   if (!invocation.ok()) return done(invocation.status());
 
   const std::string& job_id = job.job_id();
