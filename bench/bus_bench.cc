@@ -221,7 +221,8 @@ std::vector<spine::bus::OutgoingMessage> Messages(const std::string& prefix, int
   for (int i = 0; i < count; ++i) {
     messages.push_back({.id = absl::StrCat(prefix, "-", i),
                         .payload = std::string(kPayloadBytes, 'x'),
-                        .headers = {}});
+                        .headers = {},
+                        .reply_to_delivery_id = {}});
   }
   return messages;
 }
@@ -409,7 +410,8 @@ int main(int argc, char** argv) {
   const spine::JwtSigner signer(*std::move(private_key), spine::RealClock::Instance());
 
   Bus bus{.address = absl::StrCat("127.0.0.1:", spine::testing::FreeLoopbackPort()),
-          .token = *signer.Sign("bench", "spine-bench", "service")};
+          // Queues other than the declared step queues are spine-tasks' own (tasks.proto).
+          .token = *signer.Sign("tasks", "spine-tasks", "service")};
   ChildProcess tasks(binary_dir + "/services/tasks/spine-tasks",
                      {{"SPINE_DEV_MODE", "0"},
                       {"SPINE_LOG_LEVEL", "warn"},

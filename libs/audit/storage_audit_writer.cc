@@ -134,8 +134,11 @@ int64_t StorageAuditWriter::Write(const std::vector<spine::v1::AuditEvent>& batc
         return stub_->AppendAuditEvents(context, request, &response);
       });
   if (status.ok()) return 0;
-  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT && batch.size() > 1) {
-    // One bad event refuses the whole batch: write them one at a time to keep the good ones.
+  if ((status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+       status.error_code() == grpc::StatusCode::PERMISSION_DENIED) &&
+      batch.size() > 1) {
+    // One bad event (or one action this service may not record) refuses the whole batch: write
+    // them one at a time to keep the good ones.
     int64_t failed = 0;
     for (const spine::v1::AuditEvent& event : batch) failed += Write({event});
     return failed;

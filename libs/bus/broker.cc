@@ -26,6 +26,13 @@ int64_t MessageBytes(const Message& message) {
   return bytes;
 }
 
+// The dedupe window's key: a reply is one per (answered message, id), so a reply's id can never
+// shadow another publisher's reply to a different message.
+std::string DedupeKey(const Message& message) {
+  if (message.in_reply_to.empty()) return message.id;
+  return absl::StrCat(message.in_reply_to, "\x1f", message.id);
+}
+
 absl::Status QueueFull(const std::string& queue, const std::string& why) {
   absl::Status status = absl::ResourceExhaustedError(
       absl::StrCat("queue '", queue, "' is full (", why, "); retry later"));
@@ -145,7 +152,8 @@ absl::StatusOr<Broker::Queue*> Broker::GetOrCreateQueue(const std::string& name)
 }
 
 absl::StatusOr<PublishResult> Broker::Publish(const std::string& queue_name,
-                                              std::vector<Message> messages) {
+                                              std::vector<Message> messages,
+                                              const std::string& publisher) {
   if (absl::Status valid = ValidateQueueName(queue_name); !valid.ok()) return valid;
   if (messages.empty()) return absl::InvalidArgumentError("messages: must not be empty");
   if (messages.size() > static_cast<size_t>(options_.max_publish_batch)) {
@@ -178,12 +186,26 @@ absl::StatusOr<PublishResult> Broker::Publish(const std::string& queue_name,
     const absl::Time now = clock_.MonotonicNow();
     ForgetExpiredIds(queue, now);
 
+    // Who publishes is the broker's to say; a reply is bound to the delivery it answers, which
+    // the publisher must hold now (all or nothing, like the rest of the batch).
+    for (size_t i = 0; i < messages.size(); ++i) {
+      absl::StatusOr<std::string> answered = ResolveReply(messages[i], publisher);
+      if (!answered.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("messages[", i, "].replyToDeliveryId: ", answered.status().message()));
+      }
+      messages[i].publisher = publisher;
+      messages[i].in_reply_to = *std::move(answered);
+      messages[i].reply_to_delivery_id.clear();
+    }
+
     // Which messages are new: not seen within the window, and not earlier in this batch.
     std::vector<size_t> fresh;
     std::set<std::string> batch_ids;
     int64_t fresh_bytes = 0;
     for (size_t i = 0; i < messages.size(); ++i) {
-      if (queue.seen_ids.contains(messages[i].id) || !batch_ids.insert(messages[i].id).second) {
+      const std::string key = DedupeKey(messages[i]);
+      if (queue.seen_ids.contains(key) || !batch_ids.insert(key).second) {
         ++result.duplicates;
         continue;
       }
@@ -218,8 +240,9 @@ absl::StatusOr<PublishResult> Broker::Publish(const std::string& queue_name,
           queue.seen_ids.erase(oldest->second);
           queue.seen_by_expiry.erase(oldest);
         }
-        queue.seen_ids.emplace(message.id, expiry);
-        queue.seen_by_expiry.emplace(expiry, message.id);
+        const std::string key = DedupeKey(message);
+        queue.seen_ids.emplace(key, expiry);
+        queue.seen_by_expiry.emplace(expiry, key);
         NoteTimer(expiry);
       }
       message.publish_time = wall_now;
@@ -231,6 +254,22 @@ absl::StatusOr<PublishResult> Broker::Publish(const std::string& queue_name,
   }
   Flush(outbox, wake);
   return result;
+}
+
+absl::StatusOr<std::string> Broker::ResolveReply(const Message& message,
+                                                 const std::string& publisher) const {
+  if (message.reply_to_delivery_id.empty()) return std::string();
+  const std::string shown = message.reply_to_delivery_id.substr(0, 64);
+  auto flight = in_flight_.find(message.reply_to_delivery_id);
+  if (flight == in_flight_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("'", shown, "' is not in flight"));
+  }
+  auto holder = subscriptions_.find(flight->second.subscription);
+  if (publisher.empty() || holder == subscriptions_.end() || holder->second.owner != publisher) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", shown, "' is not held by publisher '", publisher.substr(0, 64), "'"));
+  }
+  return queues_.at(flight->second.queue).messages.at(flight->second.seq).message->id;
 }
 
 void Broker::Enqueue(Queue& queue, std::shared_ptr<const Message> message, int64_t bytes) {
@@ -307,7 +346,8 @@ void Broker::Flush(Outbox& outbox, std::optional<absl::Time> wake) {
 absl::StatusOr<SubscriptionId> Broker::Subscribe(const std::string& queue_name,
                                                  const std::string& consumer, int credits,
                                                  absl::Duration ack_deadline,
-                                                 std::shared_ptr<DeliverySink> sink) {
+                                                 std::shared_ptr<DeliverySink> sink,
+                                                 const std::string& owner) {
   if (absl::Status valid = ValidateQueueName(queue_name); !valid.ok()) return valid;
   if (credits < 1 || credits > options_.max_credits) {
     return absl::InvalidArgumentError(
@@ -329,6 +369,7 @@ absl::StatusOr<SubscriptionId> Broker::Subscribe(const std::string& queue_name,
     id = next_subscription_++;
     subscriptions_[id] = Subscription{.queue = queue_name,
                                       .consumer = consumer,
+                                      .owner = owner,
                                       .window = credits,
                                       .ack_deadline = ack_deadline,
                                       .sink = std::move(sink),

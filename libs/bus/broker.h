@@ -42,6 +42,11 @@ struct Message {
   std::string payload;
   std::map<std::string, std::string> headers;
   absl::Time publish_time;  // wall clock, set by the broker when stored
+  std::string publisher;    // set by the broker: the service that published it
+  // In: the delivery this message answers (must be held by the publisher). Cleared when stored.
+  std::string reply_to_delivery_id;
+  // Set by the broker: the id of the message whose delivery this answers; empty if none.
+  std::string in_reply_to;
 };
 
 struct Delivery {
@@ -139,14 +144,21 @@ class Broker {
   // nothing is stored. INVALID_ARGUMENT for a bad queue name, an empty batch, a batch over
   // max_publish_batch, an empty or over-long (128) id, or a message over max_message_bytes or
   // the queue's max_bytes. RESOURCE_EXHAUSTED when a new queue would exceed max_queues.
-  absl::StatusOr<PublishResult> Publish(const std::string& queue, std::vector<Message> messages);
+  // `publisher` (the caller's service, "" when unknown) is stamped on every message. A message
+  // with reply_to_delivery_id answers that delivery: FAILED_PRECONDITION unless a subscription
+  // owned by `publisher` holds it now; then its in_reply_to is the delivered message's id, and
+  // replies are deduplicated per answered message.
+  absl::StatusOr<PublishResult> Publish(const std::string& queue, std::vector<Message> messages,
+                                        const std::string& publisher = "");
 
   // Adds a subscription to `queue` allowing `credits` unacked deliveries in flight, each with
   // `ack_deadline` (zero: default_ack_deadline). INVALID_ARGUMENT for credits outside
-  // 1..max_credits, a deadline outside 0..max_ack_deadline or a bad queue name.
+  // 1..max_credits, a deadline outside 0..max_ack_deadline or a bad queue name. `owner` is the
+  // subscribing service: only it may publish replies to the subscription's deliveries.
   absl::StatusOr<SubscriptionId> Subscribe(const std::string& queue, const std::string& consumer,
                                            int credits, absl::Duration ack_deadline,
-                                           std::shared_ptr<DeliverySink> sink);
+                                           std::shared_ptr<DeliverySink> sink,
+                                           const std::string& owner = "");
   // Raises the subscription's window by `credits` (total at most max_credits).
   absl::Status Grant(SubscriptionId subscription, int credits);
   // The message is done: it leaves the queue. NOT_FOUND when the subscription does not hold the
@@ -205,6 +217,7 @@ class Broker {
   struct Subscription {
     std::string queue;
     std::string consumer;
+    std::string owner;  // the subscribing service
     int window = 0;
     absl::Duration ack_deadline;
     std::shared_ptr<DeliverySink> sink;
@@ -242,6 +255,11 @@ class Broker {
   // dead-letter it.
   void Retry(const std::string& queue_name, Queue& queue, uint64_t seq,
              std::optional<absl::Duration> delay, const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The id of the message whose delivery `message` answers ("" when it answers none), or why the
+  // publisher may not answer it.
+  absl::StatusOr<std::string> ResolveReply(const Message& message,
+                                           const std::string& publisher) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Enqueue(Queue& queue, std::shared_ptr<const Message> message, int64_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -207,6 +207,8 @@ void Consumer::OnDelivery(uint64_t generation, const spine::v1::Delivery& delive
       absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(delivery.message().publish_time()));
   message.attempt = delivery.attempt();
   message.delivery_id = delivery.delivery_id();
+  message.publisher = delivery.message().publisher();
+  message.in_reply_to = delivery.message().in_reply_to();
 
   enum class Action { kRun, kAck, kHold } action = Action::kRun;
   {

@@ -52,6 +52,8 @@ struct ReceivedMessage {
   absl::Time publish_time;
   int attempt = 0;  // 1 for the first delivery
   std::string delivery_id;
+  std::string publisher;    // the publishing service, as the broker saw it
+  std::string in_reply_to;  // the message id this one answers (replies only)
 };
 
 // What the consumer does with a message. See the file comment for what OK and errors mean.

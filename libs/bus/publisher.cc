@@ -22,6 +22,7 @@ void Fill(const std::string& queue, const std::vector<OutgoingMessage>& messages
     out->set_message_id(messages[i].id);
     out->set_payload(messages[i].payload);
     out->mutable_headers()->insert(messages[i].headers.begin(), messages[i].headers.end());
+    out->set_reply_to_delivery_id(messages[i].reply_to_delivery_id);
   }
 }
 

@@ -25,6 +25,9 @@ struct OutgoingMessage {
   std::string id;  // messageId: choose it so that a retry of the same logical event repeats it
   std::string payload;
   std::map<std::string, std::string> headers;
+  // The delivery (held by this service now) the message answers; required on replies-only
+  // queues such as "steps.results".
+  std::string reply_to_delivery_id;
 };
 
 struct PublisherOptions {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
 #include "libs/rpc/error_info.h"
 
@@ -14,9 +15,6 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using spine::v1::StepJob;
 using spine::v1::StepResult;
-
-constexpr char kResultsQueue[] = "steps.results";
-constexpr char kAdvertiseQueue[] = "executors.advertise";
 
 }  // namespace
 
@@ -36,7 +34,7 @@ spine::v1::RunError StepWorker::ErrorOf(const absl::Status& status) {
 absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<grpc::Channel> bus,
                                                               StepWorkerOptions options,
                                                               StepRunner& runner) {
-  if (options.kind != "llm" && options.kind != "plugin") {
+  if (options.kind != kLlmStepKind && options.kind != kPluginStepKind) {
     return absl::InvalidArgumentError(absl::StrCat("kind: '", options.kind, "'"));
   }
   if (options.executor_name.empty() || options.service_token.empty() || options.concurrency < 1 ||
@@ -48,7 +46,7 @@ absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<gr
   StepWorker* raw = worker.get();
   auto jobs = Consumer::Start(
       worker->bus_,
-      ConsumerOptions{.queue = absl::StrCat("steps.", o.kind),
+      ConsumerOptions{.queue = StepQueue(o.kind),
                       .consumer_name = o.executor_name,
                       .service_token = o.service_token,
                       .concurrency = o.concurrency,
@@ -62,7 +60,7 @@ absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<gr
   worker->jobs_ = *std::move(jobs);
   auto cancels =
       Consumer::Start(worker->bus_,
-                      ConsumerOptions{.queue = absl::StrCat("steps.", o.kind, ".cancel"),
+                      ConsumerOptions{.queue = StepCancelQueue(o.kind),
                                       .consumer_name = o.executor_name,
                                       .service_token = o.service_token},
                       [raw](const ReceivedMessage& message) { return raw->HandleCancel(message); });
@@ -110,7 +108,7 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
     absl::MutexLock lock(&mu_);
     if (auto it = results_.find(job.job_id()); it != results_.end()) cached = it->second;
   }
-  if (cached) return Publish(*cached);
+  if (cached) return Publish(*cached, message.delivery_id);
   StepResult result;
   result.set_job_id(job.job_id());
   result.set_run_id(job.run_id());
@@ -158,7 +156,7 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
   log::Debug("step job done",
              {{"job", job.job_id()}, {"ok", result.has_error() ? "false" : "true"}});
   Remember(result);
-  return Publish(result);
+  return Publish(result, message.delivery_id);
 }
 
 absl::Status StepWorker::HandleCancel(const ReceivedMessage& message) {
@@ -170,12 +168,15 @@ absl::Status StepWorker::HandleCancel(const ReceivedMessage& message) {
   return absl::OkStatus();
 }
 
-absl::Status StepWorker::Publish(const StepResult& result) {
-  // The result's id is derived from the job's, so publishing it again is stored once.
+absl::Status StepWorker::Publish(const StepResult& result, const std::string& delivery_id) {
+  // The result's id is derived from the job's, so publishing it again is stored once. It answers
+  // the job's delivery: the bus accepts it only while this executor holds that delivery, and
+  // tells spine-tasks which job it answers (in_reply_to), so nobody else can answer for it.
   absl::StatusOr<Published> published = publisher_.Publish(
-      kResultsQueue, {OutgoingMessage{.id = absl::StrCat(result.job_id(), "/result"),
-                                      .payload = result.SerializeAsString(),
-                                      .headers = {}}});
+      kStepResultsQueue, {OutgoingMessage{.id = absl::StrCat(result.job_id(), "/result"),
+                                          .payload = result.SerializeAsString(),
+                                          .headers = {},
+                                          .reply_to_delivery_id = delivery_id}});
   if (!published.ok()) {
     log::Warn("step result not published; the job will be delivered again",
               {{"job", result.job_id()}, {"error", std::string(published.status().message())}});
@@ -203,9 +204,10 @@ void StepWorker::AdvertiseLoop() {
     for (const std::string& name : runner_.Names()) ad.add_names(name);
     ad.set_ttl_ms(static_cast<int32_t>(absl::ToInt64Milliseconds(ttl)));
     const absl::StatusOr<Published> published = publisher_.Publish(
-        kAdvertiseQueue,
-        {OutgoingMessage{
-            .id = Publisher::NewMessageId(), .payload = ad.SerializeAsString(), .headers = {}}});
+        kExecutorAdvertiseQueue, {OutgoingMessage{.id = Publisher::NewMessageId(),
+                                                  .payload = ad.SerializeAsString(),
+                                                  .headers = {},
+                                                  .reply_to_delivery_id = {}}});
     if (!published.ok()) {
       log::Debug("advertisement not published",
                  {{"error", std::string(published.status().message())}});

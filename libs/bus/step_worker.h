@@ -82,7 +82,7 @@ class StepWorker {
 
   absl::Status HandleJob(const ReceivedMessage& message);
   absl::Status HandleCancel(const ReceivedMessage& message);
-  absl::Status Publish(const spine::v1::StepResult& result);
+  absl::Status Publish(const spine::v1::StepResult& result, const std::string& delivery_id);
   void AdvertiseLoop();
   void Remember(const spine::v1::StepResult& result) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -1,16 +1,19 @@
 #include "libs/rpc/caller.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/rpc/method_access.h"
 #include "libs/rpc/request_id.h"
+#include "libs/rpc/service_access.h"
 
 namespace spine::rpc {
 
 absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase& context) const {
   Caller caller;
   caller.request_id = RequestIdOf(context);
-  const spine::api::Access access = AccessOf(MethodOf(context));
+  const std::string method = MethodOf(context);
+  const spine::api::Access access = AccessOf(method);
 
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -41,6 +44,11 @@ absl::StatusOr<Caller> Authenticator::Authenticate(const grpc::ServerContextBase
   }
   if (access == spine::api::ACCESS_INTERNAL && !caller.is_service()) {
     return absl::PermissionDeniedError("this method is only for Spine services");
+  }
+  if (access == spine::api::ACCESS_INTERNAL && !MayCallInternal(method, caller.user_id)) {
+    // Least privilege: each internal RPC names the services that may call it (its `callers`).
+    return absl::PermissionDeniedError(
+        absl::StrCat("service '", caller.user_id.substr(0, 64), "' may not call ", method));
   }
   if (access != spine::api::ACCESS_INTERNAL && caller.is_service()) {
     // A service acts for a user by forwarding that user's token, never with its own.

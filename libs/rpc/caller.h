@@ -31,7 +31,8 @@ class Authenticator {
 
   // UNAUTHENTICATED for a missing, malformed or invalid token on a non-public method;
   // PERMISSION_DENIED for a non-admin on an admin method, and for anything but a service token
-  // on an internal method.
+  // on an internal method, and for a service token on an internal method whose declared `callers`
+  // (service_access.h) do not name that service.
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& context) const;
 
  private:

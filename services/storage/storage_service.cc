@@ -1,8 +1,10 @@
 #include "services/storage/storage_service.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/rpc/service_access.h"
 #include "libs/rpc/status_convert.h"
 #include "nlohmann/json.hpp"
 
@@ -44,6 +46,19 @@ int64_t Micros(const google::protobuf::Timestamp& timestamp) {
 
 // An event a service asks to append; the service is the caller's, never the request's.
 absl::StatusOr<AuditEvent> FromProto(const spine::v1::AuditEvent& in, const rpc::Caller& caller) {
+  // A service records only its own acts (its declared action prefixes), and names as the actor
+  // either itself or the user it acted for: never another service.
+  if (!rpc::MayRecordAuditAction(caller.user_id, in.action())) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("action: '", in.action().substr(0, 64), "' is not an act of service '",
+                     caller.user_id.substr(0, 64), "' (see audit_action_prefix)"));
+  }
+  int64_t user_id = 0;
+  if (in.actor() != caller.user_id && !(absl::SimpleAtoi(in.actor(), &user_id) && user_id > 0)) {
+    return absl::PermissionDeniedError(absl::StrCat("actor: '", in.actor().substr(0, 64),
+                                                    "' is neither a user id nor service '",
+                                                    caller.user_id.substr(0, 64), "'"));
+  }
   AuditEvent event{.actor = in.actor(),
                    .service = caller.user_id,
                    .action = in.action(),
@@ -412,8 +427,8 @@ grpc::Status StorageService::AppendAuditEvents(grpc::ServerContext* context,
   for (int i = 0; i < request->events_size(); ++i) {
     absl::StatusOr<AuditEvent> event = FromProto(request->events(i), *caller);
     if (!event.ok()) {
-      return rpc::ToGrpcStatus(
-          absl::InvalidArgumentError(absl::StrCat("events[", i, "].", event.status().message())));
+      return rpc::ToGrpcStatus(absl::Status(
+          event.status().code(), absl::StrCat("events[", i, "].", event.status().message())));
     }
     events.push_back(*std::move(event));
   }

@@ -8,6 +8,7 @@
 #include "libs/bus/broker.h"
 #include "libs/bus/broker_ticker.h"
 #include "libs/bus/consumer.h"
+#include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
 #include "libs/core/scheduler.h"
 #include "libs/core/worker_pool.h"
@@ -118,28 +119,36 @@ int Run(const spine::tasks::TasksConfig& config) {
 
   // Step results and executor advertisements come back over this service's own bus.
   const auto self = spine::rpc::MakeChannel(common.addresses.tasks, common.max_message_bytes);
-  auto results =
-      spine::bus::Consumer::Start(self,
-                                  {.queue = "steps.results",
-                                   .consumer_name = "tasks-engine",
-                                   .service_token = config.service_token,
-                                   .concurrency = 4},
-                                  [&engine](const spine::bus::ReceivedMessage& message) {
-                                    spine::v1::StepResult result;
-                                    if (!result.ParseFromString(message.payload)) {
-                                      return absl::InvalidArgumentError("not a StepResult");
-                                    }
-                                    return engine.OnStepResult(result);
-                                  });
+  auto results = spine::bus::Consumer::Start(
+      self,
+      {.queue = spine::bus::kStepResultsQueue,
+       .consumer_name = "tasks-engine",
+       .service_token = config.service_token,
+       .concurrency = 4},
+      [&engine](const spine::bus::ReceivedMessage& message) {
+        spine::v1::StepResult result;
+        if (!result.ParseFromString(message.payload)) {
+          return absl::InvalidArgumentError("not a StepResult");
+        }
+        return engine.OnStepResult(
+            result, {.publisher = message.publisher, .in_reply_to = message.in_reply_to});
+      });
   auto advertisements = spine::bus::Consumer::Start(
       self,
-      {.queue = "executors.advertise",
+      {.queue = spine::bus::kExecutorAdvertiseQueue,
        .consumer_name = "tasks-registry",
        .service_token = config.service_token},
       [&registry](const spine::bus::ReceivedMessage& message) {
         spine::v1::ExecutorAdvertisement advertisement;
         if (!advertisement.ParseFromString(message.payload)) {
           return absl::InvalidArgumentError("not an ExecutorAdvertisement");
+        }
+        // Only the service that executes a kind may say what of that kind can run.
+        if (message.publisher != spine::bus::ExecutorServiceOf(advertisement.kind())) {
+          spine::log::Warn("advertisement refused: not from the executor of its kind",
+                           {{"kind", advertisement.kind().substr(0, 32)},
+                            {"publisher", message.publisher.substr(0, 64)}});
+          return absl::OkStatus();
         }
         // A malformed advertisement is logged and dropped: retrying cannot fix it.
         if (absl::Status taken = registry.Advertise(advertisement); !taken.ok()) {

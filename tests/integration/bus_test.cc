@@ -192,7 +192,8 @@ TEST_CASE("bus: published messages reach a consumer once each and leave the queu
   for (int i = 0; i < 20; ++i) {
     messages.push_back({.id = absl::StrCat("m", i),
                         .payload = absl::StrCat("payload ", i),
-                        .headers = {{"kind", "test"}}});
+                        .headers = {{"kind", "test"}},
+                        .reply_to_delivery_id = {}});
   }
   absl::StatusOr<bus::Published> first = publisher.Publish("jobs", {messages[0], messages[1]});
   REQUIRE(first.ok());
@@ -332,8 +333,8 @@ TEST_CASE("bus: a publish to a full queue is RESOURCE_EXHAUSTED with QUEUE_FULL 
   options.max_attempts = 2;
   options.initial_backoff = absl::Milliseconds(10);
   bus::Publisher publisher(bus.channel, options);
-  absl::StatusOr<bus::Published> refused =
-      publisher.Publish("tiny", {{.id = "c", .payload = "x", .headers = {}}});
+  absl::StatusOr<bus::Published> refused = publisher.Publish(
+      "tiny", {{.id = "c", .payload = "x", .headers = {}, .reply_to_delivery_id = {}}});
   CHECK(refused.status().code() == absl::StatusCode::kResourceExhausted);
   // Bad input is INVALID_ARGUMENT and stores nothing.
   CHECK(bus.Publish("bad queue", {"a"}, bus.service_token).error_code() ==

@@ -21,11 +21,13 @@
 namespace spine::testing {
 namespace {
 
-std::string SignToken(const Constellation& stack, const std::string& role) {
+// A token for user 7 ("alice"), or for the service `subject` when the role is "service".
+std::string SignToken(const Constellation& stack, const std::string& role,
+                      const std::string& subject = "7") {
   auto key = Ed25519PrivateKey::FromPem(stack.private_key_pem());
   REQUIRE(key.ok());
   JwtSigner signer(std::move(*key), RealClock::Instance());
-  auto token = signer.Sign("7", "alice", role);
+  auto token = signer.Sign(subject, "alice", role);
   REQUIRE(token.ok());
   return *token;
 }
@@ -127,7 +129,7 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
           grpc::StatusCode::PERMISSION_DENIED);
   }
   auto as_service = rpc::MakeClientContext(absl::Seconds(5));
-  as_service->AddMetadata("authorization", "Bearer " + SignToken(stack, "service"));
+  as_service->AddMetadata("authorization", "Bearer " + SignToken(stack, "service", "gateway"));
   spine::v1::UserRecord record;
   CHECK(storage->GetUserRecord(as_service.get(), {}, &record).error_code() ==
         grpc::StatusCode::INVALID_ARGUMENT);  // past auth: the empty key is the complaint
@@ -136,7 +138,7 @@ TEST_CASE("every non-public RPC needs a valid token and unimplemented ones say w
   auto bus = spine::v1::EventBus::NewStub(rpc::MakeChannel(stack.GrpcAddress("tasks"), 4 << 20));
   for (const char* role : {"user", "service"}) {
     auto context = rpc::MakeClientContext(absl::Seconds(5));
-    context->AddMetadata("authorization", "Bearer " + SignToken(stack, role));
+    context->AddMetadata("authorization", "Bearer " + SignToken(stack, role, "tasks"));
     spine::v1::GetQueueStatsResponse stats;
     const grpc::Status status = bus->GetQueueStats(context.get(), {}, &stats);
     INFO(role);

@@ -33,8 +33,31 @@ std::vector<bus::Message> ToMessages(const spine::v1::PublishRequest& request) {
     out.id = in.message_id();
     out.payload = in.payload();
     out.headers.insert(in.headers().begin(), in.headers().end());
+    // publisher and in_reply_to are the broker's to set, never the client's.
+    out.reply_to_delivery_id = in.reply_to_delivery_id();
   }
   return messages;
+}
+
+// Whether `caller` may publish `request` (the queue's declared publishers; on a replies-only
+// queue, every message must answer a delivery).
+absl::Status MayPublish(const rpc::BusQueuePolicy& policy, const rpc::Caller& caller,
+                        const spine::v1::PublishRequest& request) {
+  if (!policy.MayPublish(request.queue(), caller.user_id)) {
+    return absl::PermissionDeniedError(absl::StrCat("service '", caller.user_id.substr(0, 64),
+                                                    "' may not publish to queue '",
+                                                    request.queue().substr(0, 128), "'"));
+  }
+  if (policy.RepliesOnly(request.queue())) {
+    for (int i = 0; i < request.messages_size(); ++i) {
+      if (request.messages(i).reply_to_delivery_id().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("messages[", i, "].replyToDeliveryId: required on queue '",
+                         request.queue(), "', which takes only replies to a delivery"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 void ToProto(const bus::Message& in, spine::v1::BusMessage* out) {
@@ -43,6 +66,8 @@ void ToProto(const bus::Message& in, spine::v1::BusMessage* out) {
   out->mutable_headers()->insert(in.headers.begin(), in.headers.end());
   *out->mutable_publish_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(in.publish_time));
+  out->set_publisher(in.publisher);
+  out->set_in_reply_to(in.in_reply_to);
 }
 
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context, const absl::Status& status) {
@@ -64,11 +89,13 @@ absl::Status PublishError(const std::string& queue, const absl::Status& status) 
 grpc::ServerUnaryReactor* EventBusService::Publish(grpc::CallbackServerContext* context,
                                                    const spine::v1::PublishRequest* request,
                                                    spine::v1::PublishResponse* response) {
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
-    return Reply(context, caller.status());
+  absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
+  if (!caller.ok()) return Reply(context, caller.status());
+  if (absl::Status allowed = MayPublish(policy_, *caller, *request); !allowed.ok()) {
+    return Reply(context, allowed);
   }
   absl::StatusOr<bus::PublishResult> result =
-      broker_.Publish(request->queue(), ToMessages(*request));
+      broker_.Publish(request->queue(), ToMessages(*request), caller->user_id);
   if (!result.ok()) return Reply(context, PublishError(request->queue(), result.status()));
   response->set_accepted(result->accepted);
   response->set_duplicates(result->duplicates);
@@ -79,10 +106,14 @@ grpc::ServerUnaryReactor* EventBusService::Publish(grpc::CallbackServerContext* 
 class EventBusService::PublishStreamReactor final
     : public grpc::ServerReadReactor<spine::v1::PublishRequest> {
  public:
-  PublishStreamReactor(bus::Broker& broker, spine::v1::PublishResponse* response)
-      : broker_(broker), response_(response) {}
+  PublishStreamReactor(bus::Broker& broker, const rpc::BusQueuePolicy& policy,
+                       spine::v1::PublishResponse* response)
+      : broker_(broker), policy_(policy), response_(response) {}
 
-  void Start() { StartRead(&request_); }
+  void Start(rpc::Caller caller) {
+    caller_ = std::move(caller);
+    StartRead(&request_);
+  }
   void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
 
   void OnReadDone(bool ok) override {
@@ -92,8 +123,11 @@ class EventBusService::PublishStreamReactor final
       response_->set_duplicates(duplicates_);
       return Finish(grpc::Status::OK);
     }
+    if (absl::Status allowed = MayPublish(policy_, caller_, request_); !allowed.ok()) {
+      return Finish(rpc::ToGrpcStatus(allowed));
+    }
     absl::StatusOr<bus::PublishResult> result =
-        broker_.Publish(request_.queue(), ToMessages(request_));
+        broker_.Publish(request_.queue(), ToMessages(request_), caller_.user_id);
     if (!result.ok())
       return Finish(rpc::ToGrpcStatus(PublishError(request_.queue(), result.status())));
     accepted_ += result->accepted;
@@ -105,7 +139,9 @@ class EventBusService::PublishStreamReactor final
 
  private:
   bus::Broker& broker_;
+  const rpc::BusQueuePolicy& policy_;
   spine::v1::PublishResponse* response_;
+  rpc::Caller caller_;  // set before the first read
   spine::v1::PublishRequest request_;
   // Only touched from OnReadDone, which gRPC never runs twice at once.
   int accepted_ = 0;
@@ -115,11 +151,11 @@ class EventBusService::PublishStreamReactor final
 grpc::ServerReadReactor<spine::v1::PublishRequest>* EventBusService::PublishStream(
     grpc::CallbackServerContext* context, spine::v1::PublishResponse* response) {
   // gRPC's callback API owns reactors this way: created here, deleted in OnDone.
-  auto* reactor = new PublishStreamReactor(broker_, response);
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+  auto* reactor = new PublishStreamReactor(broker_, policy_, response);
+  if (absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context); !caller.ok()) {
     reactor->Reject(caller.status());
   } else {
-    reactor->Start();
+    reactor->Start(*std::move(caller));
   }
   return reactor;
 }
@@ -135,8 +171,12 @@ class EventBusService::SubscribeReactor final
       public bus::DeliverySink,
       public std::enable_shared_from_this<SubscribeReactor> {
  public:
-  SubscribeReactor(bus::Broker& broker, std::string caller_name)
-      : broker_(broker), caller_name_(std::move(caller_name)) {}
+  SubscribeReactor(bus::Broker& broker, const rpc::BusQueuePolicy& policy,
+                   std::string caller_service, std::string caller_name)
+      : broker_(broker),
+        policy_(policy),
+        caller_service_(std::move(caller_service)),
+        caller_name_(std::move(caller_name)) {}
 
   // Keeps the reactor alive until OnDone and starts reading the consumer's requests.
   void Start(std::shared_ptr<SubscribeReactor> self) {
@@ -236,10 +276,15 @@ class EventBusService::SubscribeReactor final
       return absl::InvalidArgumentError(absl::StrCat("start.consumer: ", start.consumer().size(),
                                                      " characters, at most ", kMaxConsumerName));
     }
+    if (!policy_.MaySubscribe(start.queue(), caller_service_)) {
+      return absl::PermissionDeniedError(absl::StrCat("service '", caller_service_.substr(0, 64),
+                                                      "' may not subscribe to queue '",
+                                                      start.queue().substr(0, 128), "'"));
+    }
     const std::string consumer = start.consumer().empty() ? caller_name_ : start.consumer();
-    absl::StatusOr<bus::SubscriptionId> id =
-        broker_.Subscribe(start.queue(), consumer, start.credits(),
-                          absl::Milliseconds(start.ack_deadline_ms()), shared_from_this());
+    absl::StatusOr<bus::SubscriptionId> id = broker_.Subscribe(
+        start.queue(), consumer, start.credits(), absl::Milliseconds(start.ack_deadline_ms()),
+        shared_from_this(), caller_service_);
     if (!id.ok()) return id.status();
     bool ended = false;
     {
@@ -301,6 +346,8 @@ class EventBusService::SubscribeReactor final
   }
 
   bus::Broker& broker_;
+  const rpc::BusQueuePolicy& policy_;
+  const std::string caller_service_;  // the subscribing service's token subject
   const std::string caller_name_;
   std::shared_ptr<SubscribeReactor> self_;  // released in OnDone
   SubscribeRequest request_;                // the read in flight (one at a time)
@@ -316,8 +363,9 @@ class EventBusService::SubscribeReactor final
 grpc::ServerBidiReactor<SubscribeRequest, Delivery>* EventBusService::Subscribe(
     grpc::CallbackServerContext* context) {
   absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
-  auto reactor =
-      std::make_shared<SubscribeReactor>(broker_, caller.ok() ? caller->name : std::string());
+  auto reactor = std::make_shared<SubscribeReactor>(broker_, policy_,
+                                                    caller.ok() ? caller->user_id : std::string(),
+                                                    caller.ok() ? caller->name : std::string());
   SubscribeReactor* raw = reactor.get();
   if (!caller.ok()) {
     raw->Reject(std::move(reactor), caller.status());

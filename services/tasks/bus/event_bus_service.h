@@ -2,7 +2,8 @@
 // proto ⇄ broker types, and the Subscribe stream. It holds no queueing logic of its own.
 //
 // Subscribe is a bidirectional stream on the callback API. The first request must be `start`
-// (else INVALID_ARGUMENT); then the consumer sends credit / ack / nack / inProgress, and the
+// (else INVALID_ARGUMENT) and name a queue the caller may read (else PERMISSION_DENIED); then
+// the consumer sends credit / ack / nack / inProgress, and the
 // broker's deliveries are written to it one at a time in the order they come. The stream's write
 // queue is bounded by the subscription's credits (every queued delivery holds one). When the
 // stream ends for any reason — the client half-closes, cancels, its deadline passes, or the
@@ -19,6 +20,7 @@
 
 #include "libs/bus/broker.h"
 #include "libs/rpc/caller.h"
+#include "libs/rpc/service_access.h"
 #include "spine/v1/tasks.grpc.pb.h"
 
 namespace spine::tasks {
@@ -31,12 +33,17 @@ class EventBusService final : public spine::v1::EventBus::CallbackService {
   using AuditHook = std::function<void(const rpc::Caller& caller, const std::string& action,
                                        const std::string& detail)>;
 
+  // Queue permissions come from `policy` (by default the one declared on tasks.proto's EventBus).
   EventBusService(bus::Broker& broker, const rpc::Authenticator& authenticator,
-                  AuditHook audit = nullptr)
-      : broker_(broker), authenticator_(authenticator), audit_(std::move(audit)) {}
+                  AuditHook audit = nullptr,
+                  const rpc::BusQueuePolicy& policy = rpc::BusQueuePolicy::Declared())
+      : broker_(broker), authenticator_(authenticator), audit_(std::move(audit)), policy_(policy) {}
 
-  // Stores the request's messages (dedupe by messageId). RESOURCE_EXHAUSTED with ErrorInfo
-  // QUEUE_FULL {queue, retryAfterSeconds} when the queue is full; INVALID_ARGUMENT for bad input.
+  // Stores the request's messages (dedupe by messageId), stamped with the caller's service.
+  // PERMISSION_DENIED for a queue the caller may not publish to; on a replies-only queue
+  // INVALID_ARGUMENT for a message that answers no delivery, FAILED_PRECONDITION for one that
+  // answers a delivery the caller does not hold. RESOURCE_EXHAUSTED with ErrorInfo QUEUE_FULL
+  // {queue, retryAfterSeconds} when the queue is full; INVALID_ARGUMENT for bad input.
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const spine::v1::PublishRequest* request,
                                     spine::v1::PublishResponse* response) override;
@@ -63,6 +70,7 @@ class EventBusService final : public spine::v1::EventBus::CallbackService {
   bus::Broker& broker_;
   const rpc::Authenticator& authenticator_;
   const AuditHook audit_;
+  const rpc::BusQueuePolicy& policy_;
 };
 
 // The broker's answer to a publish as the wire status: a full queue gets ErrorInfo QUEUE_FULL

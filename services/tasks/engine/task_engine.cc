@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
 #include "libs/rpc/error_info.h"
 #include "services/tasks/engine/retry_policy.h"
@@ -249,10 +250,11 @@ void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
          });
 }
 
-absl::Status TaskEngine::OnStepResult(const spine::v1::StepResult& result) {
+absl::Status TaskEngine::OnStepResult(const spine::v1::StepResult& result,
+                                      const ResultOrigin& origin) {
   const ActivePtr run = Find(result.run_id());
   if (run == nullptr) return absl::OkStatus();  // finished, or not ours: nothing to do
-  return post_([this, run, result] {
+  return post_([this, run, result, origin] {
     Answers answers;
     {
       absl::MutexLock lock(&run->mu);
@@ -262,6 +264,20 @@ absl::Status TaskEngine::OnStepResult(const spine::v1::StepResult& result) {
       if (step.state() != Run::RUNNING || step.attempts() != result.attempt() ||
           run->state.has_retry_time()) {
         return;  // late or repeated: not the attempt in flight
+      }
+      const std::string job_id = JobFor(run->state, index).job_id();
+      const std::string executor = bus::ExecutorServiceOf(
+          run->state.definition().steps(index).has_llm() ? bus::kLlmStepKind
+                                                         : bus::kPluginStepKind);
+      if (result.job_id() != job_id || origin.in_reply_to != job_id ||
+          origin.publisher != executor) {
+        // Only the executor holding this attempt's job delivery may answer it.
+        log::Warn("step result refused: not from the executor of the job",
+                  {{"job", job_id},
+                   {"result_job", result.job_id().substr(0, 128)},
+                   {"in_reply_to", origin.in_reply_to.substr(0, 128)},
+                   {"publisher", origin.publisher.substr(0, 64)}});
+        return;
       }
       ClearTimer(*run);
       if (result.has_error()) {

@@ -76,9 +76,17 @@ class TaskEngine {
   // The run as stored, or as it is now if this engine is running it.
   absl::StatusOr<spine::v1::Run> Get(int64_t user_id, int64_t run_id);
 
-  // An executor's answer. RESOURCE_EXHAUSTED when it could not be taken now (the bus consumer
-  // then leaves it unacknowledged for redelivery).
-  absl::Status OnStepResult(const spine::v1::StepResult& result);
+  // Where a result came from, as the bus vouches for it (never as the result says).
+  struct ResultOrigin {
+    std::string publisher;    // the publishing service's token subject
+    std::string in_reply_to;  // the id of the job message whose delivery it answers
+  };
+
+  // An executor's answer. Taken only when it answers the attempt in flight and comes from the
+  // service that executes the step's kind, in reply to that attempt's job delivery: a result
+  // from anyone else (a forged one) is logged and dropped. RESOURCE_EXHAUSTED when it could not
+  // be taken now (the bus consumer then leaves it unacknowledged for redelivery).
+  absl::Status OnStepResult(const spine::v1::StepResult& result, const ResultOrigin& origin);
 
   // Picks up every unfinished run from the store (call once, at start).
   absl::Status Recover();

@@ -570,3 +570,94 @@ TEST_CASE("options out of range are refused") {
 
 }  // namespace
 }  // namespace spine::bus
+
+namespace spine::bus {
+namespace {
+
+Message Reply(const std::string& id, const std::string& delivery_id) {
+  Message message = Msg(id);
+  message.reply_to_delivery_id = delivery_id;
+  return message;
+}
+
+}  // namespace
+
+TEST_CASE("the broker stamps who published a message, whatever the message says") {
+  Fixture f;
+  Message message = Msg("m1");
+  message.publisher = "llm";
+  message.in_reply_to = "someone-elses-job";
+  REQUIRE(f.broker->Publish("q", {message}, "plugins").ok());
+  f.Subscribe("q", 1);
+  const std::vector<Delivery> got = f.sink->Take();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].message->publisher == "plugins");
+  CHECK(got[0].message->in_reply_to.empty());
+}
+
+TEST_CASE("a reply binds to the delivery its publisher holds, and to no other") {
+  Fixture f;
+  auto llm_sink = std::make_shared<RecordingSink>();
+  const absl::StatusOr<SubscriptionId> llm =
+      f.broker->Subscribe("jobs", "llm-1", 1, absl::ZeroDuration(), llm_sink, "llm");
+  REQUIRE(llm.ok());
+  REQUIRE(f.broker->Publish("jobs", {Msg("run1/0/1")}, "tasks").ok());
+  const std::vector<Delivery> jobs = llm_sink->Take();
+  REQUIRE(jobs.size() == 1);
+  const std::string delivery = jobs[0].delivery_id;
+
+  // Another service cannot answer it, nor can anyone answer a delivery that does not exist.
+  const absl::StatusOr<PublishResult> stolen =
+      f.broker->Publish("results", {Reply("run1/0/1/result", delivery)}, "plugins");
+  CHECK(stolen.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(f.broker->Publish("results", {Reply("x", "no-such-delivery")}, "llm").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  CHECK(f.broker->Publish("results", {Reply("x", delivery)}, "").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  // All or nothing: one bad reply refuses the batch.
+  CHECK(f.broker->Publish("results", {Msg("fine"), Reply("y", "nope")}, "llm").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+
+  // The holder can; the consumer learns which message it answers.
+  const absl::StatusOr<PublishResult> answered =
+      f.broker->Publish("results", {Reply("run1/0/1/result", delivery)}, "llm");
+  REQUIRE(answered.ok());
+  CHECK(answered->accepted == 1);
+  f.Subscribe("results", 10);
+  const std::vector<Delivery> results = f.sink->Take();
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].message->publisher == "llm");
+  CHECK(results[0].message->in_reply_to == "run1/0/1");
+  CHECK(results[0].message->reply_to_delivery_id.empty());
+
+  // Once acked, the delivery is no longer held: a late reply is refused.
+  REQUIRE(f.broker->Ack(*llm, delivery).ok());
+  CHECK(f.broker->Publish("results", {Reply("z", delivery)}, "llm").status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("a reply's id cannot shadow another publisher's reply to a different message") {
+  Fixture f;
+  auto llm_sink = std::make_shared<RecordingSink>();
+  auto plugin_sink = std::make_shared<RecordingSink>();
+  REQUIRE(f.broker->Subscribe("llm-jobs", "l", 1, absl::ZeroDuration(), llm_sink, "llm").ok());
+  REQUIRE(f.broker->Subscribe("plugin-jobs", "p", 1, absl::ZeroDuration(), plugin_sink, "plugins")
+              .ok());
+  REQUIRE(f.broker->Publish("llm-jobs", {Msg("victim")}, "tasks").ok());
+  REQUIRE(f.broker->Publish("plugin-jobs", {Msg("attacker")}, "tasks").ok());
+  const std::string victim = llm_sink->Take().at(0).delivery_id;
+  const std::string attacker = plugin_sink->Take().at(0).delivery_id;
+
+  // The attacker answers its own job under the victim's result id first...
+  REQUIRE(f.broker->Publish("results", {Reply("victim/result", attacker)}, "plugins")->accepted ==
+          1);
+  // ...and the victim's real result is still stored, not taken for a duplicate.
+  const absl::StatusOr<PublishResult> real =
+      f.broker->Publish("results", {Reply("victim/result", victim)}, "llm");
+  REQUIRE(real.ok());
+  CHECK(real->accepted == 1);
+  // The same reply again (a retried publish, or a redelivered job answered from a cache) is one.
+  CHECK(f.broker->Publish("results", {Reply("victim/result", victim)}, "llm")->duplicates == 1);
+}
+
+}  // namespace spine::bus

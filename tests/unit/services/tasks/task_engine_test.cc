@@ -177,7 +177,16 @@ struct Fixture {
     REQUIRE(run.ok());
     return *run;
   }
-  void Deliver(const StepResult& result) { REQUIRE(engine().OnStepResult(result).ok()); }
+  // As the bus hands it over: from the executor of the job's kind, in reply to the job.
+  void Deliver(const StepResult& result) {
+    std::string publisher = "plugins";
+    for (const StepJob& job : dispatcher.jobs) {
+      if (job.job_id() == result.job_id() && job.has_llm()) publisher = "llm";
+    }
+    REQUIRE(engine()
+                .OnStepResult(result, {.publisher = publisher, .in_reply_to = result.job_id()})
+                .ok());
+  }
 
   EngineOptions options;
   FakeClock clock;
@@ -218,6 +227,46 @@ TEST_CASE("a run goes step by step, templates rendered, to its output") {
   CHECK(done.steps(1).attempts() == 1);
   CHECK(done.has_finish_time());
   CHECK(f.engine().active_runs() == 0);
+}
+
+TEST_CASE("a result is taken only from the executor of the step, answering its job") {
+  Fixture f;
+  const Run run = f.Submit();
+  const StepJob draft = f.dispatcher.jobs[0];  // an LLM step
+  const StepResult forged = Success(draft, R"({"text": "pwned"})");
+  auto offer = [&](const StepResult& result, const std::string& publisher,
+                   const std::string& in_reply_to) {
+    REQUIRE(
+        f.engine().OnStepResult(result, {.publisher = publisher, .in_reply_to = in_reply_to}).ok());
+  };
+  // spine-plugins answering an LLM step; nobody; an answer to another job; a result whose body
+  // names this job while the bus says it answers another one.
+  offer(forged, "plugins", draft.job_id());
+  offer(forged, "", draft.job_id());
+  offer(forged, "llm", "");
+  offer(forged, "llm", absl::StrCat(run.id(), "/0/2"));
+  StepResult renamed = forged;
+  renamed.set_job_id("other/0/1");
+  offer(renamed, "llm", draft.job_id());
+  CHECK(f.dispatcher.jobs.size() == 1);
+  CHECK(f.store.Stored(run.id()).steps(0).state() == Run::RUNNING);
+
+  // The real one is taken.
+  offer(Success(draft, R"({"text": "short"})"), "llm", draft.job_id());
+  REQUIRE(f.dispatcher.jobs.size() == 2);
+  CHECK(f.store.Stored(run.id())
+            .steps(0)
+            .output()
+            .struct_value()
+            .fields()
+            .at("text")
+            .string_value() == "short");
+  // The plugin step answers only to spine-plugins.
+  const StepJob shout = f.dispatcher.jobs[1];
+  offer(Success(shout, R"("PWNED")"), "llm", shout.job_id());
+  CHECK(f.store.Stored(run.id()).state() == Run::RUNNING);
+  offer(Success(shout, R"("SHORT")"), "plugins", shout.job_id());
+  CHECK(f.store.Stored(run.id()).state() == Run::SUCCEEDED);
 }
 
 TEST_CASE("a retryable failure is retried after a growing, capped back-off") {
