@@ -110,6 +110,19 @@ const attacks = {
   // Only where the test copied a compiled addon beside this file (tests/sandbox/hostile_addon.cc).
   native: (input) => ({result: require('./addon.node').attempt(input.call)}),
   hugeOutput: () => 'y'.repeat(2 << 20),
+  // Slow but well-behaved: answers after `ms`.
+  sleep: (input) => new Promise((resolve) => setTimeout(() => resolve({result: 'slept'}), input.ms)),
+  // Answers at once, then burns CPU between invocations (a busy loop that still yields to the
+  // event loop, so the worker keeps answering).
+  spinAfterAnswer: () => {
+    const spin = () => {
+      const until = Date.now() + 5;
+      while (Date.now() < until) {}
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    return {result: 'spinning', pid: process.pid};
+  },
 };
 
 module.exports = async (input) => {
