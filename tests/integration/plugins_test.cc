@@ -47,9 +47,9 @@ std::string Bearer(const Constellation& stack, const std::string& id = "7") {
 
 HttpResult Invoke(const Constellation& stack, const std::string& plugin, const Json& body,
                   const std::string& user = "7") {
-  return HttpRequestTo(stack.http_port(), "POST", "/api/plugins/" + plugin + "/invoke",
-                       {{"Authorization", Bearer(stack, user)}, {"Content-Type", "application/json"}},
-                       body.dump());
+  return HttpRequestTo(
+      stack.http_port(), "POST", "/api/plugins/" + plugin + "/invoke",
+      {{"Authorization", Bearer(stack, user)}, {"Content-Type", "application/json"}}, body.dump());
 }
 
 HttpResult Get(const Constellation& stack, const std::string& path) {
@@ -301,7 +301,8 @@ TEST_CASE("hostile plugin attacks fail through the real service and hello-world 
   CHECK(Json::parse(status.body)["pluginSandboxAlive"] == true);
 }
 
-TEST_CASE("a plugin that keeps crashing for several users is disabled, then half-open, then ready") {
+TEST_CASE(
+    "a plugin that keeps crashing for several users is disabled, then half-open, then ready") {
   TempDir dir;
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
                       {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
@@ -408,12 +409,13 @@ TEST_CASE("a worker that burns CPU after answering is recycled and its CPU use s
   TempDir dir;
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
                       {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
-                       {"SPINE_PLUGINS_IDLE_CPU_BUDGET_MS", "500"},
+                       {"SPINE_PLUGINS_IDLE_CPU_BUDGET_MS", "300"},
                        {"SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", "3600000"},
                        {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
   StartStack(stack);
   const pid_t service = stack.process("plugins").pid();
-  const HttpResult answered = Invoke(stack, "hostile", {{"input", {{"attack", "spinAfterAnswer"}}}});
+  const HttpResult answered =
+      Invoke(stack, "hostile", {{"input", {{"attack", "spinAfterAnswer"}}}});
   INFO(answered.body);
   REQUIRE(answered.status == 200);
 
@@ -425,27 +427,36 @@ TEST_CASE("a worker that burns CPU after answering is recycled and its CPU use s
   const int64_t ticks_per_second = sysconf(_SC_CLK_TCK);
   for (const auto& [pid, process] : after) {
     auto earlier = before.find(pid);
-    if (earlier != before.end() &&
-        process.cpu_ticks - earlier->second.cpu_ticks >= ticks_per_second / 20) {
+    if (earlier != before.end() && process.cpu_ticks - earlier->second.cpu_ticks >= 2) {
       spinners.insert(pid);
     }
   }
   REQUIRE(!spinners.empty());
 
-  // Within a bounded time (well before its 5 s RLIMIT_CPU would end it), every spinner is
-  // killed and reaped, and the idle workers left use (next to) no CPU.
-  const absl::Time give_up = absl::Now() + absl::Milliseconds(3500);
-  bool stopped = false;
-  while (!stopped && absl::Now() < give_up) {
-    const std::map<pid_t, ProcessInfo> first = DescendantsOf(service);
-    absl::SleepFor(absl::Milliseconds(200));
-    const std::map<pid_t, ProcessInfo> second = DescendantsOf(service);
-    bool gone = true;
-    for (const pid_t pid : spinners) gone = gone && second.count(pid) == 0;
-    stopped = gone && TicksOf(second) - TicksOf(first) < ticks_per_second / 20;
+  // It is killed and reaped after a bounded amount of CPU (budget plus one check interval's
+  // worth; measured in CPU, not wall time, so a loaded machine does not change the verdict),
+  // long before its 5 s RLIMIT_CPU would end it; the idle workers left use (next to) no CPU.
+  std::map<pid_t, int64_t> last_ticks;
+  for (const pid_t pid : spinners) last_ticks[pid] = after.at(pid).cpu_ticks;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  bool gone = false;
+  while (!gone && absl::Now() < give_up) {
+    const std::map<pid_t, ProcessInfo> now = DescendantsOf(service);
+    gone = true;
+    for (const pid_t pid : spinners) {
+      auto found = now.find(pid);
+      if (found == now.end()) continue;
+      gone = false;
+      last_ticks[pid] = found->second.cpu_ticks;
+    }
+    if (!gone) absl::SleepFor(absl::Milliseconds(20));  // polling /proc; no push channel
   }
   INFO(stack.Log("plugins"));
-  CHECK(stopped);
+  CHECK(gone);
+  for (const auto& [pid, ticks] : last_ticks) CHECK(ticks < ticks_per_second * 2);
+  const std::map<pid_t, ProcessInfo> first = DescendantsOf(service);
+  absl::SleepFor(absl::Milliseconds(300));  // a measuring window
+  CHECK(TicksOf(DescendantsOf(service)) - TicksOf(first) < ticks_per_second / 20);
   // A fresh worker answers on demand.
   const HttpResult again = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}});
   CHECK(again.status == 200);

@@ -123,23 +123,76 @@ Worker::Worker(sandbox::SandboxedProcess process, const LoadedPlugin& plugin)
 
 Worker::~Worker() = default;  // SandboxedProcess kills and reaps
 
-absl::Duration Worker::CpuTime() const {
-  std::ifstream in(absl::StrCat("/proc/", process_.pid(), "/stat"));
+namespace {
+
+// The fields of /proc/<pid>/stat after the command name (field 3, the state, comes first), or
+// empty when the process is gone.
+std::vector<std::string> StatFields(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
   std::stringstream contents;
   contents << in.rdbuf();
   const std::string stat = contents.str();
   const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return absl::ZeroDuration();
-  // Fields after the command name start at field 3 (state); utime and stime are 14 and 15.
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
-  double utime = 0;
-  double stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return absl::ZeroDuration();
+  if (close == std::string::npos || close + 2 >= stat.size()) return {};
+  return absl::StrSplit(stat.substr(close + 2), ' ');
+}
+
+// Clock ticks of fields `first`..`last` (1-based, as proc(5) numbers them) of `fields`.
+double Ticks(const std::vector<std::string>& fields, size_t first, size_t last) {
+  double sum = 0;
+  for (size_t field = first; field <= last; ++field) {
+    double value = 0;
+    if (field - 3 < fields.size() && absl::SimpleAtod(fields[field - 3], &value)) sum += value;
   }
-  const long ticks = sysconf(_SC_CLK_TCK);
-  return absl::Seconds((utime + stime) / static_cast<double>(ticks > 0 ? ticks : 100));
+  return sum;
+}
+
+absl::Duration FromTicks(double ticks) {
+  const long per_second = sysconf(_SC_CLK_TCK);
+  return absl::Seconds(ticks / static_cast<double>(per_second > 0 ? per_second : 100));
+}
+
+// The children of every thread of `pid` (a thread may have started some).
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code error;
+  const std::filesystem::path tasks = absl::StrCat("/proc/", pid, "/task");
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::ifstream in(task.path() / "children");
+    int64_t child = 0;
+    while (in >> child) children.push_back(static_cast<pid_t>(child));
+  }
+  return children;
+}
+
+}  // namespace
+
+absl::Duration Worker::CpuTime() const {
+  return FromTicks(Ticks(StatFields(process_.pid()), 14, 15));  // utime, stime
+}
+
+absl::Duration Worker::TreeCpuTime() const {
+  // utime, stime, cutime, cstime of each: the dead children a process reaped count in its own.
+  // Bounded, so a process tree that keeps changing cannot keep this loop going.
+  constexpr size_t kMostProcesses = 4096;
+  double ticks = 0;
+  std::vector<pid_t> pending = {process_.pid()};
+  for (size_t seen = 0; !pending.empty() && seen < kMostProcesses; ++seen) {
+    const pid_t pid = pending.back();
+    pending.pop_back();
+    ticks += Ticks(StatFields(pid), 14, 17);
+    for (const pid_t child : ChildrenOf(pid)) pending.push_back(child);
+  }
+  return FromTicks(ticks);
+}
+
+WorkerFactory RealWorkers(WorkerOptions options) {
+  return [options = std::move(options)](
+             const LoadedPlugin& plugin) -> absl::StatusOr<std::unique_ptr<PluginWorker>> {
+    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(plugin, options);
+    if (!worker.ok()) return worker.status();
+    return std::unique_ptr<PluginWorker>(*std::move(worker));
+  };
 }
 
 void Worker::DrainStderr() {
@@ -287,6 +340,33 @@ absl::StatusOr<std::string> Worker::ReadLine(absl::Time deadline, int cancel_fd,
 
 bool Worker::IdleAndClean() {
   if (!usable_) return false;
+  if (!ready_) {
+    // A fresh worker announces itself ({"ready":true}) before its first invocation: take that
+    // line here, so a worker started ahead of demand does not look like one with stray output.
+    constexpr size_t kMostHello = 16 * 1024;
+    std::array<char, 4096> buf{};
+    for (;;) {
+      const ssize_t n = read(process_.stdout_fd(), buf.data(), buf.size());
+      if (n > 0) {
+        stdout_buffer_.append(buf.data(), static_cast<size_t>(n));
+        if (stdout_buffer_.size() <= kMostHello) continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || (n < 0 && errno != EAGAIN) || stdout_buffer_.size() > kMostHello) {
+        (void)EndWith(absl::OkStatus());  // gone, or more than a hello
+        return false;
+      }
+      break;
+    }
+    const size_t newline = stdout_buffer_.find('\n');
+    if (newline == std::string::npos) return true;  // still starting
+    if (!ParseHello(plugin_name_, stdout_buffer_.substr(0, newline)).ok()) {
+      (void)EndWith(absl::OkStatus());
+      return false;
+    }
+    stdout_buffer_.erase(0, newline + 1);
+    ready_ = true;
+  }
   pollfd pfd{process_.stdout_fd(), POLLIN, 0};
   // Anything readable between invocations (stray output or end of file) taints the worker.
   if (!stdout_buffer_.empty() || poll(&pfd, 1, 0) != 0) {

@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/plugins/host/manifest.h"
+#include "services/plugins/host/plugin_worker.h"
 #include "services/plugins/host/worker_protocol.h"
 #include "services/plugins/sandbox/sandbox.h"
 
@@ -34,15 +35,7 @@ struct WorkerOptions {
   bool use_namespaces = true;
 };
 
-struct InvokeResult {
-  // The output as JSON text, or the error: UNKNOWN with reason PLUGIN_ERROR, PLUGIN_CRASHED,
-  // PLUGIN_BAD_OUTPUT or SANDBOX_VIOLATION; DEADLINE_EXCEEDED; CANCELLED; UNAVAILABLE
-  // (SANDBOX_UNAVAILABLE) or INTERNAL when no worker could be started.
-  absl::StatusOr<std::string> output = absl::UnknownError("not run");
-  std::vector<std::string> logs{};
-};
-
-class Worker {
+class Worker final : public PluginWorker {
  public:
   // Spawns the process; it loads the plugin while the first Invoke is already on its way.
   // UNAVAILABLE (SANDBOX_UNAVAILABLE) when the kernel lacks the sandbox; INTERNAL otherwise.
@@ -51,21 +44,21 @@ class Worker {
 
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
-  // Kills and reaps the process if it is still there.
-  ~Worker();
+  // Kills and reaps the process (its process group and PID namespace) if it is still there.
+  ~Worker() override;
 
-  // Sends `input_json` (one JSON value on one line) and waits for the answer until `deadline`
-  // (then DEADLINE_EXCEEDED and the worker is killed) or until `cancel_fd` (-1: none) is
-  // readable (CANCELLED, killed too).
-  InvokeResult Invoke(absl::string_view input_json, absl::Time deadline, int cancel_fd);
-
-  // False once the worker failed in any way; it must then be dropped.
-  bool usable() const { return usable_; }
-  // Whether it has idled cleanly: no stray output and still running. Checked before reuse.
-  bool IdleAndClean();
-  int invocations() const { return invocations_; }
-  // CPU time the process has used so far (its RLIMIT_CPU counts over its whole life).
-  absl::Duration CpuTime() const;
+  // PluginWorker. The deadline is compared with absl::Now(): the real clock.
+  InvokeResult Invoke(absl::string_view input_json, absl::Time deadline, int cancel_fd) override;
+  bool usable() const override { return usable_; }
+  bool IdleAndClean() override;
+  int invocations() const override { return invocations_; }
+  // From /proc/<pid>/stat: utime + stime.
+  absl::Duration CpuTime() const override;
+  // The process's utime + stime + cutime + cstime, plus the same of every live descendant
+  // (found through /proc/<pid>/task/<tid>/children). In its own PID namespace an orphan is
+  // reparented to the worker, so nothing it starts escapes the count; without namespaces (tests
+  // only) a double-forked orphan would.
+  absl::Duration TreeCpuTime() const override;
   pid_t pid() const { return process_.pid(); }
   const std::string& layers() const { return process_.layers(); }
 
@@ -93,6 +86,9 @@ class Worker {
   int invocations_ = 0;
   uint64_t next_id_ = 1;
 };
+
+// The real workers, started with `options`.
+WorkerFactory RealWorkers(WorkerOptions options);
 
 // Builds the SandboxSpec a worker of `plugin` runs under (exposed for the tests), after
 // creating its writable directories (owned by the sandbox uid; symlinks refused).
