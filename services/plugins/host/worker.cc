@@ -343,7 +343,7 @@ bool Worker::IdleAndClean() {
   if (!ready_) {
     // A fresh worker announces itself ({"ready":true}) before its first invocation: take that
     // line here, so a worker started ahead of demand does not look like one with stray output.
-    constexpr size_t kMostHello = 16 * 1024;
+    constexpr size_t kMostHello = size_t{16} * 1024;
     std::array<char, 4096> buf{};
     for (;;) {
       const ssize_t n = read(process_.stdout_fd(), buf.data(), buf.size());

@@ -168,6 +168,7 @@ TEST_CASE("a user refused by its own circuit does not take the plugin's trial") 
   FakeClock clock;
   CircuitBreaker breaker(Options(/*users=*/1), clock);
   std::vector<Ticket> stragglers;  // b's, admitted before the circuits open
+  stragglers.reserve(5);
   for (int i = 0; i < 5; ++i) stragglers.push_back(Admit(breaker, "b"));
   for (int i = 0; i < 5; ++i) Crash(breaker, "a");
   clock.Advance(absl::Seconds(20));
