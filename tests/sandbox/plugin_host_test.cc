@@ -3,13 +3,13 @@
 // hello-world keeps answering; no worker is ever left as a zombie.
 #include "services/plugins/host/plugin_host.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -346,7 +346,7 @@ std::string ReadAll(const std::string& path) {
 // must be `name`) and, where built, the compiled addon beside it. Returns the folder.
 std::string HostileCopy(const testing::TempDir& dir, const std::string& name,
                         const std::string& manifest) {
-  const std::string folder = dir.path() + "/" + name;
+  std::string folder = dir.path() + "/" + name;
   REQUIRE(mkdir(folder.c_str(), 0755) == 0);
   dir.WriteFile(name + "/plugin.json", manifest, 0644);
   dir.WriteFile(name + "/index.js",
@@ -450,8 +450,9 @@ TEST_CASE("a plugin with a declared port reaches no other port with MPTCP or SCT
         Output(Attack(*host, {{"attack", "native"}, {"call", call}, {"port", target.port()}}));
     CHECK(result["result"] == "EPERM");
   }
-  CHECK(Output(Attack(*host, {{"attack", "native"}, {"call", "tcp"}, {"port", target.port()}}))
-            ["result"] == "EACCES");  // plain TCP meets Landlock's port rule
+  CHECK(Output(Attack(
+            *host, {{"attack", "native"}, {"call", "tcp"}, {"port", target.port()}}))["result"] ==
+        "EACCES");  // plain TCP meets Landlock's port rule
   CHECK(Output(Attack(*host, {{"attack", "native"}, {"call", "listen"}}))["result"] == "EPERM");
   CHECK_FALSE(target.Accepted());
 }
@@ -510,8 +511,8 @@ TEST_CASE("a plugin folder with a hard link or a foreign owner is refused, the o
     one.push_back(std::move(p));
     auto host = PluginHost::Create(std::move(one), HostOptions{}, RealClock::Instance());
     REQUIRE(host.ok());
-    CHECK(Output(Attack(**host, {{"attack", "readFile"}, {"path", linked + "/linked.txt"}}))
-              ["result"] != "ok");
+    CHECK(Output(Attack(**host, {{"attack", "readFile"},
+                                 {"path", linked + "/linked.txt"}}))["result"] != "ok");
   }
 
   // A file owned by someone else (here: the sandbox's own uid) is refused as well.
@@ -531,9 +532,9 @@ TEST_CASE("a plugin that fills its data dir past the quota is stopped with a cle
   ManifestBounds bounds;
   bounds.data_dir = dir.path() + "/data/plugins";
   bounds.data_quota_bytes = uint64_t{1} << 20;
-  auto host = HostOf({SPINE_SOURCE_DIR "/plugins/hello-world",
-                      SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile"},
-                     bounds);
+  auto host = HostOf(
+      {SPINE_SOURCE_DIR "/plugins/hello-world", SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile"},
+      bounds);
   const std::string own = bounds.data_dir + "/hostile";
   const std::vector<std::string> own_dirs = {own};
 
@@ -545,13 +546,10 @@ TEST_CASE("a plugin that fills its data dir past the quota is stopped with a cle
   REQUIRE(unlink((own + "/one").c_str()) == 0);
 
   // Many files: the worker is stopped, and well before it wrote 64 MiB.
-  const InvokeResult filled = Attack(*host,
-                                     {{"attack", "fill"},
-                                      {"dir", own},
-                                      {"chunkKB", 64},
-                                      {"totalKB", 64 * 1024},
-                                      {"pauseMs", 5}},
-                                     absl::Seconds(20));
+  const InvokeResult filled = Attack(
+      *host,
+      {{"attack", "fill"}, {"dir", own}, {"chunkKB", 64}, {"totalKB", 64 * 1024}, {"pauseMs", 5}},
+      absl::Seconds(20));
   INFO(filled.output.status());
   CHECK(filled.output.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(ReasonOf(filled.output.status()) == "PLUGIN_QUOTA_EXCEEDED");

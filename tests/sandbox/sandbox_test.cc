@@ -241,13 +241,13 @@ std::string AddonScript(const std::string& path,
                         const std::vector<std::pair<std::string, int>>& attempts) {
   std::string calls;
   for (const auto& [call, port] : attempts) absl::StrAppend(&calls, "['", call, "',", port, "],");
-  return absl::StrCat("const m = {exports: {}};"
-                      "try { process.dlopen(m, '",
-                      path,
-                      "'); } catch (e) { console.log('load: ' + e.message); process.exit(0); }"
-                      "for (const [call, port] of [",
-                      calls,
-                      "]) console.log(call + ' ' + port + ': ' + m.exports.attempt(call, port));");
+  return absl::StrCat(
+      "const m = {exports: {}};"
+      "try { process.dlopen(m, '",
+      path,
+      "'); } catch (e) { console.log('load: ' + e.message); process.exit(0); }"
+      "for (const [call, port] of [",
+      calls, "]) console.log(call + ' ' + port + ': ' + m.exports.attempt(call, port));");
 }
 
 TEST_CASE("native code reaches no port past Landlock's TCP rule: MPTCP, SCTP, fast open, listen") {
@@ -255,14 +255,13 @@ TEST_CASE("native code reaches no port past Landlock's TCP rule: MPTCP, SCTP, fa
   Listener other;
   // The issue's attack: any declared port lets inet stream sockets through seccomp, and
   // Landlock's port rule covers TCP only.
-  SandboxSpec spec = NodeSpec(AddonScript(
-      SPINE_HOSTILE_ADDON, {{"tcp", allowed.port()},
-                            {"tcp", other.port()},
-                            {"mptcp", other.port()},
-                            {"mptcp", allowed.port()},
-                            {"sctp", other.port()},
-                            {"fastopen", other.port()},
-                            {"listen", 0}}));
+  SandboxSpec spec = NodeSpec(AddonScript(SPINE_HOSTILE_ADDON, {{"tcp", allowed.port()},
+                                                                {"tcp", other.port()},
+                                                                {"mptcp", other.port()},
+                                                                {"mptcp", allowed.port()},
+                                                                {"sctp", other.port()},
+                                                                {"fastopen", other.port()},
+                                                                {"listen", 0}}));
   spec.read_only_paths.emplace_back(SPINE_HOSTILE_ADDON);
   spec.connect_ports = {static_cast<uint16_t>(allowed.port())};
   RunResult r = Run(spec);

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <array>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -164,13 +164,12 @@ absl::Status CheckFolderFiles(const std::string& folder) {
       const std::string name = entry.path().filename().string();
       const std::string child = relative.empty() ? name : absl::StrCat(relative, "/", name);
       if (++seen > kMaxFolderEntries) {
-        return FieldError("plugin folder", absl::StrCat("more than ", kMaxFolderEntries,
-                                                        " files and directories"));
+        return FieldError("plugin folder",
+                          absl::StrCat("more than ", kMaxFolderEntries, " files and directories"));
       }
       struct stat st {};
       if (lstat(entry.path().c_str(), &st) != 0) {
-        return FieldError("plugin folder",
-                          absl::StrCat(Shown(child), ": ", std::strerror(errno)));
+        return FieldError("plugin folder", absl::StrCat(Shown(child), ": ", std::strerror(errno)));
       }
       if (st.st_dev != top.st_dev) {
         return FieldError("plugin folder",
@@ -179,8 +178,8 @@ absl::Status CheckFolderFiles(const std::string& folder) {
       if (st.st_uid != service_uid && st.st_uid != 0) {
         return FieldError("plugin folder",
                           absl::StrCat(Shown(child), " is owned by uid ", st.st_uid,
-                                       "; plugin files must belong to root or to uid ",
-                                       service_uid, " (this service)"));
+                                       "; plugin files must belong to root or to uid ", service_uid,
+                                       " (this service)"));
       }
       if (S_ISDIR(st.st_mode)) {
         pending.push_back(child);

@@ -171,8 +171,9 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Start(const LoadedPlugin& plugin
       worker->quota_limit_ =
           std::max(worker->quota_bytes_, DataDirUsage(worker->write_paths_, UINT64_MAX));
     }
-    worker->watcher_ = std::thread(
-        [raw = worker.get(), interval = options.quota_check_interval] { raw->WatchQuota(interval); });
+    worker->watcher_ = std::thread([raw = worker.get(), interval = options.quota_check_interval] {
+      raw->WatchQuota(interval);
+    });
   }
   return worker;
 }
@@ -232,10 +233,10 @@ bool Worker::RefreshFileSizeLimit() {
 
 absl::Status Worker::QuotaExceeded() const {
   return rpc::WithErrorInfo(
-      absl::ResourceExhaustedError(absl::StrCat(
-          "plugin '", plugin_name_, "' took its data directory to at least ",
-          over_quota_usage_.load(), " bytes, over its quota of ", quota_bytes_,
-          " bytes (SPINE_PLUGINS_DATA_QUOTA_MB); its worker was stopped")),
+      absl::ResourceExhaustedError(
+          absl::StrCat("plugin '", plugin_name_, "' took its data directory to at least ",
+                       over_quota_usage_.load(), " bytes, over its quota of ", quota_bytes_,
+                       " bytes (SPINE_PLUGINS_DATA_QUOTA_MB); its worker was stopped")),
       kPluginQuotaExceeded, {{"plugin", plugin_name_}});
 }
 

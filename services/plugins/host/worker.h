@@ -58,14 +58,14 @@ struct InvokeResult {
 };
 
 // The data quota: a worker with write paths runs with RLIMIT_FSIZE at most what is left of
-// its plugin's quota when it starts and when it is reused (IdleAndClean), and the host measures the data dirs (DataDirUsage) every
-// quota_check_interval from a watcher thread, idle or not, and after every answer. Once they
-// hold more than the quota — or, for a plugin already over it, more than the least it has been
-// seen to hold since the worker started — the worker is killed (its whole PID namespace) and
-// the invocation running on it, if any, answers RESOURCE_EXHAUSTED (PLUGIN_QUOTA_EXCEEDED).
-// Overshoot is bounded by what one worker can write in one interval. There is no kernel quota
-// to lean on: project quotas need root and a prepared filesystem, and the filesystems a user
-// namespace may mount (tmpfs) do not persist.
+// its plugin's quota when it starts and when it is reused (IdleAndClean), and the host measures the
+// data dirs (DataDirUsage) every quota_check_interval from a watcher thread, idle or not, and after
+// every answer. Once they hold more than the quota — or, for a plugin already over it, more than
+// the least it has been seen to hold since the worker started — the worker is killed (its whole PID
+// namespace) and the invocation running on it, if any, answers RESOURCE_EXHAUSTED
+// (PLUGIN_QUOTA_EXCEEDED). Overshoot is bounded by what one worker can write in one interval. There
+// is no kernel quota to lean on: project quotas need root and a prepared filesystem, and the
+// filesystems a user namespace may mount (tmpfs) do not persist.
 class Worker {
  public:
   // Spawns the process; it loads the plugin while the first Invoke is already on its way.

@@ -1,9 +1,9 @@
 #include "services/plugins/sandbox/seccomp_filter.h"
 
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -119,15 +119,15 @@ absl::StatusOr<std::vector<sock_filter>> BuildSeccompProgram(const SeccompPolicy
       // set is denied as well (it is > IPPROTO_TCP or matches no allowed value).
       for (scmp_datum_t type = 0; type <= 0xf; ++type) {
         if (type == SOCK_STREAM) continue;
-        SPINE_RETURN_IF_ERROR(
-            Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
+        SPINE_RETURN_IF_ERROR(Rule(
+            c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
       }
       for (scmp_datum_t protocol = 1; protocol < IPPROTO_TCP; ++protocol) {
         SPINE_RETURN_IF_ERROR(
             Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(2, SCMP_CMP_EQ, protocol)}));
       }
-      SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socket",
-                                 {Arg(0, SCMP_CMP_EQ, fam), Arg(2, SCMP_CMP_GT, IPPROTO_TCP)}));
+      SPINE_RETURN_IF_ERROR(
+          Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(2, SCMP_CMP_GT, IPPROTO_TCP)}));
       // socketpair has no inet families (EOPNOTSUPP); refused here all the same.
       SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socketpair", {Arg(0, SCMP_CMP_EQ, fam)}));
       continue;
@@ -144,8 +144,8 @@ absl::StatusOr<std::vector<sock_filter>> BuildSeccompProgram(const SeccompPolicy
   SPINE_RETURN_IF_ERROR(Rule(c, eperm, "listen"));
   // TCP Fast Open connects from sendto/sendmsg, past the connect() hook Landlock's port rule
   // sits on.
-  for (const auto& [name, flags_arg] : {std::pair{"sendto", 3U}, std::pair{"sendmsg", 2U},
-                                         std::pair{"sendmmsg", 3U}}) {
+  for (const auto& [name, flags_arg] :
+       {std::pair{"sendto", 3U}, std::pair{"sendmsg", 2U}, std::pair{"sendmmsg", 3U}}) {
     SPINE_RETURN_IF_ERROR(
         Rule(c, eperm, name, {Arg(flags_arg, SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN)}));
   }
