@@ -37,6 +37,8 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
   ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_CONCURRENCY", "SPINE_PLUGINS_MAX_CONCURRENCY", 2, 16,
             256, &b.defaults.concurrency, &b.ceilings.concurrency);
   b.data_dir = config.common.data_dir + "/plugins";
+  b.data_quota_bytes =
+      static_cast<uint64_t>(reader.Int("SPINE_PLUGINS_DATA_QUOTA_MB", 64, 1, 1048576)) << 20;
   config.queue_limit = reader.Int("SPINE_PLUGINS_QUEUE_LIMIT", 64, 0, 100000);
   config.user_queue_limit = reader.Int("SPINE_PLUGINS_USER_QUEUE_LIMIT", 16, 0, 100000);
   config.recycle_after = reader.Int("SPINE_PLUGINS_RECYCLE_AFTER", 1000, 1, 100000000);

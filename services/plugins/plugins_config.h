@@ -15,7 +15,8 @@ struct PluginsConfig {
   std::string plugins_dir{};  // SPINE_PLUGINS_DIR: one folder per plugin
   std::string node_binary{};  // SPINE_PLUGINS_NODE: the Node.js the workers run
   // SPINE_PLUGINS_DEFAULT_* and SPINE_PLUGINS_MAX_*: what a manifest's limits default to and may
-  // ask for at most; the data dir plugins may write under is SPINE_DATA_DIR/plugins.
+  // ask for at most; the data dir plugins may write under is SPINE_DATA_DIR/plugins, each
+  // plugin's part of it at most SPINE_PLUGINS_DATA_QUOTA_MB.
   ManifestBounds bounds{};
   int64_t queue_limit = 0;         // SPINE_PLUGINS_QUEUE_LIMIT: waiting invocations per plugin
   int64_t user_queue_limit = 0;    // SPINE_PLUGINS_USER_QUEUE_LIMIT: ... per user and plugin

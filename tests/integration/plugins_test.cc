@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
@@ -145,7 +147,98 @@ void StartStack(Constellation& stack) {
   }
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
 }  // namespace
+
+#ifdef SPINE_HOSTILE_ADDON
+TEST_CASE(
+    "MPTCP, dlopen of written code, hard links and a full data dir fail through the service") {
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string plugins = dir.path() + "/plugins";
+  REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
+  REQUIRE(symlink(SPINE_SOURCE_DIR "/plugins/hello-world", (plugins + "/hello-world").c_str()) ==
+          0);
+  const std::string index = ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/index.js");
+  const std::string addon = ReadAll(SPINE_HOSTILE_ADDON);
+  REQUIRE(!addon.empty());
+  // hostile-net: the issue's plugin, any port declared, a native object in its folder.
+  REQUIRE(mkdir((plugins + "/hostile-net").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/hostile-net/plugin.json",
+                R"({"name":"hostile-net","version":"0.0.1","runtime":"node","entry":"index.js",)"
+                R"("permissions":{"fs":{"write":["."]},"network":{"connectPorts":[443]},)"
+                R"("limits":{"timeoutMs":20000,"memoryMB":64}}})",
+                0644);
+  dir.WriteFile("plugins/hostile-net/index.js", index, 0644);
+  dir.WriteFile("plugins/hostile-net/addon.node", addon, 0644);
+  // hostile: a hard link in its folder to a world-readable file elsewhere.
+  const std::string secret = dir.WriteFile("secret", "host secret", 0644);
+  REQUIRE(mkdir((plugins + "/hostile").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/hostile/plugin.json",
+                ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/plugin.json"), 0644);
+  dir.WriteFile("plugins/hostile/index.js", index, 0644);
+  REQUIRE(link(secret.c_str(), (plugins + "/hostile/linked.txt").c_str()) == 0);
+
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", plugins},
+                       {"SPINE_PLUGINS_DATA_QUOTA_MB", "1"},
+                       {"SPINE_PLUGINS_BREAKER_CRASHES", "1000"},
+                       {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  // The sandbox's uid must be able to walk to its data dir, as with a real SPINE_DATA_DIR.
+  REQUIRE(chmod((stack.data_dir() + "/..").c_str(), 0755) == 0);
+  REQUIRE(chmod(stack.data_dir().c_str(), 0755) == 0);
+  auto attack = [&](const std::string& plugin, const Json& input) {
+    return Invoke(stack, plugin, {{"input", input}, {"timeoutMs", 20000}});
+  };
+
+  // MPTCP (and SCTP) to the gateway and to spine-storage's gRPC port.
+  const std::string storage = stack.GrpcAddress("storage");
+  const int storage_port = std::stoi(storage.substr(storage.rfind(':') + 1));
+  for (const int port : {stack.http_port(), storage_port}) {
+    for (const char* call : {"mptcp", "sctp"}) {
+      INFO(call << " to " << port);
+      const HttpResult r =
+          attack("hostile-net", {{"attack", "native"}, {"call", call}, {"port", port}});
+      REQUIRE(r.status == 200);
+      CHECK(Json::parse(r.body)["output"]["result"] == "EPERM");
+    }
+  }
+  // Pure JavaScript writes the object into its data dir and dlopen()s it.
+  const std::string own = stack.data_dir() + "/plugins/hostile-net";
+  const HttpResult loaded = attack("hostile-net", {{"attack", "dlopenWritten"},
+                                                   {"object", absl::Base64Escape(addon)},
+                                                   {"path", own + "/planted.node"},
+                                                   {"call", "mptcp"},
+                                                   {"port", stack.http_port()}});
+  INFO(loaded.body);
+  REQUIRE(loaded.status == 200);
+  CHECK(Json::parse(loaded.body)["output"]["result"] == "refused");
+
+  // The hard-linked plugin was refused at load; the others loaded.
+  const HttpResult linked =
+      attack("hostile", {{"attack", "readFile"}, {"path", plugins + "/hostile/linked.txt"}});
+  CHECK(linked.status == 404);
+  CHECK(linked.body.find("host secret") == std::string::npos);
+  CHECK(absl::StrContains(stack.Log("plugins"), "has 2 hard links"));
+
+  // Over the 1 MiB quota: a clear error for that invocation, nothing else affected.
+  const HttpResult filled = attack(
+      "hostile-net",
+      {{"attack", "fill"}, {"dir", own}, {"chunkKB", 64}, {"totalKB", 64 * 1024}, {"pauseMs", 5}});
+  CHECK(filled.status == 429);
+  CHECK(Reason(filled) == "PLUGIN_QUOTA_EXCEEDED");
+  HelloWorldStillAnswers(stack);
+  const HttpResult echo = attack("hostile-net", {{"attack", "echo"}, {"x", 1}});
+  CHECK(echo.status == 200);
+}
+#endif
 
 TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors follow API.md") {
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"});
