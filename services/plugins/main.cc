@@ -80,10 +80,13 @@ int Run(spine::plugins::PluginsConfig config) {
   HostOptions options;
   options.worker.node_binary = config.node_binary;
   options.queue_limit = static_cast<int>(config.queue_limit);
+  options.user_queue_limit = static_cast<int>(config.user_queue_limit);
   options.recycle_after = static_cast<int>(config.recycle_after);
+  options.idle_cpu_budget = absl::Milliseconds(config.idle_cpu_budget_ms);
   options.breaker.crashes = static_cast<int>(config.breaker_crashes);
   options.breaker.window = absl::Milliseconds(config.breaker_window_ms);
   options.breaker.open_for = absl::Milliseconds(config.breaker_open_ms);
+  options.breaker.users = static_cast<int>(config.breaker_users);
   auto host = PluginHost::Create(std::move(plugins), options, clock);
   if (!host.ok()) {
     Error("refusing to start", {{"error", std::string(host.status().message())}});

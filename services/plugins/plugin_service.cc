@@ -259,6 +259,7 @@ grpc::ServerUnaryReactor* PluginService::InvokePlugin(grpc::CallbackServerContex
     reactor->Reject(invocation.status());
     return reactor;
   }
+  invocation->user_id = caller->user_id;  // fairness and the per-user breaker
   reactor->Start(host_, *std::move(invocation), response);
   return reactor;
 }

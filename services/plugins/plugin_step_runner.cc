@@ -21,6 +21,7 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
   absl::StatusOr<Invocation> invocation =
       PluginService::Validate(request, host_, InvokeLimits{}, bus::DeadlineOf(job), absl::Now());
   if (!invocation.ok()) return done(invocation.status());
+  invocation->user_id = absl::StrCat(job.user_id());  // the run's owner: fairness, breaker
 
   const std::string& job_id = job.job_id();
   running_.Begin(job_id);

@@ -37,11 +37,16 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
   ReadLimit(reader, "SPINE_PLUGINS_DEFAULT_CONCURRENCY", "SPINE_PLUGINS_MAX_CONCURRENCY", 2, 16,
             256, &b.defaults.concurrency, &b.ceilings.concurrency);
   b.data_dir = config.common.data_dir + "/plugins";
+  b.data_quota_bytes =
+      static_cast<uint64_t>(reader.Int("SPINE_PLUGINS_DATA_QUOTA_MB", 64, 1, 1048576)) << 20;
   config.queue_limit = reader.Int("SPINE_PLUGINS_QUEUE_LIMIT", 64, 0, 100000);
+  config.user_queue_limit = reader.Int("SPINE_PLUGINS_USER_QUEUE_LIMIT", 16, 0, 100000);
   config.recycle_after = reader.Int("SPINE_PLUGINS_RECYCLE_AFTER", 1000, 1, 100000000);
+  config.idle_cpu_budget_ms = reader.Int("SPINE_PLUGINS_IDLE_CPU_BUDGET_MS", 200, 0, 3600000);
   config.breaker_crashes = reader.Int("SPINE_PLUGINS_BREAKER_CRASHES", 5, 1, 1000000);
   config.breaker_window_ms = reader.Int("SPINE_PLUGINS_BREAKER_WINDOW_MS", 60000, 1, 86400000);
   config.breaker_open_ms = reader.Int("SPINE_PLUGINS_BREAKER_OPEN_MS", 30000, 1, 86400000);
+  config.breaker_users = reader.Int("SPINE_PLUGINS_BREAKER_USERS", 3, 1, 1000000);
   config.self_test_interval_ms =
       reader.Int("SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", 10000, 100, 3600000);
   // The audit log (spine-storage) and the event bus (spine-tasks) are reached with this token.

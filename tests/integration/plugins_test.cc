@@ -1,13 +1,26 @@
 // spine-plugins through the real gateway and plugins binaries: hello-world over HTTP and gRPC,
 // list and get, the error codes of API.md, and the hostile test plugin
-// (tests/sandbox/plugins/hostile) failing every attack while hello-world keeps answering.
+// (tests/sandbox/plugins/hostile) failing every attack while hello-world keeps answering: a
+// worker burning CPU between calls is recycled, one user's flood or crashes do not lock the
+// others out.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
@@ -28,15 +41,17 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Bearer(const Constellation& stack) {
+// A user token for user `id`.
+std::string Bearer(const Constellation& stack, const std::string& id = "7") {
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
-  return "Bearer " + *signer.Sign("7", "user7", "user");
+  return "Bearer " + *signer.Sign(id, "user" + id, "user");
 }
 
-HttpResult Invoke(const Constellation& stack, const std::string& plugin, const Json& body) {
-  return HttpRequestTo(stack.http_port(), "POST", "/api/plugins/" + plugin + "/invoke",
-                       {{"Authorization", Bearer(stack)}, {"Content-Type", "application/json"}},
-                       body.dump());
+HttpResult Invoke(const Constellation& stack, const std::string& plugin, const Json& body,
+                  const std::string& user = "7") {
+  return HttpRequestTo(
+      stack.http_port(), "POST", "/api/plugins/" + plugin + "/invoke",
+      {{"Authorization", Bearer(stack, user)}, {"Content-Type", "application/json"}}, body.dump());
 }
 
 HttpResult Get(const Constellation& stack, const std::string& path) {
@@ -78,6 +93,53 @@ std::string PluginsDirWithHostile(const TempDir& dir) {
   return plugins;
 }
 
+// The processes below `root` (spine-plugins: its workers) with the CPU time (utime + stime,
+// in clock ticks) and state of each, read from /proc.
+struct ProcessInfo {
+  char state = '?';
+  int64_t cpu_ticks = 0;
+};
+std::map<pid_t, ProcessInfo> DescendantsOf(pid_t root) {
+  std::map<pid_t, pid_t> parent;
+  std::map<pid_t, ProcessInfo> info;
+  DIR* proc = opendir("/proc");
+  REQUIRE(proc != nullptr);
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::strtol(entry->d_name, nullptr, 10));
+    if (pid <= 0) continue;
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/stat");
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string stat = text.str();
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;  // gone meanwhile
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    std::vector<std::string> values;
+    while (fields >> field) values.push_back(field);
+    if (values.size() < 13) continue;
+    parent[pid] = static_cast<pid_t>(std::stol(values[1]));
+    info[pid] = ProcessInfo{values[0][0], std::stoll(values[11]) + std::stoll(values[12])};
+  }
+  closedir(proc);
+  std::map<pid_t, ProcessInfo> below;
+  for (const auto& [pid, process] : info) {
+    for (pid_t up = parent[pid]; up > 1; up = parent.count(up) ? parent[up] : 0) {
+      if (up == root) {
+        below[pid] = process;
+        break;
+      }
+    }
+  }
+  return below;
+}
+
+int64_t TicksOf(const std::map<pid_t, ProcessInfo>& processes) {
+  int64_t ticks = 0;
+  for (const auto& [pid, process] : processes) ticks += process.cpu_ticks;
+  return ticks;
+}
+
 void StartStack(Constellation& stack) {
   for (const char* service : {"storage", "plugins", "gateway"}) {
     INFO(service << ": " << stack.Log(service));
@@ -85,7 +147,98 @@ void StartStack(Constellation& stack) {
   }
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
 }  // namespace
+
+#ifdef SPINE_HOSTILE_ADDON
+TEST_CASE(
+    "MPTCP, dlopen of written code, hard links and a full data dir fail through the service") {
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string plugins = dir.path() + "/plugins";
+  REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
+  REQUIRE(symlink(SPINE_SOURCE_DIR "/plugins/hello-world", (plugins + "/hello-world").c_str()) ==
+          0);
+  const std::string index = ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/index.js");
+  const std::string addon = ReadAll(SPINE_HOSTILE_ADDON);
+  REQUIRE(!addon.empty());
+  // hostile-net: the issue's plugin, any port declared, a native object in its folder.
+  REQUIRE(mkdir((plugins + "/hostile-net").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/hostile-net/plugin.json",
+                R"({"name":"hostile-net","version":"0.0.1","runtime":"node","entry":"index.js",)"
+                R"("permissions":{"fs":{"write":["."]},"network":{"connectPorts":[443]},)"
+                R"("limits":{"timeoutMs":20000,"memoryMB":64}}})",
+                0644);
+  dir.WriteFile("plugins/hostile-net/index.js", index, 0644);
+  dir.WriteFile("plugins/hostile-net/addon.node", addon, 0644);
+  // hostile: a hard link in its folder to a world-readable file elsewhere.
+  const std::string secret = dir.WriteFile("secret", "host secret", 0644);
+  REQUIRE(mkdir((plugins + "/hostile").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/hostile/plugin.json",
+                ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/plugin.json"), 0644);
+  dir.WriteFile("plugins/hostile/index.js", index, 0644);
+  REQUIRE(link(secret.c_str(), (plugins + "/hostile/linked.txt").c_str()) == 0);
+
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", plugins},
+                       {"SPINE_PLUGINS_DATA_QUOTA_MB", "1"},
+                       {"SPINE_PLUGINS_BREAKER_CRASHES", "1000"},
+                       {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  // The sandbox's uid must be able to walk to its data dir, as with a real SPINE_DATA_DIR.
+  REQUIRE(chmod((stack.data_dir() + "/..").c_str(), 0755) == 0);
+  REQUIRE(chmod(stack.data_dir().c_str(), 0755) == 0);
+  auto attack = [&](const std::string& plugin, const Json& input) {
+    return Invoke(stack, plugin, {{"input", input}, {"timeoutMs", 20000}});
+  };
+
+  // MPTCP (and SCTP) to the gateway and to spine-storage's gRPC port.
+  const std::string storage = stack.GrpcAddress("storage");
+  const int storage_port = std::stoi(storage.substr(storage.rfind(':') + 1));
+  for (const int port : {stack.http_port(), storage_port}) {
+    for (const char* call : {"mptcp", "sctp"}) {
+      INFO(call << " to " << port);
+      const HttpResult r =
+          attack("hostile-net", {{"attack", "native"}, {"call", call}, {"port", port}});
+      REQUIRE(r.status == 200);
+      CHECK(Json::parse(r.body)["output"]["result"] == "EPERM");
+    }
+  }
+  // Pure JavaScript writes the object into its data dir and dlopen()s it.
+  const std::string own = stack.data_dir() + "/plugins/hostile-net";
+  const HttpResult loaded = attack("hostile-net", {{"attack", "dlopenWritten"},
+                                                   {"object", absl::Base64Escape(addon)},
+                                                   {"path", own + "/planted.node"},
+                                                   {"call", "mptcp"},
+                                                   {"port", stack.http_port()}});
+  INFO(loaded.body);
+  REQUIRE(loaded.status == 200);
+  CHECK(Json::parse(loaded.body)["output"]["result"] == "refused");
+
+  // The hard-linked plugin was refused at load; the others loaded.
+  const HttpResult linked =
+      attack("hostile", {{"attack", "readFile"}, {"path", plugins + "/hostile/linked.txt"}});
+  CHECK(linked.status == 404);
+  CHECK(linked.body.find("host secret") == std::string::npos);
+  CHECK(absl::StrContains(stack.Log("plugins"), "has 2 hard links"));
+
+  // Over the 1 MiB quota: a clear error for that invocation, nothing else affected.
+  const HttpResult filled = attack(
+      "hostile-net",
+      {{"attack", "fill"}, {"dir", own}, {"chunkKB", 64}, {"totalKB", 64 * 1024}, {"pauseMs", 5}});
+  CHECK(filled.status == 429);
+  CHECK(Reason(filled) == "PLUGIN_QUOTA_EXCEEDED");
+  HelloWorldStillAnswers(stack);
+  const HttpResult echo = attack("hostile-net", {{"attack", "echo"}, {"x", 1}});
+  CHECK(echo.status == 200);
+}
+#endif
 
 TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors follow API.md") {
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"});
@@ -241,18 +394,20 @@ TEST_CASE("hostile plugin attacks fail through the real service and hello-world 
   CHECK(Json::parse(status.body)["pluginSandboxAlive"] == true);
 }
 
-TEST_CASE("a plugin that keeps crashing is disabled, then half-open, then ready again") {
+TEST_CASE(
+    "a plugin that keeps crashing for several users is disabled, then half-open, then ready") {
   TempDir dir;
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
                       {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
                        {"SPINE_PLUGINS_BREAKER_OPEN_MS", "1500"},
                        {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
   StartStack(stack);
-  for (int i = 0; i < 5; ++i) {
-    const HttpResult crash = Invoke(stack, "hostile", {{"input", {{"attack", "exit"}}}});
+  // Five crashes within the window, from three users (SPINE_PLUGINS_BREAKER_USERS).
+  for (const char* user : {"11", "11", "12", "12", "13"}) {
+    const HttpResult crash = Invoke(stack, "hostile", {{"input", {{"attack", "exit"}}}}, user);
     CHECK(crash.status == 502);
   }
-  const HttpResult refused = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}});
+  const HttpResult refused = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}}, "14");
   CHECK(refused.status == 503);
   CHECK(Reason(refused) == "PLUGIN_DISABLED");
   CHECK(refused.headers.count("retry-after") == 1);
@@ -268,6 +423,136 @@ TEST_CASE("a plugin that keeps crashing is disabled, then half-open, then ready 
   const HttpResult trial = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}});
   CHECK(trial.status == 200);
   CHECK(PluginState(stack, "hostile") == "READY");
+}
+
+TEST_CASE("one user's crashing inputs disable the plugin for that user only") {
+  TempDir dir;
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
+                       {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  for (int i = 0; i < 8; ++i) {
+    const HttpResult crash = Invoke(stack, "hostile", {{"input", {{"attack", "exit"}}}}, "21");
+    CHECK((crash.status == 502 || crash.status == 503));
+  }
+  const HttpResult refused = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}}, "21");
+  CHECK(refused.status == 503);
+  CHECK(Reason(refused) == "PLUGIN_DISABLED");
+  CHECK(refused.headers.count("retry-after") == 1);
+  // Everyone else is still served.
+  const HttpResult other = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}}, "22");
+  INFO(other.body);
+  CHECK(other.status == 200);
+  CHECK(PluginState(stack, "hostile") != "DISABLED");
+}
+
+TEST_CASE("one user flooding a plugin's queue does not keep another user out") {
+  TempDir dir;
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
+                       {"SPINE_PLUGINS_QUEUE_LIMIT", "4"},
+                       {"SPINE_PLUGINS_USER_QUEUE_LIMIT", "2"}});
+  StartStack(stack);
+  auto stub =
+      spine::v1::PluginService::NewStub(rpc::MakeChannel(stack.GrpcAddress("plugins"), 4 << 20));
+  struct Outcome {
+    grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+    absl::Time finished{};
+  };
+  auto invoke = [&](const std::string& user, int ms) {
+    spine::v1::InvokePluginRequest request;
+    request.set_name("hostile");
+    const std::string input = Json{{"attack", "sleep"}, {"ms", ms}}.dump();
+    if (!google::protobuf::util::JsonStringToMessage(input, request.mutable_input()).ok()) {
+      return Outcome{};
+    }
+    spine::v1::InvokePluginResponse response;
+    auto context = rpc::MakeClientContext(absl::Seconds(30));
+    context->AddMetadata("authorization", Bearer(stack, user));
+    const grpc::Status status = stub->InvokePlugin(context.get(), request, &response);
+    return Outcome{status.error_code(), absl::Now()};
+  };
+
+  // User 31 sends slow invocations until one is refused: hostile's two workers are busy and
+  // its share of the queue is full.
+  std::vector<std::future<Outcome>> flood;
+  bool refused = false;
+  for (int i = 0; i < 12 && !refused; ++i) {
+    flood.push_back(std::async(std::launch::async, invoke, "31", 1500));
+    // An admitted invocation stays out for 1.5 s; a refused one answers at once.
+    refused = flood.back().wait_for(std::chrono::milliseconds(300)) == std::future_status::ready;
+  }
+  REQUIRE(refused);
+  CHECK(flood.back().get().code == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  flood.pop_back();
+
+  // User 32 is admitted, and served before user 31's backlog.
+  const Outcome other = invoke("32", 10);
+  CHECK(other.code == grpc::StatusCode::OK);
+  absl::Time last_flood = absl::InfinitePast();
+  for (std::future<Outcome>& pending : flood) {
+    const Outcome outcome = pending.get();
+    CHECK(outcome.code == grpc::StatusCode::OK);
+    last_flood = std::max(last_flood, outcome.finished);
+  }
+  CHECK(other.finished < last_flood);
+}
+
+TEST_CASE("a worker that burns CPU after answering is recycled and its CPU use stops") {
+  TempDir dir;
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", PluginsDirWithHostile(dir)},
+                       {"SPINE_PLUGINS_IDLE_CPU_BUDGET_MS", "300"},
+                       {"SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", "3600000"},
+                       {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  const pid_t service = stack.process("plugins").pid();
+  const HttpResult answered =
+      Invoke(stack, "hostile", {{"input", {{"attack", "spinAfterAnswer"}}}});
+  INFO(answered.body);
+  REQUIRE(answered.status == 200);
+
+  // The spinner: a worker whose CPU time keeps rising while no call runs.
+  const std::map<pid_t, ProcessInfo> before = DescendantsOf(service);
+  absl::SleepFor(absl::Milliseconds(200));  // a measuring window, not a wait for a condition
+  const std::map<pid_t, ProcessInfo> after = DescendantsOf(service);
+  std::set<pid_t> spinners;
+  const int64_t ticks_per_second = sysconf(_SC_CLK_TCK);
+  for (const auto& [pid, process] : after) {
+    auto earlier = before.find(pid);
+    if (earlier != before.end() && process.cpu_ticks - earlier->second.cpu_ticks >= 2) {
+      spinners.insert(pid);
+    }
+  }
+  REQUIRE(!spinners.empty());
+
+  // It is killed and reaped after a bounded amount of CPU (budget plus one check interval's
+  // worth; measured in CPU, not wall time, so a loaded machine does not change the verdict),
+  // long before its 5 s RLIMIT_CPU would end it; the idle workers left use (next to) no CPU.
+  std::map<pid_t, int64_t> last_ticks;
+  for (const pid_t pid : spinners) last_ticks[pid] = after.at(pid).cpu_ticks;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  bool gone = false;
+  while (!gone && absl::Now() < give_up) {
+    const std::map<pid_t, ProcessInfo> now = DescendantsOf(service);
+    gone = true;
+    for (const pid_t pid : spinners) {
+      auto found = now.find(pid);
+      if (found == now.end()) continue;
+      gone = false;
+      last_ticks[pid] = found->second.cpu_ticks;
+    }
+    if (!gone) absl::SleepFor(absl::Milliseconds(20));  // polling /proc; no push channel
+  }
+  INFO(stack.Log("plugins"));
+  CHECK(gone);
+  for (const auto& [pid, ticks] : last_ticks) CHECK(ticks < ticks_per_second * 2);
+  const std::map<pid_t, ProcessInfo> first = DescendantsOf(service);
+  absl::SleepFor(absl::Milliseconds(300));  // a measuring window
+  CHECK(TicksOf(DescendantsOf(service)) - TicksOf(first) < ticks_per_second / 20);
+  // A fresh worker answers on demand.
+  const HttpResult again = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}});
+  CHECK(again.status == 200);
 }
 
 TEST_CASE("when the sandbox self-test fails, invocations are 503 and /status says so") {

@@ -1,12 +1,16 @@
 // A native Node.js addon for the hostile test plugin: what a plugin that ships compiled code
-// could try. attempt(name) makes one forbidden system call and answers "ok" or the errno name,
-// so the tests see the seccomp layer hold even below JavaScript.
+// could try. attempt(name[, port]) makes one forbidden system call and answers "ok" or the errno
+// name, so the tests see the seccomp layer hold even below JavaScript. The network attempts
+// connect to 127.0.0.1:port with sockets Landlock's TCP port rules do not cover.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/io_uring.h>
+#include <netinet/in.h>
 #include <node_api.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -17,7 +21,22 @@
 
 namespace {
 
-std::string Attempt(const std::string& name) {
+// A blocking socket of `type`/`protocol` connected to 127.0.0.1:port, or -1 with errno.
+long ConnectWith(int type, int protocol, int port) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const long rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+std::string Attempt(const std::string& name, int port) {
   long rc = -1;
   std::array<char, 16> buffer{};
   if (name == "ptrace") {
@@ -41,6 +60,31 @@ std::string Attempt(const std::string& name) {
   } else if (name == "init_module") {
     // Killed outright by the filter (SIGSYS): the host must report SANDBOX_VIOLATION.
     rc = syscall(SYS_init_module, nullptr, 0, "");
+  } else if (name == "mptcp") {
+    rc = ConnectWith(SOCK_STREAM, 262 /* IPPROTO_MPTCP */, port);
+  } else if (name == "sctp") {
+    rc = ConnectWith(SOCK_STREAM, IPPROTO_SCTP, port);
+  } else if (name == "tcp") {
+    rc = ConnectWith(SOCK_STREAM, IPPROTO_TCP, port);  // the control: Landlock decides
+  } else if (name == "fastopen") {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return strerrorname_np(errno);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = sendto(fd, "x", 1, MSG_FASTOPEN, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+  } else if (name == "listen") {
+    // listen() without bind() takes an ephemeral port.
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return strerrorname_np(errno);
+    rc = listen(fd, 1);
+    const int saved = errno;
+    close(fd);
+    errno = saved;
   } else {
     return "unknown";
   }
@@ -49,13 +93,15 @@ std::string Attempt(const std::string& name) {
 }
 
 napi_value AttemptCall(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg = nullptr;
-  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  size_t argc = 2;
+  std::array<napi_value, 2> args{};
+  napi_get_cb_info(env, info, &argc, args.data(), nullptr, nullptr);
   std::array<char, 64> name{};
   size_t length = 0;
-  napi_get_value_string_utf8(env, arg, name.data(), name.size(), &length);
-  const std::string result = Attempt(std::string(name.data(), length));
+  napi_get_value_string_utf8(env, args[0], name.data(), name.size(), &length);
+  int32_t port = 0;
+  if (argc > 1) napi_get_value_int32(env, args[1], &port);
+  const std::string result = Attempt(std::string(name.data(), length), port);
   napi_value out = nullptr;
   napi_create_string_utf8(env, result.data(), result.size(), &out);
   return out;

@@ -3,7 +3,9 @@
 // hello-world keeps answering; no worker is ever left as a zombie.
 #include "services/plugins/host/plugin_host.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -21,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -329,49 +333,258 @@ TEST_CASE("a worker that closes its stderr costs the host no CPU while it waits"
   CHECK(cpu < 0.3);  // a host polling a closed pipe would burn the whole second
 }
 
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// A copy of the hostile plugin in `dir`/`name` with `manifest` as its plugin.json (its "name"
+// must be `name`) and, where built, the compiled addon beside it. Returns the folder.
+std::string HostileCopy(const testing::TempDir& dir, const std::string& name,
+                        const std::string& manifest) {
+  std::string folder = dir.path() + "/" + name;
+  REQUIRE(mkdir(folder.c_str(), 0755) == 0);
+  dir.WriteFile(name + "/plugin.json", manifest, 0644);
+  dir.WriteFile(name + "/index.js",
+                ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/index.js"), 0644);
+#ifdef SPINE_HOSTILE_ADDON
+  const std::string addon = ReadAll(SPINE_HOSTILE_ADDON);
+  REQUIRE(!addon.empty());
+  dir.WriteFile(name + "/addon.node", addon, 0644);
+#endif
+  return folder;
+}
+
+std::string HostileManifest(const std::string& name, const std::string& permissions) {
+  return absl::StrCat(R"({"name":")", name, R"(","version":"0.0.1","runtime":"node",)",
+                      R"("entry":"index.js","permissions":)", permissions, "}");
+}
+
+std::unique_ptr<PluginHost> HostOf(const std::vector<std::string>& folders,
+                                   const ManifestBounds& bounds, HostOptions options = {}) {
+  std::vector<LoadedPlugin> plugins;
+  for (const std::string& folder : folders) {
+    absl::StatusOr<LoadedPlugin> plugin = LoadPlugin(folder, bounds);
+    INFO(folder << ": " << plugin.status());
+    REQUIRE(plugin.ok());
+    plugins.push_back(*std::move(plugin));
+  }
+  absl::StatusOr<std::unique_ptr<PluginHost>> host =
+      PluginHost::Create(std::move(plugins), std::move(options), RealClock::Instance());
+  REQUIRE(host.ok());
+  return *std::move(host);
+}
+
+// A loopback TCP listener on an ephemeral port (non-blocking: Accepted() tells at once).
+class Listener {
+ public:
+  Listener() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    REQUIRE(bind(fd_, sa, sizeof(addr)) == 0);
+    REQUIRE(listen(fd_, 8) == 0);
+    REQUIRE(getsockname(fd_, sa, &len) == 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listener() { close(fd_); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  int port() const { return port_; }
+  bool Accepted() const {
+    const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) close(fd);
+    return fd >= 0;
+  }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+}  // namespace
+
 #ifdef SPINE_HOSTILE_ADDON
 TEST_CASE("native code loaded by a plugin meets the seccomp filter") {
   testing::TempDir dir;
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
-  // A copy of the hostile plugin with the compiled addon beside it.
-  const std::string folder = dir.path() + "/hostile";
-  REQUIRE(mkdir(folder.c_str(), 0755) == 0);
-  for (const char* name : {"plugin.json", "index.js"}) {
-    std::ifstream in(std::string(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/") + name);
-    std::stringstream contents;
-    contents << in.rdbuf();
-    dir.WriteFile(std::string("hostile/") + name, contents.str(), 0644);
-  }
-  std::ifstream addon(SPINE_HOSTILE_ADDON, std::ios::binary);
-  std::stringstream addon_bytes;
-  addon_bytes << addon.rdbuf();
-  REQUIRE(addon_bytes.str().size() > 0);
-  dir.WriteFile("hostile/addon.node", addon_bytes.str(), 0644);
-
+  const std::string folder = HostileCopy(
+      dir, "hostile", ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/plugin.json"));
   ManifestBounds bounds;
   bounds.data_dir = dir.path() + "/data";
-  absl::StatusOr<LoadedPlugin> hostile = LoadPlugin(folder, bounds);
-  REQUIRE(hostile.ok());
   HostOptions options;
   options.breaker.crashes = 1000;
-  std::vector<LoadedPlugin> plugins;
-  plugins.push_back(*std::move(hostile));
-  auto host = PluginHost::Create(std::move(plugins), options, RealClock::Instance());
-  REQUIRE(host.ok());
+  auto host = HostOf({folder}, bounds, options);
 
   for (const char* call : {"ptrace", "process_vm_readv", "io_uring_setup", "unshare", "mount",
                            "raise_rlimit", "bpf"}) {
     INFO(call);
-    const Json result = Output(Attack(**host, {{"attack", "native"}, {"call", call}}));
+    const Json result = Output(Attack(*host, {{"attack", "native"}, {"call", call}}));
     CHECK(result["result"] == "EPERM");
   }
-  const InvokeResult killed = Attack(**host, {{"attack", "native"}, {"call", "init_module"}});
+  const InvokeResult killed = Attack(*host, {{"attack", "native"}, {"call", "init_module"}});
   CHECK(killed.output.status().code() == absl::StatusCode::kUnknown);
   CHECK(ReasonOf(killed.output.status()) == "SANDBOX_VIOLATION");
   // The next invocation gets a fresh worker.
-  CHECK(Output(Attack(**host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);
+  CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);
+}
+
+TEST_CASE("a plugin with a declared port reaches no other port with MPTCP or SCTP") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  // The issue's manifest: any declared port let every inet stream socket through seccomp.
+  const std::string folder = HostileCopy(
+      dir, "hostile",
+      HostileManifest("hostile", R"({"network":{"connectPorts":[443]},"limits":{"memoryMB":64}})"));
+  auto host = HostOf({folder}, ManifestBounds{});
+  Listener target;  // stands for the gateway or spine-storage's gRPC port
+  for (const char* call : {"mptcp", "sctp", "fastopen"}) {
+    INFO(call);
+    const Json result =
+        Output(Attack(*host, {{"attack", "native"}, {"call", call}, {"port", target.port()}}));
+    CHECK(result["result"] == "EPERM");
+  }
+  CHECK(Output(Attack(
+            *host, {{"attack", "native"}, {"call", "tcp"}, {"port", target.port()}}))["result"] ==
+        "EACCES");  // plain TCP meets Landlock's port rule
+  CHECK(Output(Attack(*host, {{"attack", "native"}, {"call", "listen"}}))["result"] == "EPERM");
+  CHECK_FALSE(target.Accepted());
+}
+
+TEST_CASE("a plugin cannot load a native object it wrote into its data dir") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  auto host = MakeHost(dir.path() + "/data/plugins");
+  Listener target;
+  // Pure JavaScript: the object arrives as data, is written where the plugin may write, and
+  // process.dlopen()ed from there.
+  const std::string object = ReadAll(SPINE_HOSTILE_ADDON);
+  REQUIRE(!object.empty());
+  const Json result = Output(Attack(*host, {{"attack", "dlopenWritten"},
+                                            {"object", absl::Base64Escape(object)},
+                                            {"path", dir.path() + "/data/plugins/hostile/x.node"},
+                                            {"call", "mptcp"},
+                                            {"port", target.port()}}));
+  INFO(result.dump());
+  CHECK(result["result"] == "refused");
+  CHECK_FALSE(target.Accepted());
+  HelloWorldStillAnswers(*host);
 }
 #endif
+
+TEST_CASE("a plugin folder with a hard link or a foreign owner is refused, the others load") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string secret = dir.WriteFile("secret", "host secret", 0644);  // world-readable
+  const std::string plugins = dir.path() + "/plugins";
+  REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
+  const std::string manifest =
+      ReadAll(SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile/plugin.json");
+  // hostile: a hard link to the secret; hello-world beside it loads as ever.
+  const std::string linked = HostileCopy(dir, "plugins/hostile", manifest);
+  REQUIRE(link(secret.c_str(), (linked + "/linked.txt").c_str()) == 0);
+  REQUIRE(symlink(SPINE_SOURCE_DIR "/plugins/hello-world", (plugins + "/hello-world").c_str()) ==
+          0);
+  ManifestBounds bounds;
+  bounds.data_dir = dir.path() + "/data";
+  absl::StatusOr<LoadedPlugins> loaded = LoadPluginsDir(plugins, bounds);
+  REQUIRE(loaded.ok());
+  std::vector<std::string> names;
+  for (const LoadedPlugin& p : loaded->plugins) names.push_back(p.manifest.name());
+  CHECK(names == std::vector<std::string>{"hello-world"});
+  REQUIRE(loaded->refused.size() <= 1);
+  if (loaded->refused.size() == 1) {
+    CHECK(loaded->refused[0].first == "hostile");
+    INFO(loaded->refused[0].second);
+    CHECK(absl::StrContains(loaded->refused[0].second.message(), "'linked.txt' has 2 hard links"));
+  }
+  // Had it loaded, this is what it would read.
+  for (LoadedPlugin& p : loaded->plugins) {
+    if (p.manifest.name() != "hostile") continue;
+    std::vector<LoadedPlugin> one;
+    one.push_back(std::move(p));
+    auto host = PluginHost::Create(std::move(one), HostOptions{}, RealClock::Instance());
+    REQUIRE(host.ok());
+    CHECK(Output(Attack(**host, {{"attack", "readFile"},
+                                 {"path", linked + "/linked.txt"}}))["result"] != "ok");
+  }
+
+  // A file owned by someone else (here: the sandbox's own uid) is refused as well.
+  REQUIRE(unlink((linked + "/linked.txt").c_str()) == 0);
+  const std::string foreign = dir.WriteFile("plugins/hostile/foreign.txt", "x", 0644);
+  REQUIRE(chown(foreign.c_str(), 12345, 12345) == 0);
+  const absl::StatusOr<LoadedPlugin> owned = LoadPlugin(linked, bounds);
+  CHECK(owned.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(owned.status().message(), "'foreign.txt' is owned by uid 12345"));
+  REQUIRE(unlink(foreign.c_str()) == 0);
+  CHECK(LoadPlugin(linked, bounds).ok());
+}
+
+TEST_CASE("a plugin that fills its data dir past the quota is stopped with a clear error") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  ManifestBounds bounds;
+  bounds.data_dir = dir.path() + "/data/plugins";
+  bounds.data_quota_bytes = uint64_t{1} << 20;
+  auto host = HostOf(
+      {SPINE_SOURCE_DIR "/plugins/hello-world", SPINE_SOURCE_DIR "/tests/sandbox/plugins/hostile"},
+      bounds);
+  const std::string own = bounds.data_dir + "/hostile";
+  const std::vector<std::string> own_dirs = {own};
+
+  // One file: it cannot grow past what is left of the quota.
+  const Json appended = Output(Attack(
+      *host, {{"attack", "append"}, {"path", own + "/one"}, {"chunkKB", 64}, {"totalKB", 4096}}));
+  CHECK(appended["result"] == "EFBIG");
+  CHECK(DataDirUsage(own_dirs, UINT64_MAX) <= bounds.data_quota_bytes);
+  REQUIRE(unlink((own + "/one").c_str()) == 0);
+
+  // Many files: the worker is stopped, and well before it wrote 64 MiB.
+  const InvokeResult filled = Attack(
+      *host,
+      {{"attack", "fill"}, {"dir", own}, {"chunkKB", 64}, {"totalKB", 64 * 1024}, {"pauseMs", 5}},
+      absl::Seconds(20));
+  INFO(filled.output.status());
+  CHECK(filled.output.status().code() == absl::StatusCode::kResourceExhausted);
+  CHECK(ReasonOf(filled.output.status()) == "PLUGIN_QUOTA_EXCEEDED");
+  CHECK(absl::StrContains(filled.output.status().message(), "quota of 1048576 bytes"));
+  CHECK(DataDirUsage(own_dirs, UINT64_MAX) < (uint64_t{8} << 20));
+  HelloWorldStillAnswers(*host);
+  // Over its quota, it still runs when it does not grow.
+  CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 4}}))["x"] == 4);
+
+  // Writing while idle, after its answer, is stopped too.
+  // (The files go, the directory stays: the warm workers' rules are bound to it.)
+  for (const auto& entry : std::filesystem::directory_iterator(own)) {
+    std::filesystem::remove_all(entry.path());
+  }
+  CHECK(Output(Attack(*host, {{"attack", "fillLater"},
+                              {"dir", own},
+                              {"chunkKB", 64},
+                              {"totalKB", 64 * 1024},
+                              {"pauseMs", 5}}))["result"] == "started");
+  // Polls until the writing has stopped: the usage holds still over a few checks.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  uint64_t last = 0;
+  int still = 0;
+  while (still < 5 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+    const uint64_t now = DataDirUsage(own_dirs, UINT64_MAX);
+    still = now == last && now > bounds.data_quota_bytes ? still + 1 : 0;
+    last = now;
+  }
+  INFO("usage " << last);
+  CHECK(still == 5);
+  CHECK(last < (uint64_t{8} << 20));
+  CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 5}}))["x"] == 5);
+  HelloWorldStillAnswers(*host);
+}
 
 TEST_CASE("a worker stays warm between invocations and is recycled after N of them") {
   testing::TempDir dir;

@@ -17,6 +17,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -231,6 +233,74 @@ TEST_CASE("a declared port is reachable and no other") {
   CHECK(absl::StrContains(r.out, absl::StrCat(other.port(), ": EACCES")));
   CHECK_FALSE(other.Accepted());
 }
+
+#ifdef SPINE_HOSTILE_ADDON
+// A script that loads the hostile addon (tests/sandbox/hostile_addon.cc) from `path` and prints
+// "<call> <port>: <result>" for each attempt, or "load: <error>" when it cannot be loaded.
+std::string AddonScript(const std::string& path,
+                        const std::vector<std::pair<std::string, int>>& attempts) {
+  std::string calls;
+  for (const auto& [call, port] : attempts) absl::StrAppend(&calls, "['", call, "',", port, "],");
+  return absl::StrCat(
+      "const m = {exports: {}};"
+      "try { process.dlopen(m, '",
+      path,
+      "'); } catch (e) { console.log('load: ' + e.message); process.exit(0); }"
+      "for (const [call, port] of [",
+      calls, "]) console.log(call + ' ' + port + ': ' + m.exports.attempt(call, port));");
+}
+
+TEST_CASE("native code reaches no port past Landlock's TCP rule: MPTCP, SCTP, fast open, listen") {
+  Listener allowed;
+  Listener other;
+  // The attack: any declared port lets inet stream sockets through seccomp, and
+  // Landlock's port rule covers TCP only.
+  SandboxSpec spec = NodeSpec(AddonScript(SPINE_HOSTILE_ADDON, {{"tcp", allowed.port()},
+                                                                {"tcp", other.port()},
+                                                                {"mptcp", other.port()},
+                                                                {"mptcp", allowed.port()},
+                                                                {"sctp", other.port()},
+                                                                {"fastopen", other.port()},
+                                                                {"listen", 0}}));
+  spec.read_only_paths.emplace_back(SPINE_HOSTILE_ADDON);
+  spec.connect_ports = {static_cast<uint16_t>(allowed.port())};
+  RunResult r = Run(spec);
+  INFO(Describe(r));
+  CHECK(absl::StrContains(r.out, absl::StrCat("tcp ", allowed.port(), ": ok")));
+  CHECK(absl::StrContains(r.out, absl::StrCat("tcp ", other.port(), ": EACCES")));
+  CHECK(absl::StrContains(r.out, absl::StrCat("mptcp ", other.port(), ": EPERM")));
+  CHECK(absl::StrContains(r.out, absl::StrCat("mptcp ", allowed.port(), ": EPERM")));
+  CHECK(absl::StrContains(r.out, absl::StrCat("sctp ", other.port(), ": EPERM")));
+  CHECK(absl::StrContains(r.out, absl::StrCat("fastopen ", other.port(), ": EPERM")));
+  CHECK(absl::StrContains(r.out, "listen 0: EPERM"));
+  CHECK_FALSE(other.Accepted());
+}
+
+TEST_CASE("a native object the worker writes into its data dir cannot be loaded") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string data = OwnedDataDir(dir);
+  const std::string copy = data + "/planted.node";
+  // The pure-JS half of the attack: copy the object into the data dir, then dlopen the copy.
+  // The original (the worker's read-only "plugin folder") loads: the control.
+  SandboxSpec spec = NodeSpec(absl::StrCat(
+      "const fs = require('fs'); fs.copyFileSync('", SPINE_HOSTILE_ADDON, "', '", copy,
+      "');"
+      "for (const p of ['",
+      copy, "', '", SPINE_HOSTILE_ADDON,
+      "']) { const m = {exports: {}};"
+      "  try { process.dlopen(m, p); console.log(p + ': loaded ' + typeof m.exports.attempt); }"
+      "  catch (e) { console.log(p + ': ' + e.message); } }"));
+  spec.read_only_paths.emplace_back(SPINE_HOSTILE_ADDON);
+  spec.read_write_paths = {data};
+  RunResult r = Run(spec);
+  INFO(Describe(r));
+  CHECK(access(copy.c_str(), F_OK) == 0);  // the write itself is allowed
+  CHECK(absl::StrContains(r.out, absl::StrCat(SPINE_HOSTILE_ADDON, ": loaded function")));
+  CHECK_FALSE(absl::StrContains(r.out, copy + ": loaded"));
+  CHECK(absl::StrContains(r.out, copy + ": "));
+}
+#endif
 
 TEST_CASE("the worker sees none of the host's environment") {
   REQUIRE(setenv("SPINE_SECRET", "x", 1) == 0);

@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,8 @@
 #include <regex>
 #include <set>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +33,7 @@ constexpr size_t kMaxManifestBytes = size_t{64} * 1024;
 constexpr size_t kMaxDescriptionChars = 1024;
 constexpr int kMaxPaths = 32;
 constexpr int kMaxPorts = 16;
+constexpr size_t kMaxFolderEntries = 10000;
 
 absl::Status FieldError(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
@@ -132,6 +137,63 @@ absl::Status CheckLimits(const spine::v1::PluginLimits& asked, const ManifestBou
                     &out->concurrency);
 }
 
+// Every file under `folder` (symlinks not followed): one link each, owned by root or by this
+// service's user, on the folder's own filesystem. Landlock allows reading by path, so a hard
+// link in the folder to a file elsewhere, or a mount inside it, would hand that file to the
+// plugin; a file owned by anyone else may be such a link that fs.protected_hardlinks let
+// that user make.
+absl::Status CheckFolderFiles(const std::string& folder) {
+  struct stat top {};
+  if (lstat(folder.c_str(), &top) != 0) {
+    return absl::NotFoundError(absl::StrCat("plugin folder: ", std::strerror(errno)));
+  }
+  const uid_t service_uid = geteuid();
+  std::vector<std::string> pending = {""};  // paths relative to `folder`
+  size_t seen = 0;
+  while (!pending.empty()) {
+    const std::string relative = std::move(pending.back());
+    pending.pop_back();
+    const std::string path = relative.empty() ? folder : absl::StrCat(folder, "/", relative);
+    std::error_code error;
+    std::filesystem::directory_iterator it(path, error);
+    if (error) {
+      return FieldError("plugin folder",
+                        absl::StrCat(Shown(relative), " cannot be listed: ", error.message()));
+    }
+    for (const std::filesystem::directory_entry& entry : it) {
+      const std::string name = entry.path().filename().string();
+      const std::string child = relative.empty() ? name : absl::StrCat(relative, "/", name);
+      if (++seen > kMaxFolderEntries) {
+        return FieldError("plugin folder",
+                          absl::StrCat("more than ", kMaxFolderEntries, " files and directories"));
+      }
+      struct stat st {};
+      if (lstat(entry.path().c_str(), &st) != 0) {
+        return FieldError("plugin folder", absl::StrCat(Shown(child), ": ", std::strerror(errno)));
+      }
+      if (st.st_dev != top.st_dev) {
+        return FieldError("plugin folder",
+                          absl::StrCat(Shown(child), " is on another filesystem (a mount point)"));
+      }
+      if (st.st_uid != service_uid && st.st_uid != 0) {
+        return FieldError("plugin folder",
+                          absl::StrCat(Shown(child), " is owned by uid ", st.st_uid,
+                                       "; plugin files must belong to root or to uid ", service_uid,
+                                       " (this service)"));
+      }
+      if (S_ISDIR(st.st_mode)) {
+        pending.push_back(child);
+      } else if (st.st_nlink != 1) {
+        return FieldError("plugin folder",
+                          absl::StrCat(Shown(child), " has ", st.st_nlink,
+                                       " hard links; a plugin's files must have exactly one (a "
+                                       "hard link can reach a file outside the folder)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::string& folder,
@@ -231,6 +293,7 @@ absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::s
   }
 
   SPINE_RETURN_IF_ERROR(CheckLimits(perms.limits(), bounds, &plugin.limits));
+  plugin.data_quota_bytes = bounds.data_quota_bytes;
   spine::v1::PluginLimits* effective = m.mutable_permissions()->mutable_limits();
   effective->set_timeout_ms(plugin.limits.timeout_ms);
   effective->set_memory_mb(plugin.limits.memory_mb);
@@ -253,7 +316,9 @@ absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const Manifes
           absl::StrCat("plugin.json: larger than ", kMaxManifestBytes, " bytes"));
     }
   }
-  return ParseManifest(json, folder, bounds);
+  SPINE_ASSIGN_OR_RETURN(LoadedPlugin plugin, ParseManifest(json, folder, bounds));
+  SPINE_RETURN_IF_ERROR(CheckFolderFiles(plugin.folder));
+  return plugin;
 }
 
 absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const ManifestBounds& bounds) {

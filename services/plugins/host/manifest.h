@@ -43,6 +43,8 @@ struct ManifestBounds {
                              .concurrency = 16};
   // Each plugin may write only under <data_dir>/<name> (SPINE_DATA_DIR/plugins).
   std::string data_dir{};
+  // What its write paths may hold on disk together (SPINE_PLUGINS_DATA_QUOTA_MB).
+  uint64_t data_quota_bytes = uint64_t{64} << 20;
 };
 
 // A plugin that passed every check, with its paths resolved to absolute, symlink-free ones.
@@ -55,13 +57,17 @@ struct LoadedPlugin {
   std::vector<std::string> write_paths{};  // inside <data_dir>/<name>; may not exist yet
   std::vector<uint16_t> connect_ports{};
   PluginLimitValues limits{};
+  uint64_t data_quota_bytes = 0;  // from the bounds; enforced by the worker (worker.h)
 };
 
 // Checks `json` (the contents of `folder`/plugin.json) against every rule above.
 absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::string& folder,
                                            const ManifestBounds& bounds);
 
-// Reads and checks `folder`/plugin.json (at most 64 KiB).
+// Reads and checks `folder`/plugin.json (at most 64 KiB), then every file under the folder:
+// each must have exactly one link, belong to root or to this service's user, and lie on the
+// folder's filesystem (no mount points), at most 10 000 entries; otherwise INVALID_ARGUMENT
+// "plugin folder: '<path>' ..." naming the file and why.
 absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const ManifestBounds& bounds);
 
 struct LoadedPlugins {

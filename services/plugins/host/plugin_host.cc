@@ -11,12 +11,17 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "libs/core/log.h"
 #include "libs/rpc/error_info.h"
 #include "services/plugins/sandbox/unique_fd.h"
 
@@ -25,32 +30,84 @@ namespace spine::plugins {
 struct PluginHost::Job {
   uint64_t id = 0;
   Invocation invocation{};
-  absl::Time queued_at{};      // MonotonicNow
-  bool breaker_trial = false;  // the half-open circuit's trial invocation
+  absl::Time queued_at{};  // MonotonicNow
+  CircuitBreaker::Ticket ticket{};
 };
 
 struct PluginHost::Slot {
-  std::unique_ptr<Worker> worker;  // touched only by this slot's thread
-  sandbox::UniqueFd cancel;        // an eventfd: readable means "stop the running invocation"
-  uint64_t running_id = 0;         // guarded by the pool's mu
-  bool has_worker = false;         // guarded by the pool's mu; for Stats
+  explicit Slot(absl::Mutex& pool_mu) : mu(pool_mu) {}
+
+  absl::Mutex& mu;                       // the pool's
+  std::unique_ptr<PluginWorker> worker;  // touched only by this slot's thread
+  // This slot's thread only: the worker's TreeCpuTime when it last went idle.
+  absl::Duration idle_cpu_base = absl::ZeroDuration();
+  sandbox::UniqueFd cancel;  // an eventfd: readable means "stop the running invocation"
+  uint64_t running_id ABSL_GUARDED_BY(mu) = 0;
+  bool has_worker ABSL_GUARDED_BY(mu) = false;  // for Stats and for warm-first dispatch
   std::thread thread;
 };
 
 struct PluginHost::Pool {
+  // One user's share of the queue.
+  struct User {
+    std::deque<Job> queued{};  // oldest first
+    int running = 0;
+    uint64_t last_served = 0;  // sequence number of its last dispatch; 0: none yet
+    uint64_t activated = 0;    // sequence number of when its queue last became non-empty
+  };
+  // Fairness order of the users with queued jobs: least recently served first; users never
+  // served (0) before all others, in the order they started queueing (as in llm::RunnerPool).
+  using Key = std::tuple<uint64_t, uint64_t, std::string>;
+
   Pool(LoadedPlugin loaded, const CircuitBreaker::Options& breaker_options, const Clock& clock)
       : plugin(std::move(loaded)), breaker(breaker_options, clock) {}
+
+  static Key KeyOf(const std::string& name, const User& user) {
+    return {user.last_served, user.activated, name};
+  }
+  // Callers change a user between EraseKey and InsertKey, so `order` stays in step.
+  void EraseKey(const std::string& name, const User& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!user.queued.empty()) order.erase(KeyOf(name, user));
+  }
+  void InsertKey(const std::string& name, const User& user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!user.queued.empty()) order.insert(KeyOf(name, user));
+  }
+  // Takes the first job of the user first in `order` (which must not be empty); that user is
+  // now the one served most recently.
+  Job TakeFairest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const std::string user_id = std::get<2>(*order.begin());
+    User& user = users.at(user_id);
+    EraseKey(user_id, user);
+    Job job = std::move(user.queued.front());
+    user.queued.pop_front();
+    user.last_served = next_seq++;
+    ++user.running;
+    InsertKey(user_id, user);
+    --queued;
+    return job;
+  }
+  // Users with nothing queued or running are forgotten.
+  void MaybeForget(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    auto it = users.find(name);
+    if (it != users.end() && it->second.queued.empty() && it->second.running == 0) {
+      users.erase(it);
+    }
+  }
 
   const LoadedPlugin plugin;
   CircuitBreaker breaker;
   absl::Mutex mu;
   absl::CondVar work;
-  std::deque<Job> queue ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, User> users ABSL_GUARDED_BY(mu);
+  std::set<Key> order ABSL_GUARDED_BY(mu);
+  int queued ABSL_GUARDED_BY(mu) = 0;
+  uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
   std::vector<std::unique_ptr<Slot>> slots;  // fixed after Create
   int running ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   int64_t invocations ABSL_GUARDED_BY(mu) = 0;
   int64_t crashes ABSL_GUARDED_BY(mu) = 0;
+  int64_t idle_recycles ABSL_GUARDED_BY(mu) = 0;
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   // Moving average of a run, for the queue-full retry hint.
   absl::Duration average_run ABSL_GUARDED_BY(mu) = absl::Milliseconds(100);
@@ -74,6 +131,11 @@ CircuitBreaker::Outcome OutcomeOf(const absl::Status& status, bool worker_died) 
   return CircuitBreaker::Outcome::kCrash;
 }
 
+// CPU a worker started ahead of demand may use to start (node, the harness, the plugin's
+// module) on top of the idle budget. A plugin that spins from the moment it is loaded is still
+// caught, this much later.
+constexpr absl::Duration kStartupCpu = absl::Seconds(1);
+
 void DrainEventFd(int fd) {
   uint64_t value = 0;
   while (read(fd, &value, sizeof(value)) > 0) {
@@ -84,16 +146,23 @@ void DrainEventFd(int fd) {
 
 void InvocationHandle::Cancel() const { host_->Cancel(plugin_, id_); }
 
-PluginHost::PluginHost(HostOptions options, const Clock& clock)
-    : options_(std::move(options)), clock_(clock) {}
+PluginHost::PluginHost(HostOptions options, const Clock& clock, WorkerFactory start_worker)
+    : options_(std::move(options)), clock_(clock), start_worker_(std::move(start_worker)) {}
 
 absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<LoadedPlugin> plugins,
                                                                HostOptions options,
-                                                               const Clock& clock) {
-  if (options.queue_limit < 0 || options.recycle_after < 1 || options.breaker.crashes < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host options: queue_limit ", options.queue_limit, ", recycle_after ",
-                     options.recycle_after, ", breaker crashes ", options.breaker.crashes));
+                                                               const Clock& clock,
+                                                               WorkerFactory start_worker) {
+  if (options.queue_limit < 0 || options.user_queue_limit < 0 || options.recycle_after < 1 ||
+      options.breaker.crashes < 1 || options.breaker.users < 1 ||
+      options.idle_cpu_budget < absl::ZeroDuration() ||
+      options.idle_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host options: queue_limit ", options.queue_limit, ", user_queue_limit ",
+        options.user_queue_limit, ", recycle_after ", options.recycle_after, ", breaker crashes ",
+        options.breaker.crashes, ", breaker users ", options.breaker.users, ", idle_cpu_budget ",
+        absl::FormatDuration(options.idle_cpu_budget), ", idle_check_interval ",
+        absl::FormatDuration(options.idle_check_interval)));
   }
   std::sort(plugins.begin(), plugins.end(), [](const LoadedPlugin& a, const LoadedPlugin& b) {
     return a.manifest.name() < b.manifest.name();
@@ -104,11 +173,13 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<Loade
           absl::StrCat("two plugins are called '", plugins[i].manifest.name(), "'"));
     }
   }
-  std::unique_ptr<PluginHost> host(new PluginHost(std::move(options), clock));
+  if (!start_worker) start_worker = RealWorkers(options.worker);
+  std::unique_ptr<PluginHost> host(
+      new PluginHost(std::move(options), clock, std::move(start_worker)));
   for (LoadedPlugin& plugin : plugins) {
     auto pool = std::make_unique<Pool>(std::move(plugin), host->options_.breaker, clock);
     for (int i = 0; i < pool->plugin.limits.concurrency; ++i) {
-      auto slot = std::make_unique<Slot>();
+      auto slot = std::make_unique<Slot>(pool->mu);
       slot->cancel = sandbox::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
       if (!slot->cancel.valid()) {
         return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
@@ -129,11 +200,16 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<Loade
 
 PluginHost::~PluginHost() {
   for (const std::unique_ptr<Pool>& pool : pools_) {
-    std::deque<Job> dropped;
+    std::vector<Job> dropped;
     {
       absl::MutexLock lock(&pool->mu);
       pool->stopping = true;
-      dropped.swap(pool->queue);
+      for (auto& [name, user] : pool->users) {
+        for (Job& job : user.queued) dropped.push_back(std::move(job));
+        user.queued.clear();
+      }
+      pool->order.clear();
+      pool->queued = 0;
       for (const std::unique_ptr<Slot>& slot : pool->slots) {
         const uint64_t one = 1;
         if (slot->running_id != 0) (void)!write(slot->cancel.get(), &one, sizeof(one));
@@ -141,6 +217,7 @@ PluginHost::~PluginHost() {
       pool->work.SignalAll();
     }
     for (Job& job : dropped) {
+      pool->breaker.Record(CircuitBreaker::Outcome::kNeither, job.ticket);
       job.invocation.on_done(InvokeResult{.output = absl::CancelledError("the host is stopping")},
                              InvocationStats{});
     }
@@ -167,12 +244,13 @@ std::vector<PluginStats> PluginHost::Stats() const {
     s.plugin = &pool->plugin;
     s.state = pool->breaker.state();
     absl::MutexLock lock(&pool->mu);
-    s.queued = static_cast<int>(pool->queue.size());
+    s.queued = pool->queued;
     s.running = pool->running;
     for (const std::unique_ptr<Slot>& slot : pool->slots)
       s.warm_workers += slot->has_worker ? 1 : 0;
     s.invocations = pool->invocations;
     s.crashes = pool->crashes;
+    s.idle_recycles = pool->idle_recycles;
     stats.push_back(s);
   }
   return stats;
@@ -195,31 +273,46 @@ absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
         kSandboxUnavailable);
   }
   Pool& pool = *pools_[index];
-  bool trial = false;
-  if (absl::Status admitted = pool.breaker.Admit(invocation.plugin, &trial); !admitted.ok()) {
+  CircuitBreaker::Ticket ticket;
+  if (absl::Status admitted = pool.breaker.Admit(invocation.plugin, invocation.user_id, &ticket);
+      !admitted.ok()) {
     return admitted;
   }
   absl::MutexLock lock(&pool.mu);
   if (pool.stopping) {
-    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, trial);
+    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, ticket);
     return absl::UnavailableError("spine-plugins is stopping");
   }
   const int slots = static_cast<int>(pool.slots.size());
-  const int free_slots = slots - pool.running;
-  if (static_cast<int>(pool.queue.size()) >= options_.queue_limit + std::max(0, free_slots)) {
-    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, trial);
-    const double waits = static_cast<double>(pool.queue.size() + 1) / slots;
+  // Jobs a free slot is about to take are not waiting.
+  const int free_slots = std::max(0, slots - pool.running);
+  auto user = pool.users.find(invocation.user_id);
+  const int user_queued =
+      user == pool.users.end() ? 0 : static_cast<int>(user->second.queued.size());
+  const bool plugin_full = pool.queued >= options_.queue_limit + free_slots;
+  if (plugin_full || user_queued >= options_.user_queue_limit + free_slots) {
+    pool.breaker.Record(CircuitBreaker::Outcome::kNeither, ticket);
+    const double waits = static_cast<double>((plugin_full ? pool.queued : user_queued) + 1) / slots;
     const int64_t retry_after = std::max<int64_t>(
         1, static_cast<int64_t>(std::ceil(waits * absl::ToDoubleSeconds(pool.average_run))));
+    const std::string what =
+        plugin_full ? absl::StrCat(pool.queued, " invocations waiting")
+                    : absl::StrCat(user_queued, " of your invocations waiting (at most ",
+                                   options_.user_queue_limit, " per user)");
     return rpc::WithErrorInfo(
-        absl::ResourceExhaustedError(
-            absl::StrCat("plugin '", invocation.plugin, "': ", pool.queue.size(),
-                         " invocations waiting; retry in ", retry_after, " s")),
+        absl::ResourceExhaustedError(absl::StrCat("plugin '", invocation.plugin, "': ", what,
+                                                  "; retry in ", retry_after, " s")),
         "QUEUE_FULL",
         {{"plugin", invocation.plugin}, {"retryAfterSeconds", absl::StrCat(retry_after)}});
   }
   const uint64_t id = pool.next_id++;
-  pool.queue.push_back(Job{id, std::move(invocation), clock_.MonotonicNow(), trial});
+  const std::string user_id = invocation.user_id;
+  Pool::User& queue = pool.users[user_id];
+  pool.EraseKey(user_id, queue);
+  if (queue.queued.empty()) queue.activated = pool.next_seq++;
+  queue.queued.push_back(Job{id, std::move(invocation), clock_.MonotonicNow(), std::move(ticket)});
+  pool.InsertKey(user_id, queue);
+  ++pool.queued;
   pool.work.SignalAll();  // the slot that may take it is not necessarily the first waiter
   return InvocationHandle(this, index, id);
 }
@@ -229,12 +322,18 @@ void PluginHost::Cancel(size_t plugin, uint64_t id) {
   std::optional<Job> cancelled;
   {
     absl::MutexLock lock(&pool.mu);
-    for (auto it = pool.queue.begin(); it != pool.queue.end(); ++it) {
-      if (it->id == id) {
-        cancelled = std::move(*it);
-        pool.queue.erase(it);
-        break;
-      }
+    for (auto& [name, user] : pool.users) {
+      auto it = std::find_if(user.queued.begin(), user.queued.end(),
+                             [id](const Job& job) { return job.id == id; });
+      if (it == user.queued.end()) continue;
+      const std::string user_id = name;  // `name` dies with the entry MaybeForget may erase
+      pool.EraseKey(user_id, user);
+      cancelled = std::move(*it);
+      user.queued.erase(it);
+      pool.InsertKey(user_id, user);
+      --pool.queued;
+      pool.MaybeForget(user_id);
+      break;
     }
     if (!cancelled) {
       for (const std::unique_ptr<Slot>& slot : pool.slots) {
@@ -244,7 +343,7 @@ void PluginHost::Cancel(size_t plugin, uint64_t id) {
       return;
     }
   }
-  pool.breaker.Record(CircuitBreaker::Outcome::kNeither, cancelled->breaker_trial);
+  pool.breaker.Record(CircuitBreaker::Outcome::kNeither, cancelled->ticket);
   InvocationStats stats;
   stats.queue_wait = clock_.MonotonicNow() - cancelled->queued_at;
   cancelled->invocation.on_done(
@@ -252,10 +351,30 @@ void PluginHost::Cancel(size_t plugin, uint64_t id) {
       stats);
 }
 
+bool PluginHost::RecycleIfUnfit(Pool& pool, Slot& slot) {
+  if (!slot.worker) return false;
+  bool idle_busy = false;
+  if (slot.worker->IdleAndClean()) {
+    const absl::Duration used = slot.worker->TreeCpuTime() - slot.idle_cpu_base;
+    if (used <= options_.idle_cpu_budget) return false;
+    idle_busy = true;
+    log::Warn("plugin worker recycled: it used CPU while idle",
+              {{"plugin", pool.plugin.manifest.name()},
+               {"idle_cpu_ms", absl::StrCat(absl::ToInt64Milliseconds(used))},
+               {"budget_ms", absl::StrCat(absl::ToInt64Milliseconds(options_.idle_cpu_budget))}});
+  }
+  slot.worker.reset();  // kills and reaps its process tree, on this thread
+  absl::MutexLock lock(&pool.mu);
+  slot.has_worker = false;
+  if (idle_busy) ++pool.idle_recycles;
+  pool.work.SignalAll();  // a cold slot may wait for a warm one that is gone now
+  return true;
+}
+
 InvokeResult PluginHost::Run(Pool& pool, Slot& slot, const Job& job, InvocationStats* stats) {
-  if (slot.worker && !slot.worker->IdleAndClean()) slot.worker.reset();
+  RecycleIfUnfit(pool, slot);
   if (!slot.worker) {
-    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(pool.plugin, options_.worker);
+    absl::StatusOr<std::unique_ptr<PluginWorker>> worker = start_worker_(pool.plugin);
     if (!worker.ok()) return InvokeResult{.output = worker.status()};
     slot.worker = *std::move(worker);
     stats->cold_start = true;
@@ -270,6 +389,8 @@ InvokeResult PluginHost::Run(Pool& pool, Slot& slot, const Job& job, InvocationS
   if (!slot.worker->usable() || slot.worker->invocations() >= options_.recycle_after ||
       slot.worker->CpuTime() * 2 >= cpu_budget) {
     slot.worker.reset();  // kills and reaps, on this thread
+  } else {
+    slot.idle_cpu_base = slot.worker->TreeCpuTime();
   }
   return result;
 }
@@ -284,40 +405,57 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
 
   for (;;) {
     Job job;
+    bool took = false;
     {
       absl::MutexLock lock(&pool.mu);
       // A warm idle slot goes first: a cold one takes a job only when no warm one is free.
-      auto may_take = [&] {
-        if (pool.queue.empty()) return false;
+      auto may_take = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool.mu) {
+        if (pool.order.empty()) return false;
         if (slot.has_worker) return true;
         for (const std::unique_ptr<Slot>& other : pool.slots) {
           if (other->has_worker && other->running_id == 0) return false;
         }
         return true;
       };
-      while (!pool.stopping && !may_take()) pool.work.Wait(&pool.mu);
+      // A warm worker is looked at every idle_check_interval while it waits.
+      bool check_due = false;
+      while (!pool.stopping && !may_take() && !check_due) {
+        if (slot.has_worker) {
+          check_due = pool.work.WaitWithTimeout(&pool.mu, options_.idle_check_interval);
+        } else {
+          pool.work.Wait(&pool.mu);
+        }
+      }
       if (pool.stopping) break;
-      job = std::move(pool.queue.front());
-      pool.queue.pop_front();
-      slot.running_id = job.id;
-      DrainEventFd(slot.cancel.get());
-      ++pool.running;
+      took = may_take();
+      if (took) {
+        job = pool.TakeFairest();
+        slot.running_id = job.id;
+        DrainEventFd(slot.cancel.get());
+        ++pool.running;
+      }
+    }
+    if (!took) {  // the idle check is due
+      RecycleIfUnfit(pool, slot);
+      continue;
     }
     InvocationStats stats;
     stats.queue_wait = clock_.MonotonicNow() - job.queued_at;
     InvokeResult result;
-    if (absl::Now() >= job.invocation.deadline) {
+    if (clock_.Now() >= job.invocation.deadline) {
       result.output = absl::DeadlineExceededError("the deadline passed while queued");
     } else {
       result = Run(pool, slot, job, &stats);
     }
     const bool worker_died = !slot.worker;
     const CircuitBreaker::Outcome outcome = OutcomeOf(result.output.status(), worker_died);
-    pool.breaker.Record(outcome, job.breaker_trial);
+    pool.breaker.Record(outcome, job.ticket);
     {
       absl::MutexLock lock(&pool.mu);
       slot.running_id = 0;
       --pool.running;
+      --pool.users.at(job.invocation.user_id).running;
+      pool.MaybeForget(job.invocation.user_id);
       ++pool.invocations;
       if (outcome == CircuitBreaker::Outcome::kCrash) ++pool.crashes;
       if (stats.run_duration > absl::ZeroDuration()) {
@@ -327,8 +465,12 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
     job.invocation.on_done(std::move(result), stats);
     // A worker retired in good health is replaced at once, so the next caller finds it warm.
     if (!slot.worker && outcome == CircuitBreaker::Outcome::kSuccess) {
-      absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Start(pool.plugin, options_.worker);
-      if (worker.ok()) slot.worker = *std::move(worker);
+      absl::StatusOr<std::unique_ptr<PluginWorker>> worker = start_worker_(pool.plugin);
+      if (worker.ok()) {
+        slot.worker = *std::move(worker);
+        // Starting node and loading the plugin take CPU that is not idling.
+        slot.idle_cpu_base = slot.worker->TreeCpuTime() + kStartupCpu;
+      }
     }
     absl::MutexLock lock(&pool.mu);
     slot.has_worker = slot.worker != nullptr;
@@ -338,12 +480,14 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
 }
 
 InvokeResult PluginHost::InvokeAndWait(const std::string& plugin, const std::string& input_json,
-                                       absl::Duration timeout, InvocationStats* stats) {
+                                       absl::Duration timeout, InvocationStats* stats,
+                                       const std::string& user_id) {
   absl::Notification done;
   InvokeResult result;
   Invocation invocation{.plugin = plugin,
+                        .user_id = user_id,
                         .input_json = input_json,
-                        .deadline = absl::Now() + timeout,
+                        .deadline = clock_.Now() + timeout,
                         .on_done = [&](InvokeResult r, InvocationStats s) {
                           result = std::move(r);
                           if (stats != nullptr) *stats = s;

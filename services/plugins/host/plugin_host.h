@@ -1,16 +1,25 @@
-// PluginHost: the loaded plugins, a warm pool of sandboxed workers per plugin, a bounded queue
-// per plugin, and a circuit breaker per plugin (issue 6, "The host").
+// PluginHost: the loaded plugins, a warm pool of sandboxed workers per plugin, a bounded fair
+// queue per plugin, and a circuit breaker per plugin and user (issue 6, "The host").
 //
-// Each plugin has `concurrency` slots, each a thread that owns at most one Worker at a time: the
+// Each plugin has `concurrency` slots, each a thread that owns at most one worker at a time: the
 // thread spawns it on demand, keeps it warm between invocations, and recycles it (kills and
 // reaps it itself, so no other thread ever waits for a worker) after `recycle_after`
-// invocations, after half its CPU-time limit is used, after any timeout or cancellation, and
-// after any crash. A worker is never shared between plugins. Invocations beyond the free slots
-// wait in the plugin's FIFO queue of at most `queue_limit`; beyond that Submit answers
-// RESOURCE_EXHAUSTED (reason QUEUE_FULL, ErrorInfo metadata "retryAfterSeconds").
+// invocations, after half its CPU-time limit is used, after any timeout or cancellation, after
+// any crash, and when it used more than `idle_cpu_budget` of CPU while idle (a plugin that left
+// a timer or a busy loop running after it answered; checked every `idle_check_interval` and
+// before each reuse). A worker is never shared between plugins.
 //
-// Deadlines are absolute wall-clock times (absl::Now(), as gRPC's are); the breaker and the
-// statistics run on the injected Clock.
+// Invocations beyond the free slots wait in the plugin's queue, which is fair across users (as
+// the LLM RunnerPool's): each user has a FIFO sub-queue, and the user served least recently goes
+// first (a user with nothing running or queued before everyone already served), so one user's
+// backlog delays another user's invocation by at most one run per slot. At most `queue_limit`
+// invocations wait per plugin and at most `user_queue_limit` per user and plugin, so no single
+// user can fill the queue; beyond either Submit answers RESOURCE_EXHAUSTED (reason QUEUE_FULL,
+// ErrorInfo metadata "retryAfterSeconds").
+//
+// Deadlines are absolute Clock::Now() times (gRPC's are wall-clock); queue waits, durations and
+// the breaker run on Clock::MonotonicNow(). Workers come from a WorkerFactory (the real sandboxed
+// ones unless a test passes fakes).
 //
 // Thread-safety: every method may be called from any thread. `on_done` runs on a slot's
 // thread (or Submit's caller never, since Submit's errors are returned instead), without any
@@ -33,14 +42,20 @@
 #include "libs/core/clock.h"
 #include "services/plugins/host/circuit_breaker.h"
 #include "services/plugins/host/manifest.h"
+#include "services/plugins/host/plugin_worker.h"
 #include "services/plugins/host/worker.h"
 
 namespace spine::plugins {
 
 struct HostOptions {
-  WorkerOptions worker{};
-  int queue_limit = 64;      // waiting invocations per plugin
-  int recycle_after = 1000;  // invocations per worker
+  WorkerOptions worker{};     // for the real workers
+  int queue_limit = 64;       // waiting invocations per plugin
+  int user_queue_limit = 16;  // waiting invocations per user and plugin
+  int recycle_after = 1000;   // invocations per worker
+  // CPU time a warm worker's process tree may use between two invocations before it is
+  // recycled; node idling uses next to none.
+  absl::Duration idle_cpu_budget = absl::Milliseconds(200);
+  absl::Duration idle_check_interval = absl::Milliseconds(500);
   CircuitBreaker::Options breaker{};
 };
 
@@ -53,8 +68,9 @@ struct InvocationStats {
 
 struct Invocation {
   std::string plugin{};
+  std::string user_id{};     // the unit of fairness and of the per-user circuit breaker
   std::string input_json{};  // one JSON value
-  absl::Time deadline{};     // absl::Now() based
+  absl::Time deadline{};     // Clock::Now() based
   std::function<void(InvokeResult, InvocationStats)> on_done{};
 };
 
@@ -66,6 +82,7 @@ struct PluginStats {
   int warm_workers = 0;
   int64_t invocations = 0;
   int64_t crashes = 0;
+  int64_t idle_recycles = 0;  // workers recycled for using CPU while idle
 };
 
 class PluginHost;
@@ -89,21 +106,24 @@ class InvocationHandle {
 class PluginHost {
  public:
   // Starts the slot threads (no worker yet). INVALID_ARGUMENT for duplicate names or bad options.
+  // Workers come from `start_worker`, or are the real ones (options.worker) when it is empty.
   static absl::StatusOr<std::unique_ptr<PluginHost>> Create(std::vector<LoadedPlugin> plugins,
-                                                            HostOptions options,
-                                                            const Clock& clock);
+                                                            HostOptions options, const Clock& clock,
+                                                            WorkerFactory start_worker = {});
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
   ~PluginHost();
 
   // Queues the invocation. NOT_FOUND (PLUGIN_NOT_FOUND); UNAVAILABLE (SANDBOX_UNAVAILABLE while
-  // the sandbox self-test fails, PLUGIN_DISABLED while the circuit is open); RESOURCE_EXHAUSTED
-  // (QUEUE_FULL). On error on_done is never called.
+  // the sandbox self-test fails, PLUGIN_DISABLED while the plugin's or the user's circuit is
+  // open); RESOURCE_EXHAUSTED (QUEUE_FULL: the plugin's queue or the user's share of it is
+  // full). On error on_done is never called.
   absl::StatusOr<InvocationHandle> Submit(Invocation invocation);
 
-  // Runs one invocation and waits for it (tests, the benchmark).
+  // Runs one invocation (as user `user_id`) and waits for it (tests, the benchmark).
   InvokeResult InvokeAndWait(const std::string& plugin, const std::string& input_json,
-                             absl::Duration timeout, InvocationStats* stats = nullptr);
+                             absl::Duration timeout, InvocationStats* stats = nullptr,
+                             const std::string& user_id = "");
 
   // Set by the sandbox monitor; while false every Submit is refused.
   void SetSandboxAvailable(bool available) { sandbox_available_.store(available); }
@@ -120,14 +140,18 @@ class PluginHost {
   struct Slot;
   struct Pool;
 
-  PluginHost(HostOptions options, const Clock& clock);
+  PluginHost(HostOptions options, const Clock& clock, WorkerFactory start_worker);
   void Cancel(size_t plugin, uint64_t id);
   void SlotLoop(Pool& pool, Slot& slot);
   // Runs `job` on `slot`'s worker (spawning one if needed); called without any lock.
   InvokeResult Run(Pool& pool, Slot& slot, const Job& job, InvocationStats* stats);
+  // On the slot's thread, without any lock: recycles its worker if it is no longer fit to be
+  // reused (tainted, or busy while idle). Returns whether it did.
+  bool RecycleIfUnfit(Pool& pool, Slot& slot);
 
   const HostOptions options_;
   const Clock& clock_;
+  const WorkerFactory start_worker_;
   std::atomic<bool> sandbox_available_{true};
   std::vector<std::unique_ptr<Pool>> pools_;  // sorted by name; fixed after Create
 };

@@ -7,9 +7,11 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +42,7 @@ enum class Step : int {
   kStdio,
   kChdir,
   kRlimit,
+  kMount,
   kGroups,
   kGid,
   kUid,
@@ -62,6 +65,8 @@ const char* StepName(Step step) {
       return "chdir";
     case Step::kRlimit:
       return "setrlimit";
+    case Step::kMount:
+      return "mounting a data dir noexec";
     case Step::kGroups:
       return "setgroups";
     case Step::kGid:
@@ -103,6 +108,9 @@ struct ChildPlan {
   uid_t uid;
   gid_t gid;
   std::vector<std::pair<int, rlimit>> rlimits;
+  // Data dirs to bind-mount onto themselves noexec (with the flags their mount already has,
+  // which a user namespace may not clear), in the worker's own mount namespace.
+  std::vector<std::pair<const char*, unsigned long>> noexec_mounts;
   sock_fprog seccomp;
 };
 
@@ -136,6 +144,18 @@ struct ChildPlan {
   if (chdir(plan.working_directory) != 0) Fail(plan, Step::kChdir);
   for (const auto& [resource, limit] : plan.rlimits) {
     if (syscall(SYS_prlimit64, 0, resource, &limit, nullptr) != 0) Fail(plan, Step::kRlimit);
+  }
+  if (!plan.noexec_mounts.empty()) {
+    // Nothing done below may reach the host's mount namespace: no propagation back from here.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Fail(plan, Step::kMount);
+    // Landlock has no right for PROT_EXEC mappings; a noexec mount makes the kernel refuse
+    // them (mmap EPERM, so dlopen fails) for any file the worker writes itself.
+    for (const auto& [path, flags] : plan.noexec_mounts) {
+      if (mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+          mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) != 0) {
+        Fail(plan, Step::kMount);
+      }
+    }
   }
   if (plan.change_identity) {
     // EPERM when a non-root host denied setgroups for its user namespace: then there are
@@ -205,7 +225,28 @@ absl::Status ValidateSpec(const SandboxSpec& spec) {
         "limits: cpu_seconds ", l.cpu_seconds, ", open_files ", l.open_files, ", processes ",
         l.processes, ", memory_bytes ", l.memory_bytes, " (need >= 1, 4, 1, 1)"));
   }
+  if (!spec.read_write_paths.empty() && !spec.use_namespaces) {
+    return absl::InvalidArgumentError(
+        "read_write_paths need use_namespaces: they are mounted noexec in the worker's own mount "
+        "namespace");
+  }
   return absl::OkStatus();
+}
+
+// The per-mount flags of `path`'s mount as MS_* bits, plus noexec, nosuid and nodev: a bind
+// remount replaces them all, and a user namespace may not drop the ones its mount has locked.
+absl::StatusOr<unsigned long> NoexecMountFlags(const std::string& path) {
+  struct statvfs vfs {};
+  if (statvfs(path.c_str(), &vfs) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sandbox path ", path, ": ", std::strerror(errno)));
+  }
+  unsigned long flags = MS_NOEXEC | MS_NOSUID | MS_NODEV;
+  if ((vfs.f_flag & ST_RDONLY) != 0) flags |= MS_RDONLY;
+  if ((vfs.f_flag & ST_NOATIME) != 0) flags |= MS_NOATIME;
+  if ((vfs.f_flag & ST_NODIRATIME) != 0) flags |= MS_NODIRATIME;
+  if ((vfs.f_flag & ST_RELATIME) != 0) flags |= MS_RELATIME;
+  return flags;
 }
 
 }  // namespace
@@ -358,6 +399,10 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
   }
   plan.seccomp.len = static_cast<unsigned short>(program.size());
   plan.seccomp.filter = program.data();
+  for (const std::string& path : spec.read_write_paths) {
+    SPINE_ASSIGN_OR_RETURN(const unsigned long flags, NoexecMountFlags(path));
+    plan.noexec_mounts.emplace_back(path.c_str(), flags);
+  }
   plan.ruleset_fd = ruleset.get();
   plan.uid = uid;
   plan.gid = gid;
@@ -394,10 +439,19 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
         syscall(SYS_clone, ns_flags | CLONE_PIDFD | SIGCHLD, nullptr, &pidfd, nullptr, nullptr));
     if (pid == 0) ChildMain(plan);
     if (pid > 0 || ns_flags == 0) break;
-    ns_flags = 0;  // the kernel refused namespaces: they are the optional layer
+    // The kernel refused namespaces: they are the optional layer, except for the mount
+    // namespace that noexec data dirs need.
+    if (!plan.noexec_mounts.empty()) break;
+    ns_flags = 0;
   }
   const int clone_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (pid < 0 && !plan.noexec_mounts.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sandbox unavailable: data dirs are mounted noexec in the worker's own "
+                     "mount namespace, and the kernel refused namespaces (",
+                     std::strerror(clone_errno), ")"));
+  }
   if (pid < 0) {
     return absl::InternalError(absl::StrCat("clone: ", std::strerror(clone_errno)));
   }
@@ -443,7 +497,8 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
     const auto step = static_cast<Step>(child_failure.step);
     const std::string message = absl::StrCat("sandboxed child failed at ", StepName(step), ": ",
                                              std::strerror(child_failure.error));
-    if (step == Step::kLandlock || step == Step::kSeccomp || step == Step::kNoNewPrivs) {
+    if (step == Step::kLandlock || step == Step::kSeccomp || step == Step::kNoNewPrivs ||
+        step == Step::kMount) {
       return absl::FailedPreconditionError(absl::StrCat("sandbox unavailable: ", message));
     }
     return absl::InternalError(message);
@@ -452,6 +507,7 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
   std::vector<std::string> layers = {
       DescribeLandlockLayer(abi), absl::StrCat("seccomp (", program.size(), " insns)"),
       "no_new_privs", "rlimits", absl::StrCat("uid ", plan.change_identity ? uid : getuid())};
+  if (!plan.noexec_mounts.empty()) layers.emplace_back("noexec data dirs");
   if (ns_flags != 0) {
     absl::StrAppend(&layers.emplace_back("namespaces: user,pid,ipc,mnt"),
                     (ns_flags & CLONE_NEWNET) != 0 ? ",net" : "");

@@ -6,8 +6,15 @@
 //     sockets and signals scoped to the sandbox (ABI >= 6). Without Landlock, spawning
 //     fails with FAILED_PRECONDITION "sandbox unavailable: ..." — there is no unsandboxed mode.
 //   - seccomp (seccomp_filter.h): denies ptrace, process_vm_*, mount, namespaces, bpf,
-//     io_uring, keyrings, module loading, and every socket family but AF_UNIX pairs and,
-//     when ports are declared, TCP.
+//     io_uring, keyrings, module loading, listen(), TCP Fast Open sends, and every socket but
+//     AF_UNIX pairs and, when ports are declared, plain TCP (protocol 0/IPPROTO_TCP: MPTCP,
+//     SCTP and the rest are beyond Landlock's port rules).
+//   - the data dirs (read_write_paths) are bind-mounted onto themselves noexec, nosuid, nodev
+//     in the worker's own mount namespace: Landlock has no right for PROT_EXEC mappings, so
+//     this is what stops a worker from writing a native object and dlopen()ing it (mmap
+//     answers EPERM). Every file the worker can map executable is then the runtime's or its
+//     plugin folder's. A spec with data dirs needs the mount namespace: without it spawning
+//     fails ("sandbox unavailable").
 //   - no_new_privs, rlimits (CPU, memory via RLIMIT_DATA, open files, processes/threads,
 //     file size, core 0), a cleared environment, only fds 0/1/2 inherited, its own session
 //     and process group, and an unprivileged uid (nobody when the host runs as root, since
@@ -48,7 +55,7 @@ struct SandboxSpec {
   std::vector<std::string> environment = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
   // Readable and executable; a directory covers everything beneath it.
   std::vector<std::string> read_only_paths;
-  // Readable and writable (not executable): the plugin's data directory.
+  // Readable and writable, never executable (noexec mounts): the plugin's data directory.
   std::vector<std::string> read_write_paths;
   // TCP ports the worker may connect to; empty means no network at all.
   std::vector<uint16_t> connect_ports;
@@ -59,7 +66,8 @@ struct SandboxSpec {
   // otherwise the host's own uid/gid. Its data directory must be writable by it.
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
-  // New user/PID/IPC/mount/net namespaces when the kernel allows; false skips them.
+  // New user/PID/IPC/mount/net namespaces when the kernel allows; false skips them (only
+  // without read_write_paths, which need the mount namespace).
   bool use_namespaces = true;
 };
 
@@ -93,6 +101,9 @@ class SandboxedProcess {
   SandboxedProcess& operator=(const SandboxedProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+  // A pidfd of the worker (O_CLOEXEC), valid as long as this object: pidfd_send_signal through
+  // it never reaches another process, even once the worker is reaped (ESRCH then).
+  int pidfd() const { return pidfd_.get(); }
   // Write end of the worker's stdin, read ends of its stdout and stderr (O_CLOEXEC).
   int stdin_fd() const { return stdin_.get(); }
   int stdout_fd() const { return stdout_.get(); }

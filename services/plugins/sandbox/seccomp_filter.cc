@@ -1,5 +1,6 @@
 #include "services/plugins/sandbox/seccomp_filter.h"
 
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "libs/core/status.h"
@@ -107,25 +109,46 @@ absl::StatusOr<std::vector<sock_filter>> BuildSeccompProgram(const SeccompPolicy
   // socket(): families by number, so a family this code has never heard of is denied too.
   for (int family = 0; family < kMaxFamily; ++family) {
     const bool inet = family == AF_INET || family == AF_INET6;
+    const auto fam = static_cast<scmp_datum_t>(family);
     if (inet && policy.allow_tcp) {
-      // Stream sockets only: Landlock restricts TCP ports but knows nothing of UDP or raw.
-      for (scmp_datum_t type :
-           {SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET}) {
-        SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socket",
-                                   {Arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(family)),
-                                    Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
+      // Plain TCP only: Landlock restricts the ports of TCP sockets and knows nothing of the
+      // rest. Every type but SOCK_STREAM is refused (UDP, raw, SCTP's SEQPACKET, ...), and so
+      // is every stream protocol but 0 and IPPROTO_TCP: MPTCP (262) and SCTP (132) are stream
+      // sockets too, and Landlock's connect rule does not see them. The arguments are
+      // compared as 64-bit values while the kernel reads ints, so anything with high bits
+      // set is denied as well (it is > IPPROTO_TCP or matches no allowed value).
+      for (scmp_datum_t type = 0; type <= 0xf; ++type) {
+        if (type == SOCK_STREAM) continue;
+        SPINE_RETURN_IF_ERROR(Rule(
+            c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
       }
+      for (scmp_datum_t protocol = 1; protocol < IPPROTO_TCP; ++protocol) {
+        SPINE_RETURN_IF_ERROR(
+            Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(2, SCMP_CMP_EQ, protocol)}));
+      }
+      SPINE_RETURN_IF_ERROR(
+          Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam), Arg(2, SCMP_CMP_GT, IPPROTO_TCP)}));
+      // socketpair has no inet families (EOPNOTSUPP); refused here all the same.
+      SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socketpair", {Arg(0, SCMP_CMP_EQ, fam)}));
       continue;
     }
-    SPINE_RETURN_IF_ERROR(
-        Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))}));
+    SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_EQ, fam)}));
     if (family != AF_UNIX) {
-      SPINE_RETURN_IF_ERROR(
-          Rule(c, eperm, "socketpair", {Arg(0, SCMP_CMP_EQ, static_cast<scmp_datum_t>(family))}));
+      SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socketpair", {Arg(0, SCMP_CMP_EQ, fam)}));
     }
   }
   SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socket", {Arg(0, SCMP_CMP_GE, kMaxFamily)}));
   SPINE_RETURN_IF_ERROR(Rule(c, eperm, "socketpair", {Arg(0, SCMP_CMP_GE, kMaxFamily)}));
+  // A worker never serves: listen() on a socket that was never bound would take an ephemeral
+  // port without the bind Landlock denies.
+  SPINE_RETURN_IF_ERROR(Rule(c, eperm, "listen"));
+  // TCP Fast Open connects from sendto/sendmsg, past the connect() hook Landlock's port rule
+  // sits on.
+  for (const auto& [name, flags_arg] :
+       {std::pair{"sendto", 3U}, std::pair{"sendmsg", 2U}, std::pair{"sendmmsg", 3U}}) {
+    SPINE_RETURN_IF_ERROR(
+        Rule(c, eperm, name, {Arg(flags_arg, SCMP_CMP_MASKED_EQ, MSG_FASTOPEN, MSG_FASTOPEN)}));
+  }
 
   // libseccomp 2.5 exports only to an fd; a memfd keeps it off the filesystem.
   UniqueFd mem(memfd_create("spine-seccomp", MFD_CLOEXEC));

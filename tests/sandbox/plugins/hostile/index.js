@@ -108,8 +108,60 @@ const attacks = {
     return new Promise((resolve) => setTimeout(() => resolve({result: 'waited'}), input.ms));
   },
   // Only where the test copied a compiled addon beside this file (tests/sandbox/hostile_addon.cc).
-  native: (input) => ({result: require('./addon.node').attempt(input.call)}),
+  native: (input) => ({result: require('./addon.node').attempt(input.call, input.port || 0)}),
+  // Pure JavaScript turning into native code: writes the object it was handed (base64) where it
+  // may write, then loads it.
+  dlopenWritten: (input) => {
+    fs.writeFileSync(input.path, Buffer.from(input.object, 'base64'));
+    const module = {exports: {}};
+    try {
+      process.dlopen(module, input.path);
+    } catch (e) {
+      return {result: 'refused', message: String(e.message).slice(0, 200)};
+    }
+    return {result: 'loaded', attempt: module.exports.attempt(input.call, input.port || 0)};
+  },
+  // Writes files of chunkKB into input.dir, pauseMs apart, until totalKB or an error.
+  fill: async (input) => {
+    let written = 0;
+    try {
+      for (let i = 0; written < input.totalKB * 1024; i++) {
+        fs.writeFileSync(input.dir + '/fill' + i, Buffer.alloc(input.chunkKB * 1024, 1));
+        written += input.chunkKB * 1024;
+        await new Promise((resolve) => setTimeout(resolve, input.pauseMs || 0));
+      }
+      return {result: 'ok', written};
+    } catch (e) {
+      return {result: e.code || String(e.message), written};
+    }
+  },
+  // The same, after answering: the worker writes while it idles.
+  fillLater: (input) => {
+    setTimeout(() => attacks.fill(input), 0);
+    return {result: 'started'};
+  },
+  // Grows one file by chunkKB up to totalKB.
+  append: (input) => outcome(() => {
+    let kb = 0;
+    for (; kb < input.totalKB; kb += input.chunkKB) {
+      fs.appendFileSync(input.path, Buffer.alloc(input.chunkKB * 1024, 1));
+    }
+    return kb;
+  }),
   hugeOutput: () => 'y'.repeat(2 << 20),
+  // Slow but well-behaved: answers after `ms`.
+  sleep: (input) => new Promise((resolve) => setTimeout(() => resolve({result: 'slept'}), input.ms)),
+  // Answers at once, then burns CPU between invocations (a busy loop that still yields to the
+  // event loop, so the worker keeps answering).
+  spinAfterAnswer: () => {
+    const spin = () => {
+      const until = Date.now() + 5;
+      while (Date.now() < until) {}
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    return {result: 'spinning', pid: process.pid};
+  },
 };
 
 module.exports = async (input) => {
