@@ -483,6 +483,8 @@ void TaskEngine::Resume(Active& run, Answers& answers) {
 }
 
 void TaskEngine::Abandon(Active& run, const RunError& error, Answers& answers) {
+  log::Warn("recovered run failed: it cannot go on",
+            {{"run", absl::StrCat(run.state.run().id())}, {"error", error.message()}});
   const absl::Time now = clock_.Now();
   for (int i = 0; i < run.state.run().steps_size(); ++i) {
     Run::Step& step = *run.state.mutable_run()->mutable_steps(i);
