@@ -113,7 +113,8 @@ int Run(const spine::tasks::TasksConfig& config) {
   spine::tasks::TaskEngine engine(
       runs, dispatcher, scheduler, clock,
       [&pool](std::function<void()> task) { return pool.Submit(std::move(task)); },
-      {.max_active_runs_per_user = static_cast<int>(config.user_max_runs)});
+      {.max_active_runs_per_user = static_cast<int>(config.user_max_runs),
+       .render_limits = config.render_limits});
   spine::tasks::PipelineService pipeline_service(pipelines, registry, authenticator);
   spine::tasks::RunService run_service(engine, runs, pipelines, registry, authenticator);
 

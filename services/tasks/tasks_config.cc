@@ -83,6 +83,21 @@ TasksConfig ReadTasksConfig(ConfigReader& reader) {
   config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
   config.user_max_runs = reader.Int("SPINE_TASKS_USER_MAX_RUNS", 16, 1, 100000);
   config.engine_threads = reader.Int("SPINE_TASKS_ENGINE_THREADS", 4, 1, 64);
+  config.render_limits.max_value_bytes =
+      reader.Int("SPINE_TASKS_RENDER_MAX_VALUE_BYTES", int64_t{1} << 20, 1024, int64_t{1} << 30);
+  config.render_limits.max_total_bytes =
+      reader.Int("SPINE_TASKS_RENDER_MAX_BYTES", int64_t{2} << 20, 1024, int64_t{1} << 30);
+  if (config.render_limits.max_total_bytes < config.render_limits.max_value_bytes) {
+    reader.AddProblem(
+        "SPINE_TASKS_RENDER_MAX_BYTES: must be at least SPINE_TASKS_RENDER_MAX_VALUE_BYTES");
+  }
+  if (config.render_limits.max_total_bytes > config.common.max_message_bytes / 2) {
+    reader.AddProblem(
+        absl::StrCat("SPINE_TASKS_RENDER_MAX_BYTES=", config.render_limits.max_total_bytes,
+                     ": must be at most half of SPINE_GRPC_MAX_MESSAGE_BYTES (",
+                     config.common.max_message_bytes / 2,
+                     "): a rendered output is stored in one message with its run"));
+  }
   return config;
 }
 

@@ -4,11 +4,14 @@
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <csignal>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "libs/auth/jwt.h"
@@ -335,6 +338,83 @@ TEST_CASE("an LLM step then a plugin step: API.md's example pipeline runs over t
   CHECK(failed_run["error"]["reason"] == "PLUGIN_ERROR");
   CHECK(failed_run["steps"][0]["attempts"] == 2);
   CHECK(failed_run["steps"][0]["attemptErrors"].size() == 2);
+}
+
+}  // namespace spine::testing
+
+namespace spine::testing {
+namespace {
+
+// spine-tasks' resident memory in KiB, from /proc/<pid>/status.
+int64_t ResidentKib(Constellation& stack) {
+  std::ifstream status(absl::StrCat("/proc/", stack.process("tasks").pid(), "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      int64_t kib = 0;
+      std::istringstream(line.substr(6)) >> kib;
+      return kib;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+// The reported attack: an output of 5 000 keys, each the whole 40 000-character input, would
+// render 200 MB in spine-tasks (and a stored run that re-rendered it at every restart). It is
+// refused with 400 before the run is stored, without spine-tasks' memory growing.
+TEST_CASE("template amplification is refused with 400 before the run is stored") {
+  Constellation stack(kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartStack(stack);
+  CreatePipeline(stack, kSummarise);  // spine-llm's models are advertised
+
+  Json amplified = Json::parse(R"({"schemaVersion": 1, "steps": [
+    {"id": "draft", "llm": {"model": "stub", "prompt": "hello"}}]})");
+  for (int i = 0; i < 5000; ++i) amplified["output"][absl::StrCat("k", i)] = "{{input.big}}";
+  const Json input = {{"big", std::string(40000, 'x')}};
+  const int64_t resident_before = ResidentKib(stack);
+  REQUIRE(resident_before > 0);
+
+  const absl::Time start = absl::Now();
+  const HttpResult refused =
+      Call(stack, "POST", "/api/runs", "7", {{"definition", amplified}, {"input", input}});
+  const absl::Duration took = absl::Now() - start;
+  INFO(refused.body.substr(0, 500));
+  REQUIRE(refused.status == 400);
+  CHECK(took < absl::Seconds(2));
+  const Json detail = Json::parse(refused.body)["error"]["details"][0];
+  CHECK(detail["reason"] == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(absl::StartsWith(detail["metadata"]["field"].get<std::string>(), "output.k"));
+  CHECK(absl::StrContains(Json::parse(refused.body)["error"]["message"].get<std::string>(),
+                          "exceeds"));
+
+  // The same through a stored pipeline (its definition alone is fine: the input makes it big).
+  const std::string pipeline = CreatePipeline(stack, amplified);
+  const HttpResult refused_too =
+      Call(stack, "POST", "/api/pipelines/" + pipeline + "/runs", "7", {{"input", input}});
+  CHECK(refused_too.status == 400);
+
+  // A prompt repeating the input is as big: refused, naming the prompt.
+  Json prompted = Json::parse(R"({"schemaVersion": 1, "steps": [
+    {"id": "draft", "llm": {"model": "stub", "prompt": ""}}]})");
+  std::string prompt;
+  for (int i = 0; i < 30; ++i) prompt += "{{input.big}} ";
+  prompted["steps"][0]["llm"]["prompt"] = prompt;
+  const HttpResult long_prompt =
+      Call(stack, "POST", "/api/runs", "7", {{"definition", prompted}, {"input", input}});
+  INFO(long_prompt.body.substr(0, 500));
+  CHECK(long_prompt.status == 400);
+  CHECK(Json::parse(long_prompt.body)["error"]["details"][0]["metadata"]["field"] ==
+        "steps[0].llm.prompt");
+
+  // Nothing was stored, and spine-tasks did not spend the memory.
+  const HttpResult listed = Call(stack, "GET", "/api/runs", "7");
+  REQUIRE(listed.status == 200);
+  CHECK(Json::parse(listed.body)["runs"].empty());
+  const int64_t resident_after = ResidentKib(stack);
+  INFO("VmRSS before " << resident_before << " KiB, after " << resident_after << " KiB");
+  CHECK(resident_after - resident_before < int64_t{64} * 1024);
 }
 
 }  // namespace spine::testing

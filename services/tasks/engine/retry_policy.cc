@@ -8,7 +8,8 @@
 namespace spine::tasks {
 
 bool IsRetryable(const spine::v1::RunError& error) {
-  if (error.reason() == "PLUGIN_BAD_OUTPUT" || error.reason() == "TEMPLATE_PATH_MISSING") {
+  if (error.reason() == "PLUGIN_BAD_OUTPUT" || error.reason() == "TEMPLATE_PATH_MISSING" ||
+      error.reason() == "TEMPLATE_OUTPUT_TOO_LARGE") {
     return false;
   }
   static constexpr const char* kFinal[] = {

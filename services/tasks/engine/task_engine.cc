@@ -6,6 +6,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
+#include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
 #include "services/tasks/engine/retry_policy.h"
 #include "services/tasks/pipeline/template.h"
@@ -49,18 +50,26 @@ Value TemplateContext(const RunState& state) {
   return context;
 }
 
-// The step's job kind with its templates rendered over the run so far.
-absl::Status Render(const RunState& state, int index, StepJob& job) {
+std::string StepField(int index, absl::string_view part) {
+  return absl::StrCat("steps[", index, "].", part);
+}
+
+// The step's job kind with its templates rendered over the run so far, within `limits` (the
+// prompt and the system share one total).
+absl::Status Render(const RunState& state, int index, const RenderLimits& limits, StepJob& job) {
   const spine::v1::PipelineStep& step = state.definition().steps(index);
   const Value context = TemplateContext(state);
+  TemplateRenderer renderer(context, limits);
   if (step.has_llm()) {
     spine::v1::LlmStep& llm = *job.mutable_llm();
     llm = step.llm();
-    absl::StatusOr<std::string> prompt = RenderText(step.llm().prompt(), context);
+    absl::StatusOr<std::string> prompt =
+        renderer.RenderText(step.llm().prompt(), StepField(index, "llm.prompt"));
     if (!prompt.ok()) return prompt.status();
     llm.set_prompt(*std::move(prompt));
     if (step.llm().has_system()) {
-      absl::StatusOr<std::string> system = RenderText(step.llm().system(), context);
+      absl::StatusOr<std::string> system =
+          renderer.RenderText(step.llm().system(), StepField(index, "llm.system"));
       if (!system.ok()) return system.status();
       llm.set_system(*std::move(system));
     }
@@ -68,10 +77,39 @@ absl::Status Render(const RunState& state, int index, StepJob& job) {
   }
   spine::v1::PluginStep& plugin = *job.mutable_plugin();
   plugin.set_name(step.plugin().name());
-  absl::StatusOr<Value> input = RenderTemplate(step.plugin().input(), context);
+  absl::StatusOr<Value> input =
+      renderer.Render(step.plugin().input(), StepField(index, "plugin.input"));
   if (!input.ok()) return input.status();
   *plugin.mutable_input() = *std::move(input);
   return absl::OkStatus();
+}
+
+// The pipeline's output rendered over the finished run, within `limits`.
+absl::StatusOr<Value> RenderOutput(const RunState& state, const RenderLimits& limits) {
+  const Value context = TemplateContext(state);
+  return TemplateRenderer(context, limits).Render(state.definition().output(), "output");
+}
+
+// What every rendering of a run of `definition` will at least produce over `context` (the
+// outputs of steps that have not run count as nothing), checked against `limits` without
+// rendering anything: TEMPLATE_OUTPUT_TOO_LARGE for a run that could never render.
+absl::Status MeasureRun(const spine::v1::PipelineDefinitionV1& definition, const Value& context,
+                        const RenderLimits& limits) {
+  for (int index = 0; index < definition.steps_size(); ++index) {
+    const spine::v1::PipelineStep& step = definition.steps(index);
+    TemplateRenderer renderer(context, limits);
+    if (step.has_llm()) {
+      SPINE_RETURN_IF_ERROR(
+          renderer.MeasureText(step.llm().prompt(), StepField(index, "llm.prompt")));
+      SPINE_RETURN_IF_ERROR(
+          renderer.MeasureText(step.llm().system(), StepField(index, "llm.system")));
+    } else {
+      SPINE_RETURN_IF_ERROR(
+          renderer.Measure(step.plugin().input(), StepField(index, "plugin.input")));
+    }
+  }
+  if (!definition.has_output()) return absl::OkStatus();
+  return TemplateRenderer(context, limits).Measure(definition.output(), "output");
 }
 
 // The first step that has not succeeded; steps_size() when all have.
@@ -151,6 +189,15 @@ int TaskEngine::active_runs() const {
 absl::StatusOr<Run> TaskEngine::Submit(int64_t user_id, int64_t pipeline_id,
                                        spine::v1::PipelineDefinitionV1 definition, Value input,
                                        const std::string& idempotency_key) {
+  // Refused before anything is stored or started: templates that are too big over the input
+  // alone would only fail the run later, after its steps had run.
+  {
+    Value context;
+    auto& fields = *context.mutable_struct_value()->mutable_fields();
+    fields["input"] = input;
+    fields["steps"].mutable_struct_value();
+    SPINE_RETURN_IF_ERROR(MeasureRun(definition, context, options_.render_limits));
+  }
   {
     // The slot is taken before the store is asked, so concurrent submits cannot overshoot.
     absl::MutexLock lock(&mu_);
@@ -220,7 +267,8 @@ void TaskEngine::StartAttempt(Active& run, int index, Answers& answers) {
 void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
   StepJob job = JobFor(run.state, index);
   const spine::v1::PipelineStep& step = run.state.definition().steps(index);
-  if (absl::Status rendered = Render(run.state, index, job); !rendered.ok()) {
+  if (absl::Status rendered = Render(run.state, index, options_.render_limits, job);
+      !rendered.ok()) {
     return AttemptFailed(run, index, ErrorOf(rendered), answers);
   }
   const absl::Time deadline = clock_.Now() + absl::Milliseconds(step.timeout_ms());
@@ -300,8 +348,7 @@ void TaskEngine::StepSucceeded(Active& run, int index, const Value& output, Answ
 
   Run& whole = *run.state.mutable_run();
   if (run.state.definition().has_output()) {
-    absl::StatusOr<Value> rendered =
-        RenderTemplate(run.state.definition().output(), TemplateContext(run.state));
+    absl::StatusOr<Value> rendered = RenderOutput(run.state, options_.render_limits);
     if (!rendered.ok()) {
       *whole.mutable_error() = ErrorOf(rendered.status());
       return Finish(run, Run::FAILED, answers);
@@ -421,6 +468,13 @@ absl::Status TaskEngine::Recover() {
 }
 
 void TaskEngine::Resume(Active& run, Answers& answers) {
+  // A stored run whose templates cannot be rendered within the limits (stored before them, or
+  // under larger ones) is failed, and that stored, rather than started again at every start.
+  if (absl::Status fits =
+          MeasureRun(run.state.definition(), TemplateContext(run.state), options_.render_limits);
+      !fits.ok()) {
+    return Abandon(run, ErrorOf(fits), answers);
+  }
   const int index = CurrentStep(run.state);
   Run& whole = *run.state.mutable_run();
   if (index >= whole.steps_size()) {
@@ -442,6 +496,24 @@ void TaskEngine::Resume(Active& run, Answers& answers) {
   } else {
     StartAttempt(run, index, answers);
   }
+}
+
+void TaskEngine::Abandon(Active& run, const RunError& error, Answers& answers) {
+  log::Warn("recovered run failed: it cannot go on",
+            {{"run", absl::StrCat(run.state.run().id())}, {"error", error.message()}});
+  const absl::Time now = clock_.Now();
+  for (int i = 0; i < run.state.run().steps_size(); ++i) {
+    Run::Step& step = *run.state.mutable_run()->mutable_steps(i);
+    if (step.state() == Run::RUNNING && !run.state.has_retry_time()) {
+      dispatcher_.Cancel(JobFor(run.state, i));  // its job may still be at the executor
+    }
+    if (step.state() == Run::RUNNING || step.state() == Run::QUEUED) {
+      step.set_state(Run::CANCELLED);
+      *step.mutable_finish_time() = Stamp(now);
+    }
+  }
+  *run.state.mutable_run()->mutable_error() = error;
+  Finish(run, Run::FAILED, answers);
 }
 
 void TaskEngine::WhenFinished(int64_t user_id, int64_t run_id, absl::Time deadline,

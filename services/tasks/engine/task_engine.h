@@ -18,6 +18,11 @@
 // DEADLINE_EXCEEDED (the executor enforces timeoutMs itself; this is the net under it). The
 // pipeline's output is its `output` template rendered over the run, else the last step's output.
 //
+// Templates are rendered within EngineOptions::render_limits: a run whose templates over its
+// input alone exceed them is refused at Submit (and failed at Recover); a step's job or the
+// output that exceeds them once earlier steps' outputs are in fails the run with
+// TEMPLATE_OUTPUT_TOO_LARGE, not retried.
+//
 // Threading: public methods may be called from any thread. Transitions of one run are serialised
 // by that run's own lock (store writes included, so they happen in order); different runs
 // proceed in parallel. Work that timers and results trigger runs through `post` (a WorkerPool in
@@ -40,6 +45,7 @@
 #include "libs/core/scheduler.h"
 #include "services/tasks/engine/run_store.h"
 #include "services/tasks/engine/step_dispatcher.h"
+#include "services/tasks/pipeline/template.h"
 #include "spine/v1/tasks.pb.h"
 
 namespace spine::tasks {
@@ -47,6 +53,7 @@ namespace spine::tasks {
 struct EngineOptions {
   int max_active_runs_per_user = 16;             // SPINE_TASKS_USER_MAX_RUNS; more is 429
   absl::Duration step_grace = absl::Seconds(5);  // beyond timeoutMs before an attempt is failed
+  RenderLimits render_limits{};                  // SPINE_TASKS_RENDER_MAX_VALUE_BYTES, _MAX_BYTES
 };
 
 // Runs `task` off the caller's thread. An error means it will not run.
@@ -62,8 +69,9 @@ class TaskEngine {
 
   // Accepts a run of `definition` (already parsed and checked) and starts its first step.
   // With an `idempotency_key` the same user gets their first run with that key back, unstarted
-  // again. RESOURCE_EXHAUSTED (RUN_LIMIT) over the user's concurrent runs; the store's errors
-  // as they are.
+  // again. INVALID_ARGUMENT (TEMPLATE_OUTPUT_TOO_LARGE) when the templates over `input` alone
+  // already render beyond the render limits; RESOURCE_EXHAUSTED (RUN_LIMIT) over the user's
+  // concurrent runs; the store's errors as they are.
   absl::StatusOr<spine::v1::Run> Submit(int64_t user_id, int64_t pipeline_id,
                                         spine::v1::PipelineDefinitionV1 definition,
                                         google::protobuf::Value input,
@@ -88,7 +96,9 @@ class TaskEngine {
   // be taken now (the bus consumer then leaves it unacknowledged for redelivery).
   absl::Status OnStepResult(const spine::v1::StepResult& result, const ResultOrigin& origin);
 
-  // Picks up every unfinished run from the store (call once, at start).
+  // Picks up every unfinished run from the store (call once, at start). One whose templates
+  // cannot be rendered within the render limits is failed with TEMPLATE_OUTPUT_TOO_LARGE (and
+  // stored so) instead of being started again.
   absl::Status Recover();
 
   // Calls `done` once: with the run when it finishes, or as it is at `deadline` if that comes
@@ -131,6 +141,9 @@ class TaskEngine {
   void Finish(Active& run, spine::v1::Run::State state, Answers& answers)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void Resume(Active& run, Answers& answers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
+  // Fails a recovered run that cannot go on, its unfinished steps stopped.
+  void Abandon(Active& run, const spine::v1::RunError& error, Answers& answers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void Persist(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void ClearTimer(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   // Runs `transition` on `run` through post_ at `when`.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/rpc/error_info.h"
@@ -481,6 +482,133 @@ TEST_CASE("a run goes on in memory while the store is down") {
   f.store.FailUpdates(false);
   f.Deliver(Success(f.dispatcher.jobs[1], R"("X")"));
   CHECK(f.store.Stored(run.id()).state() == Run::SUCCEEDED);
+}
+
+namespace {
+
+// The reported attack: an output of `keys` keys, each the whole of input.big.
+std::string Amplifier(int keys) {
+  std::string json = R"({"schemaVersion": 1, "steps": [
+      {"id": "draft", "llm": {"model": "stub", "prompt": "hello"}}], "output": {)";
+  for (int i = 0; i < keys; ++i) {
+    absl::StrAppend(&json, i == 0 ? "" : ", ", "\"k", i, "\": \"{{input.big}}\"");
+  }
+  return json + "}}";
+}
+
+std::string BigInput(size_t bytes) {
+  return absl::StrCat(R"({"big": ")", std::string(bytes, 'x'), R"("})");
+}
+
+std::string ReasonOf(const absl::Status& status) {
+  const auto info = rpc::GetErrorInfo(status);
+  return info ? info->reason() : "";
+}
+
+}  // namespace
+
+TEST_CASE("a run whose templates render too big over its input is refused, nothing stored") {
+  Fixture f;
+  const auto refused =
+      f.engine().Submit(7, 0, Pipeline(Amplifier(5000)), JsonValue(BigInput(40000)), "");
+  REQUIRE(refused.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ReasonOf(refused.status()) == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(absl::StartsWith(refused.status().message(), "output.k"));
+  CHECK(f.dispatcher.jobs.empty());
+  CHECK(f.store.ListUnfinished()->empty());
+  CHECK(f.engine().Get(7, 1).status().code() == absl::StatusCode::kNotFound);
+  CHECK(f.engine().active_runs() == 0);
+
+  // A prompt, measured the same way, with the place named.
+  const auto prompt = f.engine().Submit(7, 0, Pipeline(R"({"schemaVersion": 1, "steps": [
+          {"id": "a", "llm": {"model": "stub", "prompt": "{{input.big}}{{input.big}}"}}]})"),
+                                        JsonValue(BigInput(600000)), "");
+  CHECK(ReasonOf(prompt.status()) == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(prompt.status().message() == "steps[0].llm.prompt: rendered value exceeds 1048576 bytes");
+
+  // Within the limits the same shape runs.
+  CHECK(f.engine().Submit(7, 0, Pipeline(Amplifier(50)), JsonValue(BigInput(40000)), "").ok());
+}
+
+TEST_CASE("a later step whose render exceeds the limits fails the run with the reason") {
+  Fixture f({.render_limits = {.max_value_bytes = 1000, .max_total_bytes = 1500}});
+  const Run run = f.Submit();
+  REQUIRE(f.dispatcher.jobs.size() == 1);
+  // The first step's output is big; the plugin step's input names it.
+  f.Deliver(Success(f.dispatcher.jobs[0],
+                    absl::StrCat(R"({"text": ")", std::string(1001, 'y'), R"("})")));
+  f.scheduler.Advance(absl::Minutes(1));
+  CHECK(f.dispatcher.jobs.size() == 1);  // never dispatched, never retried
+  const Run failed = f.store.Stored(run.id());
+  CHECK(failed.state() == Run::FAILED);
+  CHECK(failed.error().reason() == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(failed.error().code() == "INVALID_ARGUMENT");
+  CHECK(failed.error().message() ==
+        "steps[1].plugin.input.text: rendered value exceeds 1000 bytes");
+  CHECK(failed.steps(1).state() == Run::FAILED);
+  CHECK(failed.steps(1).attempts() == 1);
+  CHECK(f.engine().active_runs() == 0);
+
+  // The output rendered at the end is held to them too.
+  const Run second = f.Submit();
+  f.Deliver(Success(f.dispatcher.jobs[1], R"({"text": "short"})"));
+  REQUIRE(f.dispatcher.jobs.size() == 3);
+  f.Deliver(Success(f.dispatcher.jobs[2], absl::StrCat("\"", std::string(1001, 'Y'), "\"")));
+  const Run ended = f.store.Stored(second.id());
+  CHECK(ended.state() == Run::FAILED);
+  CHECK(ended.error().message() == "output.summary: rendered value exceeds 1000 bytes");
+  CHECK_FALSE(ended.has_output());
+}
+
+TEST_CASE("recovery fails a stored run that cannot be rendered instead of running it again") {
+  Fixture f;
+  // Run A was stored before the limits: its first step in flight, its output 200 MB to come.
+  RunState unrenderable;
+  unrenderable.set_user_id(7);
+  *unrenderable.mutable_definition() = Pipeline(Amplifier(5000));
+  *unrenderable.mutable_run()->mutable_input() = JsonValue(BigInput(40000));
+  unrenderable.mutable_run()->set_state(Run::RUNNING);
+  Run::Step& step = *unrenderable.mutable_run()->add_steps();
+  step.set_id("draft");
+  step.set_state(Run::RUNNING);
+  step.set_attempts(1);
+  const int64_t a = f.store.Create(unrenderable, "")->state.run().id();
+  // Run B: every step done, its output template amplifying the step's output; the end was not
+  // stored.
+  RunState finished_unstored;
+  finished_unstored.set_user_id(7);
+  std::string output = R"({"schemaVersion": 1, "steps": [
+      {"id": "draft", "llm": {"model": "stub", "prompt": "hello"}}], "output": {)";
+  for (int i = 0; i < 100; ++i) {
+    absl::StrAppend(&output, i == 0 ? "" : ", ", "\"k", i, "\": \"{{steps.draft.output}}\"");
+  }
+  *finished_unstored.mutable_definition() = Pipeline(output + "}}");
+  finished_unstored.mutable_run()->set_state(Run::RUNNING);
+  Run::Step& done = *finished_unstored.mutable_run()->add_steps();
+  done.set_id("draft");
+  done.set_state(Run::SUCCEEDED);
+  done.set_attempts(1);
+  *done.mutable_output() = JsonValue(absl::StrCat("\"", std::string(40000, 'z'), "\""));
+  const int64_t b = f.store.Create(finished_unstored, "")->state.run().id();
+
+  f.Restart();
+  CHECK(f.dispatcher.jobs.empty());  // nothing runs again
+  CHECK(f.dispatcher.cancelled == std::vector<std::string>{absl::StrCat(a, "/0/1")});
+  const Run failed_a = f.store.Stored(a);
+  CHECK(failed_a.state() == Run::FAILED);
+  CHECK(failed_a.error().reason() == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(absl::StartsWith(failed_a.error().message(), "output.k"));
+  CHECK(failed_a.steps(0).state() == Run::CANCELLED);
+  CHECK(failed_a.has_finish_time());
+  const Run failed_b = f.store.Stored(b);
+  CHECK(failed_b.state() == Run::FAILED);
+  CHECK(failed_b.error().reason() == "TEMPLATE_OUTPUT_TOO_LARGE");
+  CHECK(f.engine().active_runs() == 0);
+
+  // Stored as failed: the next start has nothing to pick up.
+  CHECK(f.store.ListUnfinished()->empty());
+  f.Restart();
+  CHECK(f.dispatcher.jobs.empty());
 }
 
 }  // namespace spine::tasks

@@ -67,5 +67,35 @@ TEST_CASE("tasks config: bad bus settings are refused by name") {
   }
 }
 
+TEST_CASE("tasks config: render limits, their defaults and their checks") {
+  {
+    auto [config, status] = Read({});
+    REQUIRE(status.ok());
+    CHECK(config.render_limits.max_value_bytes == 1 << 20);
+    CHECK(config.render_limits.max_total_bytes == 2 << 20);
+  }
+  {
+    auto [config, status] = Read(
+        {{"SPINE_TASKS_RENDER_MAX_VALUE_BYTES", "4096"}, {"SPINE_TASKS_RENDER_MAX_BYTES", "8192"}});
+    REQUIRE(status.ok());
+    CHECK(config.render_limits.max_value_bytes == 4096);
+    CHECK(config.render_limits.max_total_bytes == 8192);
+  }
+  for (const auto& vars : std::vector<Environment::Vars>{
+           {{"SPINE_TASKS_RENDER_MAX_VALUE_BYTES", "0"}},
+           {{"SPINE_TASKS_RENDER_MAX_VALUE_BYTES", "many"}},
+           {{"SPINE_TASKS_RENDER_MAX_BYTES", "-1"}},
+           // The total below one value's cap.
+           {{"SPINE_TASKS_RENDER_MAX_VALUE_BYTES", "8192"},
+            {"SPINE_TASKS_RENDER_MAX_BYTES", "4096"}},
+           // More than half of what one gRPC message to spine-storage may hold.
+           {{"SPINE_TASKS_RENDER_MAX_BYTES", "3000000"}}}) {
+    auto [config, status] = Read(vars);
+    INFO(vars.begin()->first << "=" << vars.begin()->second);
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(absl::StrContains(status.message(), "SPINE_TASKS_RENDER_MAX"));
+  }
+}
+
 }  // namespace
 }  // namespace spine::tasks
