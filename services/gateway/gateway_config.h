@@ -17,6 +17,7 @@ struct GatewayConfig {
   std::string admin_password;          // SPINE_ADMIN_PASSWORD or the file SPINE_ADMIN_PASSWORD_FILE
   int64_t http_threads = 0;            // SPINE_HTTP_THREADS
   int64_t http_max_connections = 0;    // SPINE_HTTP_MAX_CONNECTIONS
+  int64_t http_max_connections_per_ip = 0;  // SPINE_HTTP_MAX_CONNECTIONS_PER_IP (socket peer)
   int64_t http_max_body_bytes = 0;     // SPINE_HTTP_MAX_BODY_BYTES
   int64_t http_max_header_bytes = 0;   // SPINE_HTTP_MAX_HEADER_BYTES
   int64_t http_read_timeout_ms = 0;    // SPINE_HTTP_READ_TIMEOUT_MS: header and body, each
