@@ -2,9 +2,9 @@
 //
 // The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) are answered
 // here; all but /openapi.json are exempt from the rate limit (API.md). Every other request
-// passes the per-client rate limit and goes to the API handler (the transcoder). Every request is counted in the metrics under its route
-// template, and its access log line names the route template, the client and the verified user.
-// Thread-safe.
+// passes the per-client rate limit and goes to the API handler (the transcoder). Every request is
+// counted in the metrics under its route template, and its access log line names the route
+// template, the client and the verified user. Thread-safe.
 #pragma once
 
 #include <optional>

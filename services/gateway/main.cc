@@ -78,8 +78,8 @@ int Run(const spine::gateway::GatewayConfig& config) {
     Error("refusing to start", {{"error", "AuthService needs SPINE_JWT_PUBLIC_KEY_FILE"}});
     return 2;
   } else {
-    auto component = spine::gateway::AuthComponent::Create(config, clock, authenticator,
-                                                           **verifier, edge, limiter->get());
+    auto component = spine::gateway::AuthComponent::Create(config, clock, authenticator, **verifier,
+                                                           edge, limiter->get());
     if (!component.ok()) {
       Error("refusing to start", {{"error", std::string(component.status().message())}});
       return 2;
@@ -167,14 +167,12 @@ int Run(const spine::gateway::GatewayConfig& config) {
        .max_connections_per_ip = config.http_max_connections_per_ip,
        // Keyed like the rate limit (IPv6 by /64); a trusted proxy carries many clients'
        // connections, so only the overall limit applies to it.
-       .per_ip_key =
-           [&config](const std::string& peer) -> std::string {
-             absl::StatusOr<spine::gateway::IpAddress> ip =
-                 spine::gateway::IpAddress::Parse(peer);
-             if (!ip.ok()) return "unknown";
-             if (config.trusted_proxies.Contains(*ip)) return "";
-             return spine::gateway::ClientKey::For(*ip).ToString();
-           },
+       .per_ip_key = [&config](const std::string& peer) -> std::string {
+         absl::StatusOr<spine::gateway::IpAddress> ip = spine::gateway::IpAddress::Parse(peer);
+         if (!ip.ok()) return "unknown";
+         if (config.trusted_proxies.Contains(*ip)) return "";
+         return spine::gateway::ClientKey::For(*ip).ToString();
+       },
        .max_body_bytes = config.http_max_body_bytes,
        .max_header_bytes = config.http_max_header_bytes,
        .read_timeout = absl::Milliseconds(config.http_read_timeout_ms),

@@ -137,7 +137,13 @@ TEST_CASE("auth over gRPC: first admin, token round trip and user administration
   REQUIRE(auth.Logout(session.access_token(), session.refresh_token()).ok());
   CHECK(auth.Refresh(session.refresh_token(), &unused).error_code() ==
         grpc::StatusCode::UNAUTHENTICATED);
-  CHECK(auth.Logout(session.access_token(), session.refresh_token()).ok());  // idempotent
+  // Logging out revoked the access token presented, so it cannot log out again; another
+  // session's token can, and logout stays idempotent for the (already revoked) refresh token.
+  CHECK(auth.Logout(session.access_token(), session.refresh_token()).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  spine::v1::SessionTokens another;
+  REQUIRE(auth.Login(kAdminUsername, kAdminPassword, &another).ok());
+  CHECK(auth.Logout(another.access_token(), session.refresh_token()).ok());
 
   // The admin creates a user, who can log in but not administer.
   spine::v1::User bob;

@@ -88,16 +88,16 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
   // Storage looks names up case-insensitively, so the failure count is per lower-cased name:
   // "Admin" and "admin" share one budget. The client comes first: storage keys hold at most
   // kMaxLookupNameBytes, and a cut may only ever shorten a name too long to be a user's.
-  const std::string lockout_key =
-      client.empty() ? absl::AsciiStrToLower(username)
-                     : absl::StrCat(client, " ", absl::AsciiStrToLower(username))
-                           .substr(0, kMaxLookupNameBytes);
+  const std::string lockout_key = client.empty()
+                                      ? absl::AsciiStrToLower(username)
+                                      : absl::StrCat(client, " ", absl::AsciiStrToLower(username))
+                                            .substr(0, kMaxLookupNameBytes);
   SPINE_ASSIGN_OR_RETURN(const LoginLockState lock, store_.GetLoginLock(lockout_key));
   if (lock.locked) {
     const absl::Duration left = absl::Ceil(lock.locked_until - clock_.Now(), absl::Seconds(1));
     return absl::ResourceExhaustedError(absl::StrCat(
-        "too many failed logins for this username from your address; locked until ", Rfc3339Utc(lock.locked_until),
-        " (retry in ", absl::ToInt64Seconds(left), " s)"));
+        "too many failed logins for this username from your address; locked until ",
+        Rfc3339Utc(lock.locked_until), " (retry in ", absl::ToInt64Seconds(left), " s)"));
   }
 
   absl::StatusOr<UserRecord> user = store_.GetUserByName(username);
@@ -139,10 +139,10 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
 
 absl::StatusOr<SessionTokens> AuthLogic::IssueSession(const UserRecord& user) const {
   SPINE_ASSIGN_OR_RETURN(std::string refresh_token, NewRefreshToken());
-  SPINE_ASSIGN_OR_RETURN(const RefreshTokenGrant grant,
-                         store_.CreateRefreshToken(user.id, TokenHash(refresh_token),
-                                                   /*family_id=*/"",
-                                                   clock_.Now() + options_.refresh_ttl));
+  SPINE_ASSIGN_OR_RETURN(
+      const RefreshTokenGrant grant,
+      store_.CreateRefreshToken(user.id, TokenHash(refresh_token),
+                                /*family_id=*/"", clock_.Now() + options_.refresh_ttl));
   return Tokens(user, std::move(refresh_token), grant.family_id);
 }
 
@@ -152,8 +152,7 @@ absl::StatusOr<SessionTokens> AuthLogic::Tokens(const UserRecord& user, std::str
   SPINE_ASSIGN_OR_RETURN(std::string access_token,
                          signer_.Sign(absl::StrCat(user.id), user.username, user.role, &issued));
   if (options_.revocations != nullptr) {
-    options_.revocations->RecordIssued(family_id, TokenHash(refresh_token), issued.jti,
-                                       issued.exp);
+    options_.revocations->RecordIssued(family_id, TokenHash(refresh_token), issued.jti, issued.exp);
   }
   return SessionTokens{.access_token = std::move(access_token),
                        .token_type = "Bearer",

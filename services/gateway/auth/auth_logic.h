@@ -90,9 +90,9 @@ class AuthLogic {
   // case the whole family has been revoked (stolen-token detection).
   absl::StatusOr<SessionTokens> Refresh(const std::string& refresh_token) const;
 
-  // Revokes the family of `refresh_token`, its access tokens included. Idempotent: an unknown, malformed or already revoked
-  // token is OK too, so logout never reveals whether a token existed. INVALID_ARGUMENT only when
-  // the token is empty.
+  // Revokes the family of `refresh_token`, its access tokens included. Idempotent: an unknown,
+  // malformed or already revoked token is OK too, so logout never reveals whether a token existed.
+  // INVALID_ARGUMENT only when the token is empty.
   absl::Status Logout(const std::string& refresh_token) const;
 
   // The user `user_id` (an access token's `sub`) as stored now. UNAUTHENTICATED when the subject

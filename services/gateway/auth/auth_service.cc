@@ -104,14 +104,14 @@ grpc::ServerUnaryReactor* AuthService::Login(grpc::CallbackServerContext* contex
   // Failed logins count per client (auth_logic.h), by the key the rate limit uses.
   const CallClient client = ClientOf(*context);
   std::string client_key = client.address ? ClientKey::For(*client.address).ToString() : "";
-  return RunOnPool(context, "login", [this, request, response,
-                                      client_key = std::move(client_key)]() -> absl::Status {
-    absl::StatusOr<SessionTokens> tokens =
-        logic_.Login(request->username(), request->password(), client_key);
-    if (!tokens.ok()) return tokens.status();
-    ToProto(*tokens, response);
-    return absl::OkStatus();
-  });
+  return RunOnPool(context, "login",
+                   [this, request, response, client_key = std::move(client_key)]() -> absl::Status {
+                     absl::StatusOr<SessionTokens> tokens =
+                         logic_.Login(request->username(), request->password(), client_key);
+                     if (!tokens.ok()) return tokens.status();
+                     ToProto(*tokens, response);
+                     return absl::OkStatus();
+                   });
 }
 
 grpc::ServerUnaryReactor* AuthService::CreateUser(grpc::CallbackServerContext* context,

@@ -16,13 +16,9 @@ absl::Status NoSuchUser() {
 
 }  // namespace
 
-SessionGate::SessionGate(const SessionRevocations& revocations, UserStore& store,
-                         WorkerPool& pool, const Clock& clock, SessionGateOptions options)
-    : revocations_(revocations),
-      store_(store),
-      pool_(pool),
-      clock_(clock),
-      options_(options) {}
+SessionGate::SessionGate(const SessionRevocations& revocations, UserStore& store, WorkerPool& pool,
+                         const Clock& clock, SessionGateOptions options)
+    : revocations_(revocations), store_(store), pool_(pool), clock_(clock), options_(options) {}
 
 std::optional<absl::Status> SessionGate::Quick(const AccessClaims& claims) const {
   if (revocations_.IsRevoked(claims.jti)) {
@@ -52,9 +48,8 @@ absl::Status SessionGate::LookUp(const std::string& user_id) const {
     absl::MutexLock lock(&mu_);
     if (known_.size() >= options_.capacity && !known_.contains(user_id)) {
       const absl::Time now = clock_.Now();
-      absl::erase_if(known_, [&](const auto& entry) {
-        return now - entry.second.checked >= options_.ttl;
-      });
+      absl::erase_if(known_,
+                     [&](const auto& entry) { return now - entry.second.checked >= options_.ttl; });
       // Still full of fresh answers: start over rather than grow (they are only a cache).
       if (known_.size() >= options_.capacity) known_.clear();
     }
@@ -66,8 +61,8 @@ absl::Status SessionGate::LookUp(const std::string& user_id) const {
 void SessionGate::Check(const AccessClaims& claims, std::function<void(absl::Status)> done) const {
   if (std::optional<absl::Status> quick = Quick(claims)) return done(*std::move(quick));
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
-  const absl::Status queued = pool_.Submit(
-      [this, user_id = claims.sub, shared_done] { (*shared_done)(LookUp(user_id)); });
+  const absl::Status queued =
+      pool_.Submit([this, user_id = claims.sub, shared_done] { (*shared_done)(LookUp(user_id)); });
   if (!queued.ok()) {
     (*shared_done)(absl::UnavailableError("too many requests being checked; retry shortly"));
   }

@@ -7,9 +7,8 @@ namespace spine::gateway {
 SessionRevocations::SessionRevocations(const Clock& clock, size_t capacity)
     : clock_(clock), capacity_(std::max<size_t>(capacity, 1)) {}
 
-void SessionRevocations::RecordIssued(const std::string& family_id,
-                                      const std::string& refresh_hash, const std::string& jti,
-                                      absl::Time exp) {
+void SessionRevocations::RecordIssued(const std::string& family_id, const std::string& refresh_hash,
+                                      const std::string& jti, absl::Time exp) {
   absl::MutexLock lock(&mu_);
   if (!families_.contains(family_id)) MakeRoomForFamilyLocked();
   while (issued_ >= capacity_ && !families_.empty()) MakeRoomForFamilyLocked();
@@ -62,9 +61,8 @@ void SessionRevocations::MakeRoomForRevokedLocked() {
   absl::erase_if(revoked_, [now](const auto& entry) { return entry.second <= now; });
   if (revoked_.size() < capacity_) return;
   // Still full of live revocations: drop the one that would have expired first.
-  auto soonest = std::min_element(revoked_.begin(), revoked_.end(), [](const auto& a, const auto& b) {
-    return a.second < b.second;
-  });
+  auto soonest = std::min_element(revoked_.begin(), revoked_.end(),
+                                  [](const auto& a, const auto& b) { return a.second < b.second; });
   revoked_.erase(soonest);
 }
 
@@ -77,10 +75,9 @@ void SessionRevocations::MakeRoomForFamilyLocked() {
   }
   for (const std::string& id : expired) EraseFamilyLocked(id);
   if (families_.size() < capacity_ && issued_ < capacity_) return;
-  auto soonest = std::min_element(families_.begin(), families_.end(),
-                                  [](const auto& a, const auto& b) {
-                                    return a.second.until < b.second.until;
-                                  });
+  auto soonest = std::min_element(
+      families_.begin(), families_.end(),
+      [](const auto& a, const auto& b) { return a.second.until < b.second.until; });
   if (soonest != families_.end()) EraseFamilyLocked(soonest->first);
 }
 

@@ -290,10 +290,10 @@ absl::StatusOr<json> ParseStrictJson(absl::string_view body) {
         break;
       }
       case json::parse_event_t::value:
-        if (parsed.is_string() &&
-            absl::StrContains(parsed.get_ref<const std::string&>(), '\0')) {
-          problem = absl::StrCat(current.empty() || current.back().empty() ? "body" : current.back(),
-                                 ": contains a NUL character (\\u0000)");
+        if (parsed.is_string() && absl::StrContains(parsed.get_ref<const std::string&>(), '\0')) {
+          problem =
+              absl::StrCat(current.empty() || current.back().empty() ? "body" : current.back(),
+                           ": contains a NUL character (\\u0000)");
         }
         break;
       default:

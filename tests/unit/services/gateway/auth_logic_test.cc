@@ -362,7 +362,6 @@ TEST_CASE("the gateway's service token is re-minted after half its lifetime") {
   CHECK(Unwrap(verifier.Verify(second.substr(7))).iat == clock.Now());
 }
 
-
 TEST_CASE("a stranger's failed logins lock out the stranger, not the user elsewhere") {
   Auth auth;
   auth.AddUser("admin", kAlicePassword, "admin");

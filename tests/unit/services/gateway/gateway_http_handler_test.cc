@@ -13,10 +13,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/health_client.h"
 #include "nlohmann/json.hpp"
-#include "libs/core/clock.h"
 #include "services/gateway/rate_limit/rate_limiter.h"
 #include "services/gateway/readiness.h"
 

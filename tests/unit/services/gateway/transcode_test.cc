@@ -252,8 +252,8 @@ TEST_CASE("strict JSON: duplicate keys, NUL characters and a byte-order mark are
     CHECK_THAT(std::string(built.status().message()), Catch::Contains(c.mentions));
   }
   // The same key in different objects is no duplicate.
-  CHECK(Build("POST", "/api/plugins/echo/invoke", "", R"({"input":{"a":{"a":1},"b":{"a":2}}})")
-            .ok());
+  CHECK(
+      Build("POST", "/api/plugins/echo/invoke", "", R"({"input":{"a":{"a":1},"b":{"a":2}}})").ok());
 }
 
 TEST_CASE("free-form JSON nested past what protobuf decodes is refused naming the field") {

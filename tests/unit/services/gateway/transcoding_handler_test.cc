@@ -263,7 +263,6 @@ TEST_CASE_METHOD(Fixture, "a 202 route answers 200 only when the service says th
   CHECK(Send("POST", "/api/pipelines", R"({"name":"p","definition":{}})").status == 201);
 }
 
-
 TEST_CASE_METHOD(Fixture, "gRPC's own limits are answered for what they are, never as 429") {
   // What gRPC core says when a limit is hit in the channel or the service's transport.
   upstream.unary_result =
@@ -271,7 +270,8 @@ TEST_CASE_METHOD(Fixture, "gRPC's own limits are answered for what they are, nev
   HttpResponse response = Send("GET", "/api/thoughts");
   CHECK(response.status == 413);
   CHECK(response.body.find("larger than max") == std::string::npos);
-  upstream.unary_result = absl::ResourceExhaustedError("received initial metadata size exceeds limit");
+  upstream.unary_result =
+      absl::ResourceExhaustedError("received initial metadata size exceeds limit");
   response = Send("GET", "/api/thoughts");
   CHECK(response.status == 431);
   CHECK(response.body.find("exceeds limit") == std::string::npos);
