@@ -20,6 +20,7 @@
 #include "spine/v1/plugins.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 
@@ -29,6 +30,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::string Bearer(const Constellation& stack) {
+  EnsureUserIds(stack, "7");  // the gateway refuses tokens of users that do not exist
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   return "Bearer " + *signer.Sign("7", "user7", "user");
 }

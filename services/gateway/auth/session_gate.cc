@@ -39,6 +39,14 @@ absl::Status SessionGate::LookUp(const std::string& user_id) const {
   int64_t id = 0;
   if (!absl::SimpleAtoi(user_id, &id)) return NoSuchUser();
   absl::StatusOr<UserRecord> user = store_.GetUserById(id);
+  if (absl::IsUnavailable(user.status()) || absl::IsDeadlineExceeded(user.status())) {
+    // Storage cannot be reached (down, or not connected yet). Refusing every request would take
+    // routes that do not need storage down with it; the revocation list still applies, and the
+    // answer is not remembered, so the user is checked again on the next request.
+    log::Warn("cannot check a token's user; letting it through",
+              {{"user_id", user_id}, {"error", std::string(user.status().message())}});
+    return absl::OkStatus();
+  }
   if (!user.ok() && !absl::IsNotFound(user.status())) {
     log::Warn("cannot check a token's user", {{"error", std::string(user.status().message())}});
     return absl::UnavailableError("cannot check the token's user now; retry shortly");

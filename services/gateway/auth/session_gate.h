@@ -7,6 +7,12 @@
 // table of at most `capacity` users; so a deleted user's tokens stop within `ttl`. Service
 // tokens (role "service") name a service, not a user, and are only checked for revocation.
 //
+// When storage cannot be reached at all (UNAVAILABLE, DEADLINE_EXCEEDED) the existence check lets
+// the token through, logged and not remembered: failing closed would turn a storage outage (or
+// the gateway's first seconds, before its channel connects) into an outage of every route,
+// storage-free ones included, while what it protects against — a deleted user's still-valid
+// token — lasts at most one token lifetime. Revocation is never relaxed.
+//
 // Thread-safe. The store, pool, revocations and clock must outlive the gate.
 #pragma once
 
@@ -37,8 +43,9 @@ class SessionGate {
   SessionGate(const SessionRevocations& revocations, UserStore& store, WorkerPool& pool,
               const Clock& clock, SessionGateOptions options = {});
 
-  // Calls `done` exactly once: OK when the token stands; UNAUTHENTICATED when it was revoked or
-  // its user does not exist; UNAVAILABLE when the user cannot be looked up now (fail closed).
+  // Calls `done` exactly once: OK when the token stands (or storage cannot be reached, see
+  // above); UNAUTHENTICATED when it was revoked or its user does not exist; UNAVAILABLE when
+  // storage answers with another error or the lookup queue is full.
   // Inline when the answer is known without storage, else from a pool thread. Never blocks.
   void Check(const AccessClaims& claims, std::function<void(absl::Status)> done) const;
 
