@@ -69,7 +69,7 @@ void GatewayHttpHandler::Forward(HttpRequest request, std::optional<AccessClaims
     return api_.api->Handle(std::move(request), std::move(reply));
   }
   api_.sessions->Check(*claims, [api = api_.api, request = std::move(request),
-                                 reply = std::move(reply)](absl::Status status) mutable {
+                                 reply = std::move(reply)](const absl::Status& status) mutable {
     if (status.ok()) return api->Handle(std::move(request), std::move(reply));
     HttpResponse response = MakeErrorResponse(status, absl::StatusCodeToString(status.code()));
     if (absl::IsUnavailable(status)) response.headers.emplace_back("Retry-After", "1");

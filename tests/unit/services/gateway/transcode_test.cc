@@ -259,14 +259,17 @@ TEST_CASE("strict JSON: duplicate keys, NUL characters and a byte-order mark are
 TEST_CASE("free-form JSON nested past what protobuf decodes is refused naming the field") {
   // 40 levels of objects inside a google.protobuf.Value: within the body's 64 levels, but over
   // protobuf's 100 message levels once each costs three.
-  std::string deep = "1";
-  for (int i = 0; i < 40; ++i) deep = "{\"a\":" + deep + "}";
+  // {"a":{"a":...1...}}, 40 deep.
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "{\"a\":";
+  deep += "1" + std::string(40, '}');
   auto built = Build("POST", "/api/plugins/echo/invoke", "", "{\"input\":" + deep + "}");
   REQUIRE_FALSE(built.ok());
   CHECK(built.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(built.status().message()), Catch::Contains("input: nested deeper than"));
-  std::string fine = "1";
-  for (int i = 0; i < 20; ++i) fine = "{\"a\":" + fine + "}";
+  std::string fine;
+  for (int i = 0; i < 20; ++i) fine += "{\"a\":";
+  fine += "1" + std::string(20, '}');
   CHECK(Build("POST", "/api/plugins/echo/invoke", "", "{\"input\":" + fine + "}").ok());
 }
 

@@ -289,7 +289,7 @@ TEST_CASE_METHOD(Fixture, "an oversized bearer token is 401 before any call") {
   request.method = "GET";
   request.path = "/api/thoughts";
   request.request_id = "req-1";
-  request.headers = {{"Authorization", "Bearer " + std::string(8 * 1024, 'a')}};
+  request.headers = {{"Authorization", "Bearer " + std::string(size_t{8} * 1024, 'a')}};
   std::optional<HttpResponse> answer;
   handler->Handle(std::move(request), [&answer](HttpResponse r) { answer = std::move(r); });
   REQUIRE(answer.has_value());
