@@ -220,7 +220,7 @@ JwtSigner::JwtSigner(Ed25519PrivateKey key, const Clock& clock, absl::Duration t
     : key_(std::move(key)), clock_(clock), ttl_(ttl) {}
 
 absl::StatusOr<std::string> JwtSigner::Sign(std::string_view sub, std::string_view name,
-                                            std::string_view role) const {
+                                            std::string_view role, AccessClaims* issued) const {
   if (sub.empty()) return absl::InvalidArgumentError("jwt: sub is empty");
   if (!IsKnownRole(role)) {
     return absl::InvalidArgumentError(
@@ -242,6 +242,7 @@ absl::StatusOr<std::string> JwtSigner::Sign(std::string_view sub, std::string_vi
     return absl::InvalidArgumentError(
         absl::StrCat("jwt: token would be ", token.size(), " bytes, at most ", kJwtMaxTokenBytes));
   }
+  if (issued != nullptr) *issued = std::move(claims);
   return token;
 }
 

@@ -54,9 +54,10 @@ class JwtSigner {
 
   // Mints a token for sub/name/role with iat = now (whole seconds), exp = iat + ttl and a random
   // 128-bit jti. INVALID_ARGUMENT when sub is empty, role is not "user"/"admin", a string is not
-  // valid UTF-8, or the token would exceed kJwtMaxTokenBytes.
+  // valid UTF-8, or the token would exceed kJwtMaxTokenBytes. When `issued` is given it receives
+  // the token's claims (its jti and exp are what a revocation list needs).
   absl::StatusOr<std::string> Sign(std::string_view sub, std::string_view name,
-                                   std::string_view role) const;
+                                   std::string_view role, AccessClaims* issued = nullptr) const;
   // Signs exactly these claims (sub-second parts of the times are dropped), without checking
   // them, so tests can mint expired or not-yet-valid tokens. INVALID_ARGUMENT only when the
   // claims cannot be encoded (invalid UTF-8).

@@ -35,6 +35,8 @@ GatewayConfig ReadGatewayConfig(ConfigReader& reader) {
   }
   config.http_threads = reader.Int("SPINE_HTTP_THREADS", 2, 1, 64);
   config.http_max_connections = reader.Int("SPINE_HTTP_MAX_CONNECTIONS", 1024, 1, 100000);
+  config.http_max_connections_per_ip =
+      reader.Int("SPINE_HTTP_MAX_CONNECTIONS_PER_IP", 64, 1, 100000);
   config.http_max_body_bytes = reader.Int("SPINE_HTTP_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20);
   config.http_max_header_bytes = reader.Int("SPINE_HTTP_MAX_HEADER_BYTES", 16 << 10, 1024, 1 << 20);
   config.http_read_timeout_ms = reader.Int("SPINE_HTTP_READ_TIMEOUT_MS", 10000, 100, 600000);

@@ -36,9 +36,11 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
     if (request.path == path) route = path;
   }
   if (route.empty() && api_.api != nullptr) route = api_.api->RouteLabel(request);
+  request.client_ip = ClientOf(request).ToString();
   std::vector<std::pair<std::string, std::string>> log_fields = {
-      {"route", route.empty() ? "unmatched" : route}, {"client", ClientOf(request).ToString()}};
-  if (std::string user = UserOf(request); !user.empty()) log_fields.emplace_back("user", user);
+      {"route", route.empty() ? "unmatched" : route}, {"client", request.client_ip}};
+  std::optional<AccessClaims> claims = ClaimsOf(request);
+  if (claims) log_fields.emplace_back("user", claims->sub);
   reply = [reply = std::move(reply), metrics = api_.metrics, route = std::move(route),
            log_fields = std::move(log_fields), method = request.method,
            start = absl::Now()](HttpResponse response) {
@@ -48,11 +50,31 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
     response.access_log.insert(response.access_log.end(), log_fields.begin(), log_fields.end());
     reply(std::move(response));
   };
+  // /openapi.json is served here but is not on API.md's exempt list: it is limited like the API.
+  const bool limited_operation = request.path == "/openapi.json";
+  if (limited_operation && !Admit(request, reply)) return;
   if (HandleOperations(request, reply)) return;
-  if (!Admit(request, reply)) return;
-  if (api_.api != nullptr) return api_.api->Handle(std::move(request), std::move(reply));
-  reply(MakeErrorResponse(absl::StatusCode::kNotFound, absl::StrCat("no route for ", request.path),
-                          "ROUTE_NOT_FOUND"));
+  if (!limited_operation && !Admit(request, reply)) return;
+  Forward(std::move(request), std::move(claims), std::move(reply));
+}
+
+void GatewayHttpHandler::Forward(HttpRequest request, std::optional<AccessClaims> claims,
+                                 HttpReply reply) const {
+  if (api_.api == nullptr) {
+    return reply(MakeErrorResponse(absl::StatusCode::kNotFound,
+                                   absl::StrCat("no route for ", request.path), "ROUTE_NOT_FOUND"));
+  }
+  // A token that does not verify is left to the service, which refuses it in its own words.
+  if (api_.sessions == nullptr || !claims) {
+    return api_.api->Handle(std::move(request), std::move(reply));
+  }
+  api_.sessions->Check(*claims, [api = api_.api, request = std::move(request),
+                                 reply = std::move(reply)](const absl::Status& status) mutable {
+    if (status.ok()) return api->Handle(std::move(request), std::move(reply));
+    HttpResponse response = MakeErrorResponse(status, absl::StatusCodeToString(status.code()));
+    if (absl::IsUnavailable(status)) response.headers.emplace_back("Retry-After", "1");
+    reply(std::move(response));
+  });
 }
 
 bool GatewayHttpHandler::HandleOperations(const HttpRequest& request, HttpReply& reply) const {
@@ -113,14 +135,15 @@ IpAddress GatewayHttpHandler::ClientOf(const HttpRequest& request) const {
   return ClientIp(peer, forwarded, api_.trusted_proxies ? *api_.trusted_proxies : kNobody);
 }
 
-std::string GatewayHttpHandler::UserOf(const HttpRequest& request) const {
-  if (api_.verifier == nullptr) return "";
+std::optional<AccessClaims> GatewayHttpHandler::ClaimsOf(const HttpRequest& request) const {
+  if (api_.verifier == nullptr) return std::nullopt;
   const std::optional<std::string> authorization = request.Header("Authorization");
-  if (!authorization || !absl::StartsWith(*authorization, "Bearer ")) return "";
+  if (!authorization || !absl::StartsWith(*authorization, "Bearer ")) return std::nullopt;
   // The verifier caches verified tokens, so this is one hash for a returning client.
   absl::StatusOr<AccessClaims> claims =
       api_.verifier->Verify(std::string_view(*authorization).substr(7));
-  return claims.ok() ? claims->sub : "";
+  if (!claims.ok()) return std::nullopt;
+  return *std::move(claims);
 }
 
 bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) const {

@@ -1,16 +1,18 @@
 // GatewayHttpHandler: routes HTTP requests to the gateway's own endpoints.
 //
 // The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) are answered
-// here and never rate limited; every other request passes the per-client rate limit and goes
-// to the API handler (the transcoder). Every request is counted in the metrics under its route
-// template, and its access log line names the route template, the client and the verified user.
-// Thread-safe.
+// here; all but /openapi.json are exempt from the rate limit (API.md). Every other request
+// passes the per-client rate limit and goes to the API handler (the transcoder). Every request is
+// counted in the metrics under its route template, and its access log line names the route
+// template, the client and the verified user. Thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "libs/auth/jwt.h"
+#include "services/gateway/auth/session_gate.h"
 #include "services/gateway/http/http_message.h"
 #include "services/gateway/metrics/metrics.h"
 #include "services/gateway/ops/status_aggregator.h"
@@ -30,8 +32,12 @@ struct ApiEndpoints {
   GatewayMetrics* metrics = nullptr;                // null: /metrics is 404, nothing recorded
   StatusAggregator* status = nullptr;               // null: /status is 404
   const std::string* openapi_json = nullptr;        // null: /openapi.json is 404
-  // Names the caller in the access log (the services authorize; this is only for the log).
+  // Names the caller in the access log and reads the claims the session gate checks (the
+  // services verify and authorize themselves).
   const JwtVerifier* verifier = nullptr;
+  // An API request whose bearer token verifies is forwarded only if the token still stands
+  // (not revoked, its user exists): else 401 here. Null: not checked (no AuthService).
+  const SessionGate* sessions = nullptr;
 };
 
 // Route labels of the operations endpoints, for the metrics registry.
@@ -55,8 +61,10 @@ class GatewayHttpHandler final : public HttpHandler {
   bool Admit(const HttpRequest& request, HttpReply& reply) const;
   // The client the rate limit and the access log count the request under.
   IpAddress ClientOf(const HttpRequest& request) const;
-  // The verified subject of the request's bearer token, or "".
-  std::string UserOf(const HttpRequest& request) const;
+  // The verified claims of the request's bearer token, if it has one that verifies.
+  std::optional<AccessClaims> ClaimsOf(const HttpRequest& request) const;
+  // Forwards `request` to the API once its token, if any, is known to still stand.
+  void Forward(HttpRequest request, std::optional<AccessClaims> claims, HttpReply reply) const;
 
   const ReadinessChecker& readiness_;
   const absl::Duration readiness_timeout_;

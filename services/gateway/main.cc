@@ -10,6 +10,7 @@
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
 #include "services/gateway/auth/auth_component.h"
+#include "services/gateway/auth/edge_identity.h"
 #include "services/gateway/gateway_config.h"
 #include "services/gateway/gateway_http_handler.h"
 #include "services/gateway/http/http_server.h"
@@ -56,14 +57,29 @@ int Run(const spine::gateway::GatewayConfig& config) {
     return 2;
   }
   spine::rpc::Authenticator authenticator(verifier->get());
+  // One limiter for HTTP and the gRPC AuthService: a client has one budget, however it calls.
+  auto limiter =
+      spine::gateway::RateLimiter::Create({.requests_per_minute = config.rate_limit_per_minute,
+                                           .max_clients = config.rate_limit_max_clients},
+                                          clock);
+  if (!limiter.ok()) {
+    Error("refusing to start", {{"error", std::string(limiter.status().message())}});
+    return 2;
+  }
+  // Lets the HTTP edge tell AuthService which client a transcoded call is for.
+  const spine::gateway::EdgeIdentity edge = spine::gateway::EdgeIdentity::Generate();
 
   // AuthService needs the signing key; without one (dev mode only) it is not served.
   std::unique_ptr<spine::gateway::AuthComponent> auth;
   std::vector<grpc::Service*> services;
   if (config.jwt_private_key_file.empty()) {
     spine::log::Warn("no SPINE_JWT_PRIVATE_KEY_FILE: AuthService is not served");
+  } else if (*verifier == nullptr) {
+    Error("refusing to start", {{"error", "AuthService needs SPINE_JWT_PUBLIC_KEY_FILE"}});
+    return 2;
   } else {
-    auto component = spine::gateway::AuthComponent::Create(config, clock, authenticator);
+    auto component = spine::gateway::AuthComponent::Create(config, clock, authenticator, **verifier,
+                                                           edge, limiter->get());
     if (!component.ok()) {
       Error("refusing to start", {{"error", std::string(component.status().message())}});
       return 2;
@@ -111,7 +127,7 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                            {"llm", channel(common.addresses.llm)},
                                            {"plugins", channel(common.addresses.plugins)},
                                            {"tasks", channel(common.addresses.tasks)}},
-                                          upstream_deadline);
+                                          upstream_deadline, edge.key());
   std::vector<std::string> route_labels(std::begin(spine::gateway::kOperationsPaths),
                                         std::end(spine::gateway::kOperationsPaths));
   for (const spine::gateway::Route& route : routes->routes()) {
@@ -126,21 +142,14 @@ int Run(const spine::gateway::GatewayConfig& config) {
     Error("refusing to start", {{"error", std::string(metrics.status().message())}});
     return 2;
   }
-  spine::gateway::TranscodingHandler api(*routes, upstream, upstream_deadline, metrics->get());
+  spine::gateway::TranscodingHandler api(*routes, upstream, upstream_deadline, metrics->get(),
+                                         common.max_message_bytes);
   spine::gateway::GrpcServiceProber prober({{"gateway", channel(common.addresses.gateway_grpc)},
                                             {"storage", channel(common.addresses.storage)},
                                             {"llm", channel(common.addresses.llm)},
                                             {"plugins", channel(common.addresses.plugins)},
                                             {"tasks", channel(common.addresses.tasks)}});
   spine::gateway::StatusAggregator status(prober, clock);
-  auto limiter =
-      spine::gateway::RateLimiter::Create({.requests_per_minute = config.rate_limit_per_minute,
-                                           .max_clients = config.rate_limit_max_clients},
-                                          clock);
-  if (!limiter.ok()) {
-    Error("refusing to start", {{"error", std::string(limiter.status().message())}});
-    return 2;
-  }
   spine::gateway::GatewayHttpHandler handler(readiness,
                                              absl::Milliseconds(config.readiness_timeout_ms),
                                              {.api = &api,
@@ -149,11 +158,21 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                               .metrics = metrics->get(),
                                               .status = &status,
                                               .openapi_json = &*openapi,
-                                              .verifier = verifier->get()});
+                                              .verifier = verifier->get(),
+                                              .sessions = auth ? auth->session_gate() : nullptr});
   auto http_server = spine::gateway::HttpServer::Start(
       {.address = common.addresses.gateway_http,
        .threads = static_cast<int>(config.http_threads),
        .max_connections = config.http_max_connections,
+       .max_connections_per_ip = config.http_max_connections_per_ip,
+       // Keyed like the rate limit (IPv6 by /64); a trusted proxy carries many clients'
+       // connections, so only the overall limit applies to it.
+       .per_ip_key = [&config](const std::string& peer) -> std::string {
+         absl::StatusOr<spine::gateway::IpAddress> ip = spine::gateway::IpAddress::Parse(peer);
+         if (!ip.ok()) return "unknown";
+         if (config.trusted_proxies.Contains(*ip)) return "";
+         return spine::gateway::ClientKey::For(*ip).ToString();
+       },
        .max_body_bytes = config.http_max_body_bytes,
        .max_header_bytes = config.http_max_header_bytes,
        .read_timeout = absl::Milliseconds(config.http_read_timeout_ms),

@@ -137,23 +137,33 @@ TEST_CASE("auth over gRPC: first admin, token round trip and user administration
   REQUIRE(auth.Logout(session.access_token(), session.refresh_token()).ok());
   CHECK(auth.Refresh(session.refresh_token(), &unused).error_code() ==
         grpc::StatusCode::UNAUTHENTICATED);
-  CHECK(auth.Logout(session.access_token(), session.refresh_token()).ok());  // idempotent
+  // Logging out revoked the access token presented, so it cannot log out again; another
+  // session's token can, and logout stays idempotent for the (already revoked) refresh token.
+  CHECK(auth.Logout(session.access_token(), session.refresh_token()).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  spine::v1::SessionTokens another;
+  REQUIRE(auth.Login(kAdminUsername, kAdminPassword, &another).ok());
+  CHECK(auth.Logout(another.access_token(), session.refresh_token()).ok());
+  // (That logout revoked `another`'s access token too: the one presented.)
+  spine::v1::SessionTokens admin;
+  REQUIRE(auth.Login(kAdminUsername, kAdminPassword, &admin).ok());
 
   // The admin creates a user, who can log in but not administer.
   spine::v1::User bob;
-  REQUIRE(auth.CreateUser(session.access_token(), "bob", "bob's long password", "user", &bob).ok());
+  REQUIRE(auth.CreateUser(admin.access_token(), "bob", "bob's long password", "user", &bob).ok());
   CHECK(bob.username() == "bob");
   CHECK(bob.role() == "user");
   CHECK(bob.id() > me.id());
   spine::v1::User ignored;
-  CHECK(auth.CreateUser(session.access_token(), "bob", "bob's long password", "user", &ignored)
+  CHECK(auth.CreateUser(admin.access_token(), "bob", "bob's long password", "user", &ignored)
             .error_code() == grpc::StatusCode::ALREADY_EXISTS);
   const grpc::Status bad_name =
-      auth.CreateUser(session.access_token(), "Bob!", "bob's long password", "user", &ignored);
+      auth.CreateUser(admin.access_token(), "Bob!", "bob's long password", "user", &ignored);
   CHECK(bad_name.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(bad_name.error_message().rfind("username:", 0) == 0);
-  CHECK(auth.CreateUser(session.access_token(), "carol", "too short", "user", &ignored)
-            .error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(
+      auth.CreateUser(admin.access_token(), "carol", "too short", "user", &ignored).error_code() ==
+      grpc::StatusCode::INVALID_ARGUMENT);
 
   spine::v1::SessionTokens bob_login;
   REQUIRE(auth.Login("bob", "bob's long password", &bob_login).ok());
@@ -167,7 +177,7 @@ TEST_CASE("auth over gRPC: first admin, token round trip and user administration
   spine::v1::ListUsersResponse users;
   CHECK(auth.ListUsers(bob_login.access_token(), &users).error_code() ==
         grpc::StatusCode::PERMISSION_DENIED);
-  REQUIRE(auth.ListUsers(session.access_token(), &users).ok());
+  REQUIRE(auth.ListUsers(admin.access_token(), &users).ok());
   REQUIRE(users.users_size() == 2);
   CHECK(users.users(0).username() == kAdminUsername);
   CHECK(users.users(1).username() == "bob");

@@ -33,6 +33,8 @@ class Constellation {
   std::string data_dir() const { return dir_.path() + "/data"; }
   const std::string& private_key_pem() const { return private_key_pem_; }
   ChildProcess& process(const std::string& service) { return *processes_.at(service); }
+  // Whether `service` is part of this stack.
+  bool runs(const std::string& service) const { return processes_.count(service) > 0; }
   // The service's stderr so far (for failure messages).
   std::string Log(const std::string& service) const;
 

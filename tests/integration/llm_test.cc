@@ -11,6 +11,7 @@
 #include "libs/core/clock.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
 
 namespace spine::testing {
@@ -19,6 +20,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::string Bearer(const Constellation& stack, const std::string& user) {
+  EnsureUserIds(stack, user);  // the gateway refuses tokens of users that do not exist
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   return "Bearer " + *signer.Sign(user, "user" + user, "user");
 }

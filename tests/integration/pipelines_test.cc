@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
 
 namespace spine::testing {
@@ -28,6 +29,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::string Bearer(const Constellation& stack, const std::string& user) {
+  EnsureUserIds(stack, user);  // the gateway refuses tokens of users that do not exist
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   return "Bearer " + *signer.Sign(user, "user" + user, "user");
 }

@@ -33,6 +33,7 @@
 #include "spine/v1/plugins.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
 
@@ -41,8 +42,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-// A user token for user `id`.
+// A user token for user `id` (created first: the gateway refuses tokens of unknown users).
 std::string Bearer(const Constellation& stack, const std::string& id = "7") {
+  EnsureUserIds(stack, id);
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   return "Bearer " + *signer.Sign(id, "user" + id, "user");
 }

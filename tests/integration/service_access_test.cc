@@ -30,6 +30,7 @@
 #include "spine/v1/storage.grpc.pb.h"
 #include "spine/v1/tasks.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
 
 namespace spine::testing {
@@ -115,6 +116,7 @@ HttpResult Http(const Constellation& stack, const std::string& method, const std
 }
 
 std::string UserToken(const Constellation& stack, const std::string& user) {
+  EnsureUserIds(stack, user);  // the gateway refuses tokens of users that do not exist
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   return *signer.Sign(user, "user" + user, "user");
 }

@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
@@ -38,5 +41,33 @@ class InternalClient {
   std::unique_ptr<spine::v1::StorageService::Stub> stub_;
   std::string token_;
 };
+
+// Makes users with ids 1..`user_id` exist in the stack's storage, so a token minted for
+// `user_id` passes the gateway's check that its user exists. Id 1 is the first admin the
+// gateway creates in the background, so that one is waited for; the others are created as
+// "user<id>" (ids are assigned in order). Nothing to do without storage: the gateway cannot ask
+// and lets the token through. Non-numeric ids are left alone.
+inline void EnsureUserIds(const Constellation& stack, const std::string& user_id) {
+  int64_t highest = 0;
+  if (!stack.runs("storage") || !absl::SimpleAtoi(user_id, &highest)) return;
+  InternalClient storage(stack);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  int64_t users = 0;
+  while (absl::Now() < deadline) {
+    spine::v1::CountUsersResponse count;
+    if (storage->CountUsers(storage.Context().get(), {}, &count).ok()) users = count.count();
+    if (users >= 1 || !stack.runs("gateway")) break;
+    absl::SleepFor(absl::Milliseconds(50));  // no push signal for "first admin created"
+  }
+  for (int64_t id = users + 1; id <= highest; ++id) {
+    spine::v1::CreateUserRecordRequest request;
+    request.set_username(absl::StrCat("user", id));
+    request.set_role("user");
+    request.set_password_hash("not a usable hash");
+    spine::v1::UserRecord created;
+    REQUIRE(storage->CreateUserRecord(storage.Context().get(), request, &created).ok());
+    REQUIRE(created.id() == id);
+  }
+}
 
 }  // namespace spine::testing

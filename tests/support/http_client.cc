@@ -17,11 +17,22 @@ namespace net = boost::asio;
 HttpResult HttpRequestTo(int port, const std::string& method, const std::string& target,
                          const std::map<std::string, std::string>& headers,
                          const std::string& body) {
+  return HttpRequestFrom("", port, method, target, headers, body);
+}
+
+HttpResult HttpRequestFrom(const std::string& source_ip, int port, const std::string& method,
+                           const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           const std::string& body) {
   HttpResult result;
   try {
     net::io_context io;
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(10));
+    if (!source_ip.empty()) {
+      stream.socket().open(net::ip::tcp::v4());
+      stream.socket().bind(net::ip::tcp::endpoint(net::ip::make_address(source_ip), 0));
+    }
     stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
                                           static_cast<unsigned short>(port)));
     http::request<http::string_body> request(http::string_to_verb(method), target, 11);

@@ -9,7 +9,8 @@
 namespace spine::gateway {
 
 absl::StatusOr<std::unique_ptr<AuthComponent>> AuthComponent::Create(
-    const GatewayConfig& config, const Clock& clock, const rpc::Authenticator& authenticator) {
+    const GatewayConfig& config, const Clock& clock, const rpc::Authenticator& authenticator,
+    const JwtVerifier& verifier, const EdgeIdentity& edge, RateLimiter* limiter) {
   const CommonConfig& common = config.common;
   // The key is move-only and each signer owns one, so it is read once per signer.
   SPINE_ASSIGN_OR_RETURN(Ed25519PrivateKey user_key,
@@ -23,11 +24,23 @@ absl::StatusOr<std::unique_ptr<AuthComponent>> AuthComponent::Create(
   component->store_ = std::make_unique<StorageUserStore>(
       rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
       *component->service_tokens_, absl::Milliseconds(common.rpc_deadline_ms));
-  component->logic_ = std::make_unique<AuthLogic>(*component->store_, *component->signer_, clock);
+  component->revocations_ = std::make_unique<SessionRevocations>(clock);
+  component->logic_ =
+      std::make_unique<AuthLogic>(*component->store_, *component->signer_, clock,
+                                  AuthLogicOptions{.revocations = component->revocations_.get()});
   SPINE_ASSIGN_OR_RETURN(component->pool_,
                          WorkerPool::Create(kPasswordHashThreads, kPasswordHashQueue));
+  SPINE_ASSIGN_OR_RETURN(component->gate_pool_,
+                         WorkerPool::Create(kSessionCheckThreads, kSessionCheckQueue));
+  component->gate_ = std::make_unique<SessionGate>(*component->revocations_, *component->store_,
+                                                   *component->gate_pool_, clock);
   component->service_ =
-      std::make_unique<AuthService>(*component->logic_, *component->pool_, authenticator);
+      std::make_unique<AuthService>(*component->logic_, *component->pool_, authenticator,
+                                    AuthServiceGuards{.limiter = limiter,
+                                                      .edge = &edge,
+                                                      .gate = component->gate_.get(),
+                                                      .revocations = component->revocations_.get(),
+                                                      .verifier = &verifier});
   if (config.admin_password.empty()) {
     log::Warn("SPINE_ADMIN_PASSWORD is not set; no first admin will be created");
   } else {
@@ -42,6 +55,7 @@ AuthComponent::~AuthComponent() { Shutdown(); }
 void AuthComponent::Shutdown() {
   if (first_admin_) first_admin_->Stop();
   if (pool_) pool_->Shutdown();
+  if (gate_pool_) gate_pool_->Shutdown();
 }
 
 }  // namespace spine::gateway

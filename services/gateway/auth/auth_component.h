@@ -16,10 +16,14 @@
 #include "libs/rpc/caller.h"
 #include "services/gateway/auth/auth_logic.h"
 #include "services/gateway/auth/auth_service.h"
+#include "services/gateway/auth/edge_identity.h"
 #include "services/gateway/auth/first_admin.h"
 #include "services/gateway/auth/service_token_source.h"
+#include "services/gateway/auth/session_gate.h"
+#include "services/gateway/auth/session_revocations.h"
 #include "services/gateway/auth/storage_user_store.h"
 #include "services/gateway/gateway_config.h"
+#include "services/gateway/rate_limit/rate_limiter.h"
 
 namespace spine::gateway {
 
@@ -27,17 +31,25 @@ namespace spine::gateway {
 // 32 waiting logins, about 1.6 s of work at ~100 ms each — beyond that a login is refused at once.
 inline constexpr int kPasswordHashThreads = 2;
 inline constexpr size_t kPasswordHashQueue = 32;
+// Session checks that must ask storage whether a token's user exists (a cache miss, at most once
+// per user per few seconds): short blocking calls, off the I/O threads.
+inline constexpr int kSessionCheckThreads = 2;
+inline constexpr size_t kSessionCheckQueue = 256;
 
 class AuthComponent {
  public:
   // Loads the signing key from config.jwt_private_key_file (which must be set) and starts the
-  // first-admin bootstrap. `clock` and `authenticator` must outlive the component.
+  // first-admin bootstrap. `clock`, `authenticator`, `verifier`, `edge` and `limiter` (optional:
+  // no limit on direct gRPC calls) must outlive the component.
   static absl::StatusOr<std::unique_ptr<AuthComponent>> Create(
-      const GatewayConfig& config, const Clock& clock, const rpc::Authenticator& authenticator);
+      const GatewayConfig& config, const Clock& clock, const rpc::Authenticator& authenticator,
+      const JwtVerifier& verifier, const EdgeIdentity& edge, RateLimiter* limiter);
   ~AuthComponent();
 
   // The service to register with the gateway's RpcServer.
   grpc::Service* service() { return service_.get(); }
+  // Whether an access token still stands (not revoked, user exists), for the HTTP edge.
+  const SessionGate* session_gate() const { return gate_.get(); }
 
   // Stops the bootstrap and drains the pool. Call after the gRPC server has shut down: calls in
   // flight are finished by pool threads. Idempotent.
@@ -49,8 +61,11 @@ class AuthComponent {
   std::unique_ptr<JwtSigner> signer_;
   std::unique_ptr<ServiceTokenSource> service_tokens_;
   std::unique_ptr<StorageUserStore> store_;
+  std::unique_ptr<SessionRevocations> revocations_;
   std::unique_ptr<AuthLogic> logic_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<WorkerPool> gate_pool_;  // user lookups for the HTTP edge's session checks
+  std::unique_ptr<SessionGate> gate_;
   std::unique_ptr<AuthService> service_;
   std::unique_ptr<FirstAdminBootstrap> first_admin_;
 };

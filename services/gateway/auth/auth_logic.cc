@@ -77,7 +77,8 @@ AuthLogic::AuthLogic(UserStore& store, const JwtSigner& signer, const Clock& clo
     : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
 
 absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
-                                               const std::string& password) const {
+                                               const std::string& password,
+                                               const std::string& client) const {
   const absl::Status invalid = absl::UnauthenticatedError(kInvalidCredentials);
   if (username.empty() || username.size() > kMaxLookupNameBytes) {
     // Cannot name a user; still pay for one verification like any other miss.
@@ -85,14 +86,18 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
     return invalid;
   }
   // Storage looks names up case-insensitively, so the failure count is per lower-cased name:
-  // "Admin" and "admin" share one budget.
-  const std::string lockout_key = absl::AsciiStrToLower(username);
+  // "Admin" and "admin" share one budget. The client comes first: storage keys hold at most
+  // kMaxLookupNameBytes, and a cut may only ever shorten a name too long to be a user's.
+  const std::string lockout_key = client.empty()
+                                      ? absl::AsciiStrToLower(username)
+                                      : absl::StrCat(client, " ", absl::AsciiStrToLower(username))
+                                            .substr(0, kMaxLookupNameBytes);
   SPINE_ASSIGN_OR_RETURN(const LoginLockState lock, store_.GetLoginLock(lockout_key));
   if (lock.locked) {
     const absl::Duration left = absl::Ceil(lock.locked_until - clock_.Now(), absl::Seconds(1));
     return absl::ResourceExhaustedError(absl::StrCat(
-        "too many failed logins for this username; locked until ", Rfc3339Utc(lock.locked_until),
-        " (retry in ", absl::ToInt64Seconds(left), " s)"));
+        "too many failed logins for this username from your address; locked until ",
+        Rfc3339Utc(lock.locked_until), " (retry in ", absl::ToInt64Seconds(left), " s)"));
   }
 
   absl::StatusOr<UserRecord> user = store_.GetUserByName(username);
@@ -134,17 +139,21 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
 
 absl::StatusOr<SessionTokens> AuthLogic::IssueSession(const UserRecord& user) const {
   SPINE_ASSIGN_OR_RETURN(std::string refresh_token, NewRefreshToken());
-  SPINE_RETURN_IF_ERROR(store_
-                            .CreateRefreshToken(user.id, TokenHash(refresh_token), /*family_id=*/"",
-                                                clock_.Now() + options_.refresh_ttl)
-                            .status());
-  return Tokens(user, std::move(refresh_token));
+  SPINE_ASSIGN_OR_RETURN(
+      const RefreshTokenGrant grant,
+      store_.CreateRefreshToken(user.id, TokenHash(refresh_token),
+                                /*family_id=*/"", clock_.Now() + options_.refresh_ttl));
+  return Tokens(user, std::move(refresh_token), grant.family_id);
 }
 
-absl::StatusOr<SessionTokens> AuthLogic::Tokens(const UserRecord& user,
-                                                std::string refresh_token) const {
+absl::StatusOr<SessionTokens> AuthLogic::Tokens(const UserRecord& user, std::string refresh_token,
+                                                const std::string& family_id) const {
+  AccessClaims issued;
   SPINE_ASSIGN_OR_RETURN(std::string access_token,
-                         signer_.Sign(absl::StrCat(user.id), user.username, user.role));
+                         signer_.Sign(absl::StrCat(user.id), user.username, user.role, &issued));
+  if (options_.revocations != nullptr) {
+    options_.revocations->RecordIssued(family_id, TokenHash(refresh_token), issued.jti, issued.exp);
+  }
   return SessionTokens{.access_token = std::move(access_token),
                        .token_type = "Bearer",
                        .expires_in = Seconds(signer_.ttl()),
@@ -164,6 +173,9 @@ absl::StatusOr<SessionTokens> AuthLogic::Refresh(const std::string& refresh_toke
     // Someone presented a spent token: either the client replayed it or it was stolen. Storage
     // has revoked the family, so the legitimate holder must log in again too.
     log::Warn("refresh token reuse; its session family is revoked");
+    if (options_.revocations != nullptr) {
+      options_.revocations->RevokeFamilyOf(TokenHash(refresh_token));
+    }
     return absl::UnauthenticatedError(
         "refresh token was already used; the session is revoked, log in again");
   }
@@ -176,13 +188,16 @@ absl::StatusOr<SessionTokens> AuthLogic::Refresh(const std::string& refresh_toke
     return absl::UnauthenticatedError(kBadRefreshToken);
   }
   if (!user.ok()) return user.status();
-  return Tokens(*user, std::move(successor));
+  return Tokens(*user, std::move(successor), grant->family_id);
 }
 
 absl::Status AuthLogic::Logout(const std::string& refresh_token) const {
   if (refresh_token.empty()) return absl::InvalidArgumentError("refreshToken: required");
   if (!IsWellFormedRefreshToken(refresh_token)) return absl::OkStatus();
-  absl::Status revoked = store_.RevokeRefreshFamily(TokenHash(refresh_token));
+  const std::string hash = TokenHash(refresh_token);
+  absl::Status revoked = store_.RevokeRefreshFamily(hash);
+  // Its access tokens stop here whatever storage answered: revoking more is never wrong.
+  if (options_.revocations != nullptr) options_.revocations->RevokeFamilyOf(hash);
   if (absl::IsNotFound(revoked)) return absl::OkStatus();
   return revoked;
 }

@@ -23,6 +23,7 @@
 #include "libs/auth/jwt.h"
 #include "libs/auth/password_hash.h"
 #include "libs/core/clock.h"
+#include "services/gateway/auth/session_revocations.h"
 #include "services/gateway/auth/user_store.h"
 
 namespace spine::gateway {
@@ -60,6 +61,9 @@ struct AuthLogicOptions {
   absl::Duration refresh_ttl = absl::Hours(24 * 30);
   LockoutPolicy lockout{};
   PasswordHashing hashing{};
+  // Told of every access token issued and every family revoked, so revoked sessions' access
+  // tokens stop working at once; optional (null: they live out their lifetime). Borrowed.
+  SessionRevocations* revocations = nullptr;
 };
 
 class AuthLogic {
@@ -71,10 +75,14 @@ class AuthLogic {
   // Checks the password and opens a session (a new refresh-token family). UNAUTHENTICATED
   // kInvalidCredentials for an unknown username or a wrong password alike (an unknown username
   // costs one dummy verification, so timing does not tell them apart); RESOURCE_EXHAUSTED naming
-  // the unlock time while the username is locked out. Failures count per username,
-  // case-insensitively, whether or not the user exists; a success clears them.
-  absl::StatusOr<SessionTokens> Login(const std::string& username,
-                                      const std::string& password) const;
+  // the unlock time while the username is locked out for this client. Failures count per
+  // (client, username), the username case-insensitively, whether or not the user exists; a
+  // success clears them. `client` is the caller's rate-limit key (an IPv4 address or IPv6 /64):
+  // keying by it means a stranger's wrong guesses lock out the stranger, never the account's
+  // owner elsewhere — the per-IP rate limit bounds how fast any one client guesses. Empty
+  // `client`: the username alone is the key.
+  absl::StatusOr<SessionTokens> Login(const std::string& username, const std::string& password,
+                                      const std::string& client = "") const;
 
   // Rotates a refresh token: the presented one is spent, a successor in the same family and a
   // fresh access token (with the user's current name and role) are returned. UNAUTHENTICATED for
@@ -82,9 +90,9 @@ class AuthLogic {
   // case the whole family has been revoked (stolen-token detection).
   absl::StatusOr<SessionTokens> Refresh(const std::string& refresh_token) const;
 
-  // Revokes the family of `refresh_token`. Idempotent: an unknown, malformed or already revoked
-  // token is OK too, so logout never reveals whether a token existed. INVALID_ARGUMENT only when
-  // the token is empty.
+  // Revokes the family of `refresh_token`, its access tokens included. Idempotent: an unknown,
+  // malformed or already revoked token is OK too, so logout never reveals whether a token existed.
+  // INVALID_ARGUMENT only when the token is empty.
   absl::Status Logout(const std::string& refresh_token) const;
 
   // The user `user_id` (an access token's `sub`) as stored now. UNAUTHENTICATED when the subject
@@ -108,8 +116,9 @@ class AuthLogic {
  private:
   // Stores a new refresh token in a new family and returns it with an access token for `user`.
   absl::StatusOr<SessionTokens> IssueSession(const UserRecord& user) const;
-  // Mints an access token for `user` and packs it with `refresh_token`.
-  absl::StatusOr<SessionTokens> Tokens(const UserRecord& user, std::string refresh_token) const;
+  // Mints an access token for `user` and packs it with `refresh_token` of `family_id`.
+  absl::StatusOr<SessionTokens> Tokens(const UserRecord& user, std::string refresh_token,
+                                       const std::string& family_id) const;
 
   UserStore& store_;
   const JwtSigner& signer_;

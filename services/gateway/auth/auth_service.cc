@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/core/status.h"
+#include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
 
 namespace spine::gateway {
@@ -30,7 +32,44 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+std::string MetadataValue(const grpc::ServerContextBase& context, const char* name) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(name);
+  return it == metadata.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
 }  // namespace
+
+CallClient AuthService::ClientOf(const grpc::ServerContextBase& context) const {
+  if (guards_.edge == nullptr) return CallClient{.address = IpOfGrpcPeer(context.peer())};
+  return guards_.edge->ClientOf(context.peer(), MetadataValue(context, kClientIpMetadata),
+                                MetadataValue(context, kEdgeKeyMetadata));
+}
+
+absl::Status AuthService::Admit(const CallClient& client) const {
+  if (guards_.limiter == nullptr || client.via_edge) return absl::OkStatus();
+  // A peer without an IP address (in-process, unix socket) shares one bucket.
+  const IpAddress address = client.address.value_or(IpAddress::V4({0, 0, 0, 0}));
+  const RateLimiter::Decision decision = guards_.limiter->Admit(ClientKey::For(address));
+  if (decision.allowed) return absl::OkStatus();
+  return rpc::WithErrorInfo(
+      absl::ResourceExhaustedError(absl::StrCat(
+          "rate limit of ", guards_.limiter->requests_per_minute(),
+          " requests per minute exceeded; retry in ", decision.retry_after_seconds, " s")),
+      "RATE_LIMITED", {{"retryAfterSeconds", absl::StrCat(decision.retry_after_seconds)}});
+}
+
+absl::StatusOr<rpc::Caller> AuthService::Authenticate(
+    const grpc::ServerContextBase& context) const {
+  SPINE_RETURN_IF_ERROR(Admit(ClientOf(context)));
+  SPINE_ASSIGN_OR_RETURN(rpc::Caller caller, authenticator_.Authenticate(context));
+  if (caller.user_id.empty() || guards_.gate == nullptr || guards_.verifier == nullptr) {
+    return caller;
+  }
+  SPINE_ASSIGN_OR_RETURN(const AccessClaims claims, guards_.verifier->Verify(caller.bearer_token));
+  SPINE_RETURN_IF_ERROR(guards_.gate->CheckNow(claims));
+  return caller;
+}
 
 grpc::ServerUnaryReactor* AuthService::RunOnPool(grpc::CallbackServerContext* context,
                                                  const char* what,
@@ -59,22 +98,27 @@ grpc::ServerUnaryReactor* AuthService::RunOnPool(grpc::CallbackServerContext* co
 grpc::ServerUnaryReactor* AuthService::Login(grpc::CallbackServerContext* context,
                                              const spine::v1::LoginRequest* request,
                                              spine::v1::SessionTokens* response) {
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+  if (auto caller = Authenticate(*context); !caller.ok()) {
     return FinishNow(context, caller.status());
   }
-  return RunOnPool(context, "login", [this, request, response]() -> absl::Status {
-    absl::StatusOr<SessionTokens> tokens = logic_.Login(request->username(), request->password());
-    if (!tokens.ok()) return tokens.status();
-    ToProto(*tokens, response);
-    return absl::OkStatus();
-  });
+  // Failed logins count per client (auth_logic.h), by the key the rate limit uses.
+  const CallClient client = ClientOf(*context);
+  std::string client_key = client.address ? ClientKey::For(*client.address).ToString() : "";
+  return RunOnPool(context, "login",
+                   [this, request, response, client_key = std::move(client_key)]() -> absl::Status {
+                     absl::StatusOr<SessionTokens> tokens =
+                         logic_.Login(request->username(), request->password(), client_key);
+                     if (!tokens.ok()) return tokens.status();
+                     ToProto(*tokens, response);
+                     return absl::OkStatus();
+                   });
 }
 
 grpc::ServerUnaryReactor* AuthService::CreateUser(grpc::CallbackServerContext* context,
                                                   const spine::v1::CreateUserRequest* request,
                                                   spine::v1::User* response) {
   // The Authenticator enforces ACCESS_ADMIN from the RPC's option.
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+  if (auto caller = Authenticate(*context); !caller.ok()) {
     return FinishNow(context, caller.status());
   }
   return RunOnPool(context, "createUser", [this, request, response]() -> absl::Status {
@@ -89,7 +133,7 @@ grpc::ServerUnaryReactor* AuthService::CreateUser(grpc::CallbackServerContext* c
 grpc::Status AuthService::Refresh(grpc::ServerContext* context,
                                   const spine::v1::RefreshRequest* request,
                                   spine::v1::SessionTokens* response) {
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+  if (auto caller = Authenticate(*context); !caller.ok()) {
     return rpc::ToGrpcStatus(caller.status());
   }
   absl::StatusOr<SessionTokens> tokens = logic_.Refresh(request->refresh_token());
@@ -101,16 +145,23 @@ grpc::Status AuthService::Refresh(grpc::ServerContext* context,
 grpc::Status AuthService::Logout(grpc::ServerContext* context,
                                  const spine::v1::LogoutRequest* request,
                                  google::protobuf::Empty* /*response*/) {
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
-    return rpc::ToGrpcStatus(caller.status());
+  absl::StatusOr<rpc::Caller> caller = Authenticate(*context);
+  if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
+  const absl::Status status = logic_.Logout(request->refresh_token());
+  // The access token presented dies with the session, whichever family the refresh token is of.
+  if (status.ok() && guards_.revocations != nullptr && guards_.verifier != nullptr) {
+    if (absl::StatusOr<AccessClaims> claims = guards_.verifier->Verify(caller->bearer_token);
+        claims.ok()) {
+      guards_.revocations->RevokeToken(claims->jti, claims->exp);
+    }
   }
-  return rpc::ToGrpcStatus(logic_.Logout(request->refresh_token()));
+  return rpc::ToGrpcStatus(status);
 }
 
 grpc::Status AuthService::GetMe(grpc::ServerContext* context,
                                 const spine::v1::GetMeRequest* /*request*/,
                                 spine::v1::User* response) {
-  absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
+  absl::StatusOr<rpc::Caller> caller = Authenticate(*context);
   if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
   absl::StatusOr<AuthUser> user = logic_.GetMe(caller->user_id);
   if (!user.ok()) return rpc::ToGrpcStatus(user.status());
@@ -121,7 +172,7 @@ grpc::Status AuthService::GetMe(grpc::ServerContext* context,
 grpc::Status AuthService::ListUsers(grpc::ServerContext* context,
                                     const spine::v1::ListUsersRequest* /*request*/,
                                     spine::v1::ListUsersResponse* response) {
-  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+  if (auto caller = Authenticate(*context); !caller.ok()) {
     return rpc::ToGrpcStatus(caller.status());
   }
   absl::StatusOr<std::vector<AuthUser>> users = logic_.ListUsers();

@@ -19,6 +19,10 @@
 #include "libs/core/worker_pool.h"
 #include "libs/rpc/caller.h"
 #include "services/gateway/auth/auth_logic.h"
+#include "services/gateway/auth/edge_identity.h"
+#include "services/gateway/auth/session_gate.h"
+#include "services/gateway/auth/session_revocations.h"
+#include "services/gateway/rate_limit/rate_limiter.h"
 #include "spine/v1/auth.grpc.pb.h"
 
 namespace spine::gateway {
@@ -26,10 +30,27 @@ namespace spine::gateway {
 using AuthServiceBase = spine::v1::AuthService::WithCallbackMethod_Login<
     spine::v1::AuthService::WithCallbackMethod_CreateUser<spine::v1::AuthService::Service>>;
 
+// What AuthService checks beyond the Authenticator; all optional and borrowed.
+struct AuthServiceGuards {
+  // Every call from a direct gRPC client takes a token from its peer address's bucket (the HTTP
+  // edge's calls were counted there already): RESOURCE_EXHAUSTED with reason RATE_LIMITED and
+  // metadata retryAfterSeconds when it is empty. Null: no limit.
+  RateLimiter* limiter = nullptr;
+  // Recognises the HTTP edge's calls and the client they carry (for the limit and the lockout).
+  // Null: every call is known by its gRPC peer.
+  const EdgeIdentity* edge = nullptr;
+  // A caller's token must still stand (not revoked, user exists); logout revokes it. Both null:
+  // tokens live out their lifetime.
+  const SessionGate* gate = nullptr;
+  SessionRevocations* revocations = nullptr;
+  const JwtVerifier* verifier = nullptr;  // reads the caller's jti and exp
+};
+
 class AuthService final : public AuthServiceBase {
  public:
-  AuthService(const AuthLogic& logic, WorkerPool& pool, const rpc::Authenticator& authenticator)
-      : logic_(logic), pool_(pool), authenticator_(authenticator) {}
+  AuthService(const AuthLogic& logic, WorkerPool& pool, const rpc::Authenticator& authenticator,
+              AuthServiceGuards guards = {})
+      : logic_(logic), pool_(pool), authenticator_(authenticator), guards_(guards) {}
 
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* context,
                                   const spine::v1::LoginRequest* request,
@@ -52,9 +73,17 @@ class AuthService final : public AuthServiceBase {
   grpc::ServerUnaryReactor* RunOnPool(grpc::CallbackServerContext* context, const char* what,
                                       std::function<absl::Status()> work);
 
+  // Who is calling (the edge's client or the gRPC peer).
+  CallClient ClientOf(const grpc::ServerContextBase& context) const;
+  // The rate limit for `client`; OK for the edge's calls.
+  absl::Status Admit(const CallClient& client) const;
+  // Authenticates the call and checks that the caller's token still stands.
+  absl::StatusOr<rpc::Caller> Authenticate(const grpc::ServerContextBase& context) const;
+
   const AuthLogic& logic_;
   WorkerPool& pool_;
   const rpc::Authenticator& authenticator_;
+  const AuthServiceGuards guards_;
 };
 
 }  // namespace spine::gateway

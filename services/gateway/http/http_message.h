@@ -23,6 +23,9 @@ struct HttpRequest {
   std::string body;
   std::string peer_ip;
   std::string request_id;  // assigned by the server before the handler runs
+  // The client as the rate limit counts it (the peer, or behind a trusted proxy the forwarded
+  // address); set by GatewayHttpHandler, empty before.
+  std::string client_ip;
 
   // The first header named `name` (case-insensitive).
   std::optional<std::string> Header(absl::string_view name) const;

@@ -4,12 +4,16 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <map>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "boost/asio.hpp"
 #include "boost/beast/core.hpp"
@@ -27,6 +31,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
+class Session;
+
 // What the listener and every connection share. Sessions hold it by shared_ptr, so a reply
 // that arrives after Stop() (a slow upstream answering late) still finds a live, stopped
 // io_context to post to instead of freed memory.
@@ -36,6 +42,14 @@ struct Shared {
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> in_flight{0};  // requests read and not yet fully answered
   net::io_context io{};
+
+  absl::Mutex mu;
+  // Open connections per client key (HttpServerOptions::per_ip_key); keys at zero are erased.
+  absl::flat_hash_map<std::string, int64_t> per_ip ABSL_GUARDED_BY(mu);
+  // Connections waiting for a request, by when they started waiting (oldest first): the ones
+  // displaced when the server is full.
+  std::map<uint64_t, std::weak_ptr<Session>> idle ABSL_GUARDED_BY(mu);
+  uint64_t idle_sequence ABSL_GUARDED_BY(mu) = 0;
 };
 
 // Bytes read and thrown away from a client whose request is refused (413 and friends), so
@@ -57,6 +71,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ec) peer_ip_ = endpoint.address().to_string();
   }
   ~Session() {
+    {
+      absl::MutexLock lock(&shared_->mu);
+      if (idle_since_ != 0) shared_->idle.erase(idle_since_);
+      if (counted_under_) {
+        auto it = shared_->per_ip.find(*counted_under_);
+        if (it != shared_->per_ip.end() && --it->second <= 0) shared_->per_ip.erase(it);
+      }
+    }
     --shared_->connections;
     if (shared_->options.on_connection_close) shared_->options.on_connection_close();
   }
@@ -67,6 +89,22 @@ class Session : public std::enable_shared_from_this<Session> {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
 
+  // Counts this connection under its client's key. False (and not counted) when that client
+  // already holds `max_connections_per_ip`; true for an uncapped peer. Call once, before Start.
+  bool AdmitPerClient() {
+    const HttpServerOptions& opts = options();
+    if (opts.max_connections_per_ip <= 0) return true;
+    std::string key = opts.per_ip_key ? opts.per_ip_key(peer_ip_) : peer_ip_;
+    if (key.empty() && !opts.per_ip_key) key = "unknown";  // no peer address: one shared key
+    if (key.empty()) return true;
+    absl::MutexLock lock(&shared_->mu);
+    int64_t& open = shared_->per_ip[key];
+    if (open >= opts.max_connections_per_ip) return false;
+    ++open;
+    counted_under_ = std::move(key);
+    return true;
+  }
+
   // Answers 503 and closes: used when the connection limit is reached.
   void RejectBusy() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -75,10 +113,47 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Answers 503 and closes at once, without the drain: the client already holds its share of
+  // connections, and this one must not stay open (and counted) any longer than the write.
+  void RejectPerClient() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->Fail(MakeErrorResponse(
+          503, absl::StatusCode::kUnavailable,
+          absl::StrCat("too many connections from your address (at most ",
+                       self->options().max_connections_per_ip, "); reuse one or retry later"),
+          "TOO_MANY_CONNECTIONS"));
+      self->drain_before_close_ = false;
+    });
+  }
+
+  // Closes the connection if it is still waiting for a request (it may have received one
+  // meanwhile; then it is left alone). From any thread.
+  void Displace() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_for_request_) self->Close();
+    });
+  }
+
  private:
   const HttpServerOptions& options() const { return shared_->options; }
 
+  // Listed as idle while waiting for a request, so a full server may displace it.
+  void MarkIdle() {
+    waiting_for_request_ = true;
+    absl::MutexLock lock(&shared_->mu);
+    idle_since_ = ++shared_->idle_sequence;
+    shared_->idle.emplace(idle_since_, weak_from_this());
+  }
+
+  void MarkBusy() {
+    waiting_for_request_ = false;
+    absl::MutexLock lock(&shared_->mu);
+    if (idle_since_ != 0) shared_->idle.erase(idle_since_);
+    idle_since_ = 0;
+  }
+
   void ReadHeader() {
+    MarkIdle();
     is_head_ = false;
     method_.clear();
     path_.clear();
@@ -93,6 +168,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    MarkBusy();
     if (ec) return OnReadError(ec);
     const auto& header = parser_->get();
     method_ = std::string(header.method_string());
@@ -347,6 +423,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<BeastRequestParser> parser_;
   std::string peer_ip_;
+  std::optional<std::string> counted_under_;  // the per-client key this connection counts under
+  bool waiting_for_request_ = false;          // on the connection's strand only
+  uint64_t idle_since_ = 0;                   // key in shared_->idle; 0 when not listed; mu
   std::string method_;
   std::string path_;
   std::string request_id_;
@@ -371,6 +450,22 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct HttpServer::Impl {
+  // Closes the connection that has waited longest for a request, making room for a new one.
+  // False when every connection is answering a request.
+  bool DisplaceOldestIdle() {
+    std::shared_ptr<Session> oldest;
+    {
+      absl::MutexLock lock(&shared->mu);
+      while (!oldest && !shared->idle.empty()) {
+        oldest = shared->idle.begin()->second.lock();
+        shared->idle.erase(shared->idle.begin());
+      }
+    }
+    if (!oldest) return false;
+    oldest->Displace();
+    return true;
+  }
+
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::optional<tcp::acceptor> acceptor;
   std::optional<net::steady_timer> accept_backoff;
@@ -393,7 +488,9 @@ struct HttpServer::Impl {
           }
           const bool over_limit = shared->connections.load() >= shared->options.max_connections;
           auto session = std::make_shared<Session>(shared, std::move(socket));
-          if (over_limit) {
+          if (!session->AdmitPerClient()) {
+            session->RejectPerClient();
+          } else if (over_limit && !DisplaceOldestIdle()) {
             session->RejectBusy();
           } else {
             session->Start();

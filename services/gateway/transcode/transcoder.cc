@@ -3,13 +3,16 @@
 #include <algorithm>
 
 #include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/core/status.h"
 #include "libs/core/utf8.h"
 #include "nlohmann/json.hpp"
 #include "services/gateway/transcode/path_template.h"
@@ -23,6 +26,11 @@ using nlohmann::json;
 
 // protobuf's JSON parser stops at 100 levels anyway; nothing valid needs more than this.
 constexpr size_t kMaxJsonDepth = 64;
+// Inside a google.protobuf.Struct/Value/ListValue every JSON level costs protobuf up to three
+// message levels (Struct → fields entry → Value), and protobuf refuses to decode past 100: its
+// JSON parser then fails with an internal "invalid protobuf output" that names nothing. Free-form
+// JSON is held well under that, and refused by field name.
+constexpr size_t kMaxFreeFormDepth = 24;
 
 // The field named `name` by its JSON name or its proto name.
 const FieldDescriptor* FindField(const Descriptor* message, absl::string_view name) {
@@ -129,6 +137,21 @@ absl::Status SetParam(const Descriptor* message, json& root, absl::string_view n
 
 absl::Status CheckValue(const FieldDescriptor* field, const json& value, const std::string& where);
 
+// How deeply a parsed JSON value nests arrays and objects (a scalar is 0).
+size_t ParsedDepth(const json& value) {
+  if (!value.is_structured()) return 0;
+  size_t deepest = 0;
+  for (const json& item : value) deepest = std::max(deepest, ParsedDepth(item));
+  return deepest + 1;
+}
+
+// Free-form JSON (Struct, Value, ListValue) within kMaxFreeFormDepth levels.
+absl::Status CheckFreeForm(const json& value, const std::string& where) {
+  if (ParsedDepth(value) <= kMaxFreeFormDepth) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": nested deeper than ", kMaxFreeFormDepth, " levels"));
+}
+
 // Walks `object` against `message` so that a value of the wrong JSON type is refused by name:
 // protobuf's own parser is lenient in places (a lone value for a repeated field). Unknown keys
 // are left to protobuf, which names them.
@@ -182,9 +205,15 @@ absl::Status CheckValue(const FieldDescriptor* field, const json& value, const s
       return expect(value.is_string() || value.is_number_integer(), "an enum name");
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const std::string& type = field->message_type()->full_name();
-      if (type == "google.protobuf.Value") return absl::OkStatus();
-      if (type == "google.protobuf.Struct") return expect(value.is_object(), "a JSON object");
-      if (type == "google.protobuf.ListValue") return expect(value.is_array(), "a JSON array");
+      if (type == "google.protobuf.Value") return CheckFreeForm(value, where);
+      if (type == "google.protobuf.Struct") {
+        SPINE_RETURN_IF_ERROR(expect(value.is_object(), "a JSON object"));
+        return CheckFreeForm(value, where);
+      }
+      if (type == "google.protobuf.ListValue") {
+        SPINE_RETURN_IF_ERROR(expect(value.is_array(), "a JSON array"));
+        return CheckFreeForm(value, where);
+      }
       if (type == "google.protobuf.Timestamp" || type == "google.protobuf.Duration" ||
           type == "google.protobuf.FieldMask") {
         return expect(value.is_string(), "a string");
@@ -220,6 +249,64 @@ size_t NestingDepth(absl::string_view body) {
     }
   }
   return deepest;
+}
+
+// Echoes at most 64 bytes of a client's key, escaped.
+std::string Quoted(absl::string_view text) {
+  return absl::StrCat("'", absl::CEscape(text.substr(0, 64)), text.size() > 64 ? "...'" : "'");
+}
+
+// RFC 8259 plus what API.md's strict parsing adds: nlohmann checks the grammar and UTF-8, and
+// on its own would let a leading byte-order mark pass (it skips one), keep the last of duplicate
+// keys and decode \u0000 into a NUL that travels on into the services. All three are refused,
+// naming the key.
+absl::StatusOr<json> ParseStrictJson(absl::string_view body) {
+  if (absl::StartsWith(body, "\xEF\xBB\xBF")) {
+    return absl::InvalidArgumentError("body: starts with a byte-order mark; send plain UTF-8");
+  }
+  // The keys seen in each object still open, innermost last; the key being read in each.
+  std::vector<absl::flat_hash_set<std::string>> seen;
+  std::vector<std::string> current;
+  std::string problem;
+  auto strict = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    if (!problem.empty()) return true;
+    switch (event) {
+      case json::parse_event_t::object_start:
+        seen.emplace_back();
+        current.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        seen.pop_back();
+        current.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const auto& key = parsed.get_ref<const std::string&>();
+        if (absl::StrContains(key, '\0')) {
+          problem = absl::StrCat("body: key ", Quoted(key), " contains a NUL character (\\u0000)");
+        } else if (!seen.back().insert(key).second) {
+          problem = absl::StrCat("body: duplicate key ", Quoted(key));
+        }
+        current.back() = key;
+        break;
+      }
+      case json::parse_event_t::value:
+        if (parsed.is_string() && absl::StrContains(parsed.get_ref<const std::string&>(), '\0')) {
+          problem =
+              absl::StrCat(current.empty() || current.back().empty() ? "body" : current.back(),
+                           ": contains a NUL character (\\u0000)");
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  json parsed = json::parse(body, strict, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return absl::InvalidArgumentError("body: malformed JSON or invalid UTF-8");
+  }
+  if (!problem.empty()) return absl::InvalidArgumentError(problem);
+  return parsed;
 }
 
 // protobuf's parse errors start with the status code's name; the message after it names the
@@ -276,12 +363,10 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
           absl::StrCat("body: nested deeper than ", kMaxJsonDepth, " levels"));
     }
     if (!absl::StripAsciiWhitespace(body).empty()) {
-      // nlohmann checks the JSON grammar and UTF-8 with a position; protobuf then checks the
-      // fields.
-      parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_discarded()) {
-        return absl::InvalidArgumentError("body: malformed JSON or invalid UTF-8");
-      }
+      // The JSON itself strictly here; protobuf then checks the fields.
+      absl::StatusOr<json> strict = ParseStrictJson(body);
+      if (!strict.ok()) return strict.status();
+      parsed = *std::move(strict);
     }
     if (route.body == "*") {
       if (!parsed.is_object()) return absl::InvalidArgumentError("body: must be a JSON object");

@@ -1,5 +1,6 @@
 #include "services/gateway/transcode/transcoding_handler.h"
 
+#include <optional>
 #include <variant>
 
 #include "absl/algorithm/container.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/auth/jwt.h"
 #include "libs/rpc/error_info.h"
 #include "services/gateway/http/error_response.h"
 #include "services/gateway/transcode/transcoder.h"
@@ -30,10 +32,35 @@ bool IsJson(const HttpRequest& request) {
   return absl::EqualsIgnoreCase(media, "application/json");
 }
 
+// gRPC's own limits, hit in the gateway's channel or the service's transport, come back as
+// RESOURCE_EXHAUSTED with gRPC's text and no ErrorInfo; API.md's 429 would tell the client to
+// retry what can never pass. They are recognised by gRPC core's wording and answered for what
+// they are. The request-side ones are also checked before the call (Handle), so these are the
+// fallback. nullopt for any other status.
+std::optional<HttpResponse> TransportLimitError(const Route& route, const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kResourceExhausted) return std::nullopt;
+  const absl::string_view message = status.message();
+  if (absl::StrContains(message, "Sent message larger than max")) {
+    return MakeErrorResponse(413, absl::StatusCode::kInvalidArgument,
+                             "request body too large for the service", "BODY_TOO_LARGE");
+  }
+  if (absl::StrContains(message, "Received message larger than max")) {
+    return MakeErrorResponse(502, absl::StatusCode::kInternal,
+                             absl::StrCat(route.upstream, "'s answer is over the message limit"),
+                             "UPSTREAM_RESPONSE_TOO_LARGE");
+  }
+  if (absl::StrContains(message, "metadata size exceeds limit")) {
+    return MakeErrorResponse(431, absl::StatusCode::kInvalidArgument, "request headers too large",
+                             "HEADERS_TOO_LARGE");
+  }
+  return std::nullopt;
+}
+
 // The answer for an upstream failure. Transport failures (the service is down or slow) get the
 // gateway's own words: gRPC's message would name internal addresses.
 HttpResponse UpstreamError(const Route& route, const absl::Status& status,
                            absl::Duration deadline) {
+  if (std::optional<HttpResponse> limit = TransportLimitError(route, status)) return *limit;
   // A service that says it is unavailable (and why) is passed through like any other answer.
   if (const std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status)) {
     HttpResponse response = MakeErrorResponse(status, "");
@@ -91,6 +118,12 @@ std::optional<std::string> LocationOf(const RouteTable& routes, const Route& rou
   }
   return get->path.Expand({value});
 }
+
+// The longest Authorization header forwarded. Spine's tokens are a few hundred bytes; gRPC
+// refuses more than 8 KiB of metadata in all (RESOURCE_EXHAUSTED, which would read as 429), so
+// the verifier's own bound (kJwtMaxTokenBytes) cannot be reached through the gateway anyway.
+constexpr size_t kMaxAuthorizationBytes = 4096;
+static_assert(kMaxAuthorizationBytes <= kJwtMaxTokenBytes);
 
 // At most this much of an event stream waits for the connection to pick it up.
 constexpr size_t kMaxPendingStreamBytes = size_t{1} << 20;
@@ -278,14 +311,31 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
   if (!request.body.empty() && route.body.empty()) {
     return reply(BadRequest(absl::InvalidArgumentError("body: this route takes no body")));
   }
+  std::string authorization = request.Header("Authorization").value_or("");
+  if (authorization.size() > kMaxAuthorizationBytes) {
+    // No valid token is that long, and gRPC would refuse the metadata with a 429 of its own.
+    return reply(MakeErrorResponse(
+        absl::StatusCode::kUnauthenticated,
+        absl::StrCat("Authorization: over ", kMaxAuthorizationBytes, " bytes; not a Spine token"),
+        "UNAUTHENTICATED"));
+  }
   absl::StatusOr<QueryParams> query = ParseQueryString(request.query);
   if (!query.ok()) return reply(BadRequest(query.status()));
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> rpc_request =
       BuildRequest(route, found.bindings, *query, request.body);
   if (!rpc_request.ok()) return reply(BadRequest(rpc_request.status()));
+  if (const size_t size = (*rpc_request)->ByteSizeLong();
+      size > static_cast<size_t>(max_message_bytes_)) {
+    // JSON can encode to more protobuf than it has bytes (e.g. many empty objects).
+    return reply(MakeErrorResponse(413, absl::StatusCode::kInvalidArgument,
+                                   absl::StrCat("request message is ", size, " bytes, over the ",
+                                                max_message_bytes_, "-byte limit"),
+                                   "BODY_TOO_LARGE"));
+  }
 
-  UpstreamMetadata metadata{.authorization = request.Header("Authorization").value_or(""),
+  UpstreamMetadata metadata{.authorization = std::move(authorization),
                             .request_id = request.request_id,
+                            .client_ip = request.client_ip,
                             .deadline = UpstreamDeadline(route, **rpc_request)};
   if (route.method->server_streaming()) {
     auto events = std::make_shared<EventStream>(route, upstream_deadline_, std::move(reply));

@@ -5,6 +5,8 @@
 // completion. Thread-safe.
 #pragma once
 
+#include <cstdint>
+
 #include "absl/time/time.h"
 #include "services/gateway/http/http_message.h"
 #include "services/gateway/metrics/metrics.h"
@@ -16,13 +18,16 @@ namespace spine::gateway {
 class TranscodingHandler final : public HttpHandler {
  public:
   // `routes`, `upstream` and `metrics` (optional: upstream errors are counted there) must
-  // outlive the handler.
+  // outlive the handler. `max_message_bytes` is the gRPC message limit of the upstream channels
+  // (SPINE_GRPC_MAX_MESSAGE_BYTES): a request message over it is 413 here, not gRPC's 429.
   TranscodingHandler(const RouteTable& routes, const Upstream& upstream,
-                     absl::Duration upstream_deadline, GatewayMetrics* metrics = nullptr)
+                     absl::Duration upstream_deadline, GatewayMetrics* metrics = nullptr,
+                     int64_t max_message_bytes = int64_t{4} << 20)
       : routes_(routes),
         upstream_(upstream),
         upstream_deadline_(upstream_deadline),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        max_message_bytes_(max_message_bytes) {}
 
   void Handle(HttpRequest request, HttpReply reply) override;
 
@@ -40,6 +45,7 @@ class TranscodingHandler final : public HttpHandler {
   const Upstream& upstream_;
   const absl::Duration upstream_deadline_;
   GatewayMetrics* const metrics_;
+  const int64_t max_message_bytes_;
 };
 
 }  // namespace spine::gateway

@@ -8,6 +8,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "libs/rpc/status_convert.h"
+#include "services/gateway/auth/edge_identity.h"
 
 namespace spine::gateway {
 namespace {
@@ -128,12 +129,7 @@ std::shared_ptr<Upstream::Stream> UpstreamClient::StartStream(
         }
         done(std::move(status));
       });
-  if (!metadata.authorization.empty()) {
-    call->context().AddMetadata("authorization", metadata.authorization);
-  }
-  if (!metadata.request_id.empty()) {
-    call->context().AddMetadata("x-request-id", metadata.request_id);
-  }
+  AddMetadata(route, metadata, call->context());
   {
     absl::MutexLock lock(&state->mu);
     state->call = call;
@@ -144,8 +140,18 @@ std::shared_ptr<Upstream::Stream> UpstreamClient::StartStream(
 }
 
 UpstreamClient::UpstreamClient(std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
-                               absl::Duration deadline)
-    : channels_(std::move(channels)), deadline_(deadline) {}
+                               absl::Duration deadline, std::string edge_key)
+    : channels_(std::move(channels)), deadline_(deadline), edge_key_(std::move(edge_key)) {}
+
+void UpstreamClient::AddMetadata(const Route& route, const UpstreamMetadata& metadata,
+                                 grpc::ClientContext& context) const {
+  if (!metadata.authorization.empty()) context.AddMetadata("authorization", metadata.authorization);
+  if (!metadata.request_id.empty()) context.AddMetadata("x-request-id", metadata.request_id);
+  if (route.upstream == "gateway" && !edge_key_.empty() && !metadata.client_ip.empty()) {
+    context.AddMetadata(kClientIpMetadata, metadata.client_ip);
+    context.AddMetadata(kEdgeKeyMetadata, edge_key_);
+  }
+}
 
 void UpstreamClient::Call(const Route& route, const google::protobuf::Message& request,
                           const UpstreamMetadata& metadata, Done done) const {
@@ -160,10 +166,7 @@ void UpstreamClient::Call(const Route& route, const google::protobuf::Message& r
   const absl::Duration deadline =
       metadata.deadline > absl::ZeroDuration() ? metadata.deadline : deadline_;
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-  if (!metadata.authorization.empty()) {
-    call->context.AddMetadata("authorization", metadata.authorization);
-  }
-  if (!metadata.request_id.empty()) call->context.AddMetadata("x-request-id", metadata.request_id);
+  AddMetadata(route, metadata, call->context);
 
   grpc::GenericStub stub(channel->second);
   stub.UnaryCall(&call->context, route.GrpcPath(), grpc::StubOptions(), &call->request,

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "services/gateway/transcode/route_table.h"
 
 namespace spine::gateway {
@@ -23,6 +24,7 @@ namespace spine::gateway {
 struct UpstreamMetadata {
   std::string authorization{};  // the HTTP Authorization header, as sent
   std::string request_id{};
+  std::string client_ip{};  // told to the gateway's own AuthService only (edge_identity.h)
   absl::Duration deadline = absl::ZeroDuration();  // zero: the client's default
 };
 
@@ -66,9 +68,11 @@ class Upstream {
 class UpstreamClient final : public Upstream {
  public:
   // `channels` by service name ("storage", "gateway", ...); `deadline` for every call that does
-  // not bring its own (UpstreamMetadata::deadline).
+  // not bring its own (UpstreamMetadata::deadline). Calls to "gateway" (its own AuthService)
+  // carry the client's address with `edge_key`, so AuthService can believe it; no other
+  // service is sent the key.
   UpstreamClient(std::map<std::string, std::shared_ptr<grpc::Channel>> channels,
-                 absl::Duration deadline);
+                 absl::Duration deadline, std::string edge_key = "");
 
   // `done` runs on a gRPC thread, or inline when the route's service has no channel.
   void Call(const Route& route, const google::protobuf::Message& request,
@@ -79,8 +83,13 @@ class UpstreamClient final : public Upstream {
                                       std::function<void(absl::Status)> done) const override;
 
  private:
+  // The metadata every call carries.
+  void AddMetadata(const Route& route, const UpstreamMetadata& metadata,
+                   grpc::ClientContext& context) const;
+
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
   absl::Duration deadline_;
+  std::string edge_key_;
 };
 
 }  // namespace spine::gateway

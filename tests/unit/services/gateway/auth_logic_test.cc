@@ -362,4 +362,69 @@ TEST_CASE("the gateway's service token is re-minted after half its lifetime") {
   CHECK(Unwrap(verifier.Verify(second.substr(7))).iat == clock.Now());
 }
 
+TEST_CASE("a stranger's failed logins lock out the stranger, not the user elsewhere") {
+  Auth auth;
+  auth.AddUser("admin", kAlicePassword, "admin");
+  // The attacker at 203.0.113.9 guesses ten times...
+  for (int i = 0; i < 10; ++i) {
+    CHECK(Code(auth.logic.Login("admin", "wrong password!", "203.0.113.9").status()) ==
+          absl::StatusCode::kUnauthenticated);
+  }
+  // ...and is locked out, even with the right password...
+  CHECK(Code(auth.logic.Login("admin", kAlicePassword, "203.0.113.9").status()) ==
+        absl::StatusCode::kResourceExhausted);
+  // ...while the admin logging in from 198.51.100.4 is not.
+  CHECK(auth.logic.Login("Admin", kAlicePassword, "198.51.100.4").ok());
+  CHECK(Code(auth.logic.Login("admin", kAlicePassword, "203.0.113.9").status()) ==
+        absl::StatusCode::kResourceExhausted);
+}
+
+TEST_CASE("revoking a family stops its live access tokens") {
+  Auth auth;
+  SessionRevocations revocations(auth.clock);
+  AuthLogicOptions options = auth.Options();
+  options.revocations = &revocations;
+  const AuthLogic logic(auth.store, auth.signer, auth.clock, options);
+  auth.AddUser("alice", kAlicePassword);
+  auto jti = [&](const SessionTokens& tokens) {
+    return Unwrap(auth.verifier.Verify(tokens.access_token)).jti;
+  };
+
+  // Logout: the family's access tokens, from login and from every rotation, are revoked.
+  const SessionTokens login = Unwrap(logic.Login("alice", kAlicePassword));
+  const SessionTokens rotated = Unwrap(logic.Refresh(login.refresh_token));
+  const SessionTokens other = Unwrap(logic.Login("alice", kAlicePassword));
+  CHECK_FALSE(revocations.IsRevoked(jti(rotated)));
+  REQUIRE(logic.Logout(rotated.refresh_token).ok());
+  CHECK(revocations.IsRevoked(jti(login)));
+  CHECK(revocations.IsRevoked(jti(rotated)));
+  CHECK_FALSE(revocations.IsRevoked(jti(other)));  // another session lives on
+
+  // Reuse of a spent refresh token revokes the thief's and the holder's access tokens alike.
+  const SessionTokens next = Unwrap(logic.Refresh(other.refresh_token));
+  CHECK_FALSE(logic.Refresh(other.refresh_token).ok());
+  CHECK(revocations.IsRevoked(jti(other)));
+  CHECK(revocations.IsRevoked(jti(next)));
+
+  // Revocations are forgotten once the tokens have expired anyway.
+  const std::string login_jti = jti(login);
+  auth.clock.Advance(absl::Minutes(16));
+  CHECK_FALSE(revocations.IsRevoked(login_jti));
+}
+
+TEST_CASE("the revocation list stays within its capacity") {
+  FakeClock clock;
+  SessionRevocations revocations(clock, /*capacity=*/8);
+  for (int i = 0; i < 100; ++i) {
+    revocations.RevokeToken(absl::StrCat("jti-", i), clock.Now() + absl::Minutes(15));
+    revocations.RecordIssued(absl::StrCat("family-", i), absl::StrCat("hash-", i),
+                             absl::StrCat("issued-", i), clock.Now() + absl::Minutes(15));
+    clock.Advance(absl::Seconds(1));
+  }
+  CHECK(revocations.revoked_size() <= 8);
+  CHECK(revocations.IsRevoked("jti-99"));  // the newest revocations survive
+  revocations.RevokeFamilyOf("hash-99");
+  CHECK(revocations.IsRevoked("issued-99"));
+}
+
 }  // namespace spine::gateway

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "services/gateway/auth/edge_identity.h"
 
 namespace spine::gateway {
 namespace {
@@ -214,6 +215,24 @@ TEST_CASE("IPv4 clients are keyed by their full address") {
   CHECK(ClientKey::For(Ip("1.2.3.4")).ToString() == "1.2.3.4");
   // The IPv4 key space is apart from the IPv6 one, even where the bits would match.
   CHECK(ClientKey::For(Ip("0.0.0.0")) != ClientKey::For(Ip("::")));
+}
+
+TEST_CASE("AuthService believes a forwarded client only with the edge's key") {
+  const EdgeIdentity edge("k3y-of-this-process");
+  // The HTTP edge's call: the client it forwards.
+  CallClient client = edge.ClientOf("ipv4:127.0.0.1:40000", "203.0.113.9", "k3y-of-this-process");
+  CHECK(client.via_edge);
+  CHECK(client.address == Ip("203.0.113.9"));
+  // A direct caller that claims to be someone else, without or with a wrong key: its own peer.
+  for (const char* key : {"", "k3y-of-this-procesX", "k3y"}) {
+    client = edge.ClientOf("ipv4:198.51.100.4:5555", "203.0.113.9", key);
+    CHECK_FALSE(client.via_edge);
+    CHECK(client.address == Ip("198.51.100.4"));
+  }
+  CHECK(edge.ClientOf("ipv6:[2001:db8::7]:5555", "", "").address == Ip("2001:db8::7"));
+  CHECK_FALSE(edge.ClientOf("unix:/tmp/socket", "", "").address.has_value());
+  CHECK(EdgeIdentity::Generate().key() != EdgeIdentity::Generate().key());
+  CHECK(EdgeIdentity::Generate().key().size() == 64);
 }
 
 }  // namespace

@@ -13,9 +13,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "libs/core/clock.h"
 #include "libs/rpc/channel.h"
 #include "libs/rpc/health_client.h"
 #include "nlohmann/json.hpp"
+#include "services/gateway/rate_limit/rate_limiter.h"
 #include "services/gateway/readiness.h"
 
 namespace spine::gateway {
@@ -177,4 +179,28 @@ TEST_CASE("GET /readyz lists every service that is not ready, sorted") {
 }
 
 }  // namespace
+
+TEST_CASE("/openapi.json is rate limited; /healthz is not") {
+  FakeClock clock;
+  auto limiter = RateLimiter::Create({.requests_per_minute = 2, .max_clients = 1024}, clock);
+  REQUIRE(limiter.ok());
+  const std::string openapi = R"({"openapi":"3.1.0"})";
+  ReadinessChecker readiness({});
+  GatewayHttpHandler handler(readiness, absl::Seconds(1),
+                             {.limiter = limiter->get(), .openapi_json = &openapi});
+  auto from_client = [&](const std::string& path) {
+    HttpRequest request = Request("GET", path);
+    request.peer_ip = "192.0.2.7";
+    ReplyCatcher catcher;
+    handler.Handle(std::move(request), catcher.Reply());
+    return catcher.Wait();
+  };
+  CHECK(from_client("/openapi.json").status == 200);
+  CHECK(from_client("/openapi.json").status == 200);
+  const HttpResponse limited = from_client("/openapi.json");
+  CHECK(limited.status == 429);
+  CHECK(Header(limited, "Retry-After").has_value());
+  for (int i = 0; i < 5; ++i) CHECK(from_client("/healthz").status == 200);
+}
+
 }  // namespace spine::gateway

@@ -232,6 +232,47 @@ TEST_CASE("a deeply nested body is refused before it is parsed") {
   CHECK(text.ok());
 }
 
+TEST_CASE("strict JSON: duplicate keys, NUL characters and a byte-order mark are refused") {
+  struct Case {
+    std::string body, mentions;
+  };
+  const std::vector<Case> cases = {
+      {R"({"text":"a","text":"b"})", "duplicate key 'text'"},
+      {R"({"text":"a","tags":["x"],"tags":[]})", "duplicate key 'tags'"},
+      {R"({"text":"a\u0000b"})", "text: contains a NUL"},
+      {R"({"text":"a","tags":["ok","x\u0000"]})", "tags: contains a NUL"},
+      {R"({"te\u0000xt":"a"})", "NUL"},
+      {"\xEF\xBB\xBF{\"text\":\"a\"}", "byte-order mark"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.body);
+    auto built = Build("POST", "/api/thoughts", "", c.body);
+    REQUIRE_FALSE(built.ok());
+    CHECK(built.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(built.status().message()), Catch::Contains(c.mentions));
+  }
+  // The same key in different objects is no duplicate.
+  CHECK(
+      Build("POST", "/api/plugins/echo/invoke", "", R"({"input":{"a":{"a":1},"b":{"a":2}}})").ok());
+}
+
+TEST_CASE("free-form JSON nested past what protobuf decodes is refused naming the field") {
+  // 40 levels of objects inside a google.protobuf.Value: within the body's 64 levels, but over
+  // protobuf's 100 message levels once each costs three.
+  // {"a":{"a":...1...}}, 40 deep.
+  std::string deep;
+  for (int i = 0; i < 40; ++i) deep += "{\"a\":";
+  deep += "1" + std::string(40, '}');
+  auto built = Build("POST", "/api/plugins/echo/invoke", "", "{\"input\":" + deep + "}");
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(built.status().message()), Catch::Contains("input: nested deeper than"));
+  std::string fine;
+  for (int i = 0; i < 20; ++i) fine += "{\"a\":";
+  fine += "1" + std::string(20, '}');
+  CHECK(Build("POST", "/api/plugins/echo/invoke", "", "{\"input\":" + fine + "}").ok());
+}
+
 TEST_CASE("responses print every field in lowerCamelCase with int64 as strings") {
   spine::v1::Thought thought;
   thought.set_id(42);

@@ -263,4 +263,57 @@ TEST_CASE_METHOD(Fixture, "a 202 route answers 200 only when the service says th
   CHECK(Send("POST", "/api/pipelines", R"({"name":"p","definition":{}})").status == 201);
 }
 
+TEST_CASE_METHOD(Fixture, "gRPC's own limits are answered for what they are, never as 429") {
+  // What gRPC core says when a limit is hit in the channel or the service's transport.
+  upstream.unary_result =
+      absl::ResourceExhaustedError("Sent message larger than max (5000000 vs. 4194304)");
+  HttpResponse response = Send("GET", "/api/thoughts");
+  CHECK(response.status == 413);
+  CHECK(response.body.find("larger than max") == std::string::npos);
+  upstream.unary_result =
+      absl::ResourceExhaustedError("received initial metadata size exceeds limit");
+  response = Send("GET", "/api/thoughts");
+  CHECK(response.status == 431);
+  CHECK(response.body.find("exceeds limit") == std::string::npos);
+  upstream.unary_result =
+      absl::ResourceExhaustedError("Received message larger than max (5000000 vs. 4194304)");
+  CHECK(Send("GET", "/api/thoughts").status == 502);
+  // A service's own RESOURCE_EXHAUSTED is still 429.
+  upstream.unary_result =
+      rpc::WithErrorInfo(absl::ResourceExhaustedError("queue full"), "QUEUE_FULL");
+  CHECK(Send("GET", "/api/thoughts").status == 429);
+}
+
+TEST_CASE_METHOD(Fixture, "an oversized bearer token is 401 before any call") {
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/api/thoughts";
+  request.request_id = "req-1";
+  request.headers = {{"Authorization", "Bearer " + std::string(size_t{8} * 1024, 'a')}};
+  std::optional<HttpResponse> answer;
+  handler->Handle(std::move(request), [&answer](HttpResponse r) { answer = std::move(r); });
+  REQUIRE(answer.has_value());
+  CHECK(answer->status == 401);
+  CHECK(upstream.calls.empty());
+}
+
+TEST_CASE("a request message over the gRPC limit is 413 before any call") {
+  auto built = RouteTable::Build(rpc::SpineApiFiles());
+  REQUIRE(built.ok());
+  FakeUpstream upstream;
+  // A tiny limit: the JSON body is within HTTP's, its message is not within gRPC's.
+  TranscodingHandler handler(*built, upstream, absl::Seconds(5), nullptr, /*max_message_bytes=*/64);
+  HttpRequest request;
+  request.method = "POST";
+  request.path = "/api/thoughts";
+  request.request_id = "req-1";
+  request.headers = {{"Authorization", "Bearer t"}, {"Content-Type", "application/json"}};
+  request.body = R"({"text":")" + std::string(100, 'x') + R"("})";
+  std::optional<HttpResponse> answer;
+  handler.Handle(std::move(request), [&answer](HttpResponse r) { answer = std::move(r); });
+  REQUIRE(answer.has_value());
+  CHECK(answer->status == 413);
+  CHECK(upstream.calls.empty());
+}
+
 }  // namespace spine::gateway
