@@ -26,11 +26,13 @@ int64_t MessageBytes(const Message& message) {
   return bytes;
 }
 
-// The dedupe window's key: a reply is one per (answered message, id), so a reply's id can never
-// shadow another publisher's reply to a different message.
+// The dedupe window's key. A message answers at most once: a reply is keyed by the message it
+// answers, whatever its id, so one held delivery cannot flood the queue with replies, and a
+// reply's id can never shadow another publisher's reply to a different message. ('\x1f' cannot
+// start a message id a publisher chose, so the two kinds of key never meet.)
 std::string DedupeKey(const Message& message) {
   if (message.in_reply_to.empty()) return message.id;
-  return absl::StrCat(message.in_reply_to, "\x1f", message.id);
+  return absl::StrCat("\x1f", message.in_reply_to);
 }
 
 absl::Status QueueFull(const std::string& queue, const std::string& why) {

@@ -147,7 +147,8 @@ class Broker {
   // `publisher` (the caller's service, "" when unknown) is stamped on every message. A message
   // with reply_to_delivery_id answers that delivery: FAILED_PRECONDITION unless a subscription
   // owned by `publisher` holds it now; then its in_reply_to is the delivered message's id, and
-  // replies are deduplicated per answered message.
+  // a message is answered at most once within the dedupe window (a second reply to it, whatever
+  // its id, counts as a duplicate).
   absl::StatusOr<PublishResult> Publish(const std::string& queue, std::vector<Message> messages,
                                         const std::string& publisher = "");
 

@@ -1,5 +1,6 @@
 #include "services/storage/storage_service.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
@@ -53,11 +54,16 @@ absl::StatusOr<AuditEvent> FromProto(const spine::v1::AuditEvent& in, const rpc:
         absl::StrCat("action: '", in.action().substr(0, 64), "' is not an act of service '",
                      caller.user_id.substr(0, 64), "' (see audit_action_prefix)"));
   }
+  // A user id in its one canonical spelling ("7", never "007", "+7" or " 7"), so listing by
+  // actor finds every act in that user's name.
   int64_t user_id = 0;
-  if (in.actor() != caller.user_id && !(absl::SimpleAtoi(in.actor(), &user_id) && user_id > 0)) {
-    return absl::PermissionDeniedError(absl::StrCat("actor: '", in.actor().substr(0, 64),
-                                                    "' is neither a user id nor service '",
-                                                    caller.user_id.substr(0, 64), "'"));
+  const bool is_user =
+      absl::SimpleAtoi(in.actor(), &user_id) && user_id > 0 && absl::StrCat(user_id) == in.actor();
+  if (in.actor() != caller.user_id && !is_user) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("actor: '", absl::CHexEscape(in.actor().substr(0, 64)),
+                     "' is neither a user id (decimal, no sign or leading zero) nor service '",
+                     caller.user_id.substr(0, 64), "'"));
   }
   AuditEvent event{.actor = in.actor(),
                    .service = caller.user_id,

@@ -144,15 +144,10 @@ int Run(const spine::tasks::TasksConfig& config) {
         if (!advertisement.ParseFromString(message.payload)) {
           return absl::InvalidArgumentError("not an ExecutorAdvertisement");
         }
-        // Only the service that executes a kind may say what of that kind can run.
-        if (message.publisher != spine::bus::ExecutorServiceOf(advertisement.kind())) {
-          spine::log::Warn("advertisement refused: not from the executor of its kind",
-                           {{"kind", advertisement.kind().substr(0, 32)},
-                            {"publisher", message.publisher.substr(0, 64)}});
-          return absl::OkStatus();
-        }
-        // A malformed advertisement is logged and dropped: retrying cannot fix it.
-        if (absl::Status taken = registry.Advertise(advertisement); !taken.ok()) {
+        // A malformed or forged advertisement (another service's kind or executor) is logged
+        // and dropped: retrying cannot fix it.
+        if (absl::Status taken = registry.Advertise(advertisement, message.publisher);
+            !taken.ok()) {
           spine::log::Warn("advertisement refused", {{"error", std::string(taken.message())}});
         }
         return absl::OkStatus();

@@ -1,8 +1,9 @@
 // Red-team attacks on least privilege between services (issue 13), through the real binaries,
 // by an attacker holding a stolen service token: spine-plugins' (the service that runs untrusted
-// code) or spine-llm's. Each case whose name starts with "HOLE:" demonstrates a control that does
-// NOT hold today and fails until it is fixed; the others are attacks that the controls stop,
-// kept as regression tests for what service_access_test.cc does not already cover.
+// code) or spine-llm's, written by a reviewer told to break the controls. Two of them (advertising
+// under another service's executor name, audit actors in disguise) broke the first version and
+// are fixed; the others were stopped from the start. They cover what service_access_test.cc does
+// not.
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -26,6 +27,7 @@
 #include "spine/v1/storage.grpc.pb.h"
 #include "spine/v1/tasks.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
 
 namespace spine::testing {
@@ -41,6 +43,7 @@ std::string ServiceToken(const Constellation& stack, const std::string& service)
   return Sign(stack, service, "service");
 }
 std::string UserToken(const Constellation& stack, const std::string& user) {
+  EnsureUserIds(stack, user);  // the gateway refuses tokens of users that do not exist
   return Sign(stack, user, "user");
 }
 
@@ -170,16 +173,16 @@ bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// HOLE 1. The advertisement check in spine-tasks (main.cc) only compares the publisher with the
-// executor service of the advertisement's *kind*; the ExecutorRegistry then files the entry under
-// the advertisement's free-text `executor` name, replacing whatever was filed there. So
-// spine-plugins may advertise kind "plugin" under spine-llm's executor name ("llm@<addr>:<pid>",
-// guessable: the address is in every service's config, and in the compose deployment the pid is
-// a small fixed number; a batch of 1000 advertisements covers a pid range in one Publish) and
-// spine-llm's entry — every model — is gone: no LLM pipeline or run can be created until spine-llm
-// advertises again, which the attacker outpaces by repeating. spine-llm's token can do the same to
-// spine-plugins' entry.
-TEST_CASE("HOLE: spine-plugins' token erases spine-llm's models by advertising under its name",
+// Was HOLE 1 (fixed: ExecutorRegistry::Advertise takes the publisher). The advertisement check in
+// spine-tasks (main.cc) only compares the publisher with the executor service of the
+// advertisement's *kind*; the ExecutorRegistry then files the entry under the advertisement's
+// free-text `executor` name, replacing whatever was filed there. So spine-plugins may advertise
+// kind "plugin" under spine-llm's executor name ("llm@<addr>:<pid>", guessable: the address is in
+// every service's config, and in the compose deployment the pid is a small fixed number; a batch of
+// 1000 advertisements covers a pid range in one Publish) and spine-llm's entry — every model — is
+// gone: no LLM pipeline or run can be created until spine-llm advertises again, which the attacker
+// outpaces by repeating. spine-llm's token can do the same to spine-plugins' entry.
+TEST_CASE("spine-plugins' token cannot erase spine-llm's models by advertising under its name",
           "[redteam]") {
   Constellation stack({"storage", "llm", "tasks", "gateway"});
   for (const char* service : {"storage", "llm", "tasks", "gateway"}) {
@@ -199,7 +202,7 @@ TEST_CASE("HOLE: spine-plugins' token erases spine-llm's models by advertising u
   // A genuine advertisement after it, through the same ordered consumer: once it is known, the
   // forged one has been read too.
   REQUIRE(Publish(*bus, ServiceToken(stack, "llm"), "executors.advertise",
-                  Advertisement("redteam-control", "llm", {"control-model"}, 60000))
+                  Advertisement("llm@redteam-control", "llm", {"control-model"}, 60000))
               .ok());
   REQUIRE(PollUntil([&] { return CreateLlmPipeline(stack, "control-model").status == 201; },
                     absl::Seconds(10)));
@@ -210,11 +213,12 @@ TEST_CASE("HOLE: spine-plugins' token erases spine-llm's models by advertising u
 }
 
 // ---------------------------------------------------------------------------------------------
-// HOLE 2. storage's audit rule accepts as "a user id" anything absl::SimpleAtoi parses to a
-// positive number — "007", "+7", " 7", "7\n" — and stores the text verbatim. Such an event names
-// user 7 yet escapes ListAuditEvents' exact actor filter (an admin reviewing user 7 never sees
-// it), and whitespace lets a service put line breaks into the actor column.
-TEST_CASE("HOLE: spine-plugins' token records audit events for a user under a disguised actor",
+// Was HOLE 2 (fixed: only the canonical decimal spelling is a user id). storage's audit rule
+// accepts as "a user id" anything absl::SimpleAtoi parses to a positive number — "007", "+7", " 7",
+// "7\n" — and stores the text verbatim. Such an event names user 7 yet escapes ListAuditEvents'
+// exact actor filter (an admin reviewing user 7 never sees it), and whitespace lets a service put
+// line breaks into the actor column.
+TEST_CASE("spine-plugins' token cannot record audit events for a user under a disguised actor",
           "[redteam]") {
   Constellation stack({"storage"});
   REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
@@ -262,7 +266,7 @@ TEST_CASE("spine-plugins' token cannot answer an LLM step with a plugin job it h
   const std::string plugins = ServiceToken(stack, "plugins");
   // As spine-plugins may: say what plugins it runs, and take the plugin jobs.
   REQUIRE(Publish(*bus, plugins, "executors.advertise",
-                  Advertisement("redteam-plugins", "plugin", {"echo"}, 60000))
+                  Advertisement("plugins@redteam", "plugin", {"echo"}, 60000))
               .ok());
   auto subscription_context = Context(plugins, absl::Seconds(60));
   auto subscription = bus->Subscribe(subscription_context.get());
@@ -430,7 +434,7 @@ TEST_CASE("spine-plugins cannot smuggle a queue through PublishStream, nor a nea
     allowed.set_queue("executors.advertise");
     spine::v1::BusMessage* ad = allowed.add_messages();
     ad->set_message_id("redteam-ad");
-    ad->set_payload(Advertisement("redteam", "plugin", {"x"}, 1000));
+    ad->set_payload(Advertisement("plugins@redteam", "plugin", {"x"}, 1000));
     spine::v1::PublishRequest forbidden;
     forbidden.set_queue("steps.llm");
     spine::v1::BusMessage* job = forbidden.add_messages();

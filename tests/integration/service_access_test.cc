@@ -378,9 +378,10 @@ TEST_CASE("spine-plugins' token cannot read LLM jobs, forge jobs, results or adv
   }
 
   SECTION("an advertisement of a kind the publisher does not execute is ignored") {
-    auto advertise = [&](const std::string& token, const std::string& model) {
+    auto advertise = [&](const std::string& token, const std::string& executor,
+                         const std::string& model) {
       spine::v1::ExecutorAdvertisement ad;
-      ad.set_executor("attacker");
+      ad.set_executor(executor);
       ad.set_kind("llm");
       ad.add_names(model);
       ad.set_ttl_ms(60000);
@@ -393,13 +394,15 @@ TEST_CASE("spine-plugins' token cannot read LLM jobs, forge jobs, results or adv
       return Http(stack, "POST", "/api/pipelines", UserToken(stack, "7"),
                   {{"name", "p"}, {"definition", definition}});
     };
-    REQUIRE(advertise(plugins, "evil-model").ok());
+    // Published (the queue takes advertisements from spine-plugins), but spine-tasks believes an
+    // LLM advertisement only from spine-llm.
+    REQUIRE(advertise(plugins, "plugins@attacker", "evil-model").ok());
     // A genuine one after it, through the same ordered consumer: once it is known, the forged
     // one has been read too.
-    REQUIRE(advertise(ServiceToken(stack, "llm"), "control-model").ok());
+    REQUIRE(advertise(ServiceToken(stack, "llm"), "llm@control", "control-model").ok());
     const absl::Time give_up = absl::Now() + absl::Seconds(10);
     while (create("control-model").status != 201 && absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(50));
+      absl::SleepFor(absl::Milliseconds(200));  // well under the per-IP rate limit
     }
     REQUIRE(create("control-model").status == 201);
     const HttpResult evil = create("evil-model");

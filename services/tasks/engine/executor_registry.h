@@ -24,9 +24,18 @@ class ExecutorRegistry final : public CapabilityCatalog {
   // `clock` must outlive the registry.
   explicit ExecutorRegistry(const Clock& clock) : clock_(clock) {}
 
-  // Records (or renews) an advertisement. INVALID_ARGUMENT for an unknown kind, an empty
-  // executor, or a ttl outside 1 ms..10 min.
-  absl::Status Advertise(const spine::v1::ExecutorAdvertisement& advertisement);
+  // At most this many live executors, and names in one advertisement (each 1..128 characters).
+  static constexpr size_t kMaxExecutors = 256;
+  static constexpr int kMaxNames = 1024;
+
+  // Records (or renews) an advertisement that `publisher` (the service that published it, as
+  // the bus vouches) made. PERMISSION_DENIED unless `publisher` executes the advertised kind and
+  // the executor is named "<publisher>@...": a service speaks only for its own executors, so it
+  // can neither add capabilities of another kind nor overwrite another service's executor.
+  // INVALID_ARGUMENT for an unknown kind, an empty executor, a ttl outside 1 ms..10 min, or too
+  // many or malformed names; RESOURCE_EXHAUSTED for a new executor beyond kMaxExecutors.
+  absl::Status Advertise(const spine::v1::ExecutorAdvertisement& advertisement,
+                         absl::string_view publisher);
 
   bool HasModel(absl::string_view name) const override;
   bool HasPlugin(absl::string_view name) const override;

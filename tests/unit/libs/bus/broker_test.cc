@@ -656,8 +656,13 @@ TEST_CASE("a reply's id cannot shadow another publisher's reply to a different m
       f.broker->Publish("results", {Reply("victim/result", victim)}, "llm");
   REQUIRE(real.ok());
   CHECK(real->accepted == 1);
-  // The same reply again (a retried publish, or a redelivered job answered from a cache) is one.
+  // The same reply again (a retried publish, or a redelivered job answered from a cache) is one,
+  // and so is any other reply to the same message: one held delivery cannot flood the queue.
   CHECK(f.broker->Publish("results", {Reply("victim/result", victim)}, "llm")->duplicates == 1);
+  CHECK(
+      f.broker
+          ->Publish("results", {Reply("flood-1", attacker), Reply("flood-2", attacker)}, "plugins")
+          ->duplicates == 2);
 }
 
 }  // namespace spine::bus
