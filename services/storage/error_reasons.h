@@ -1,5 +1,4 @@
-// The ErrorInfo reasons the DataAccessService gives its answers (API.md, "Errors"), shared by
-// data_access_service.cc and data_access_records.cc.
+// The ErrorInfo reasons the data access classes (access/) give their answers (API.md, "Errors").
 #pragma once
 
 #include <utility>

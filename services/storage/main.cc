@@ -6,7 +6,7 @@
 
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
-#include "services/storage/data_access_service.h"
+#include "services/storage/access/data_access.h"
 #include "services/storage/page_token.h"
 #include "services/storage/sqlite/sqlite_adapter.h"
 #include "services/storage/storage_config.h"
@@ -43,7 +43,7 @@ int Run(const spine::storage::StorageConfig& config) {
     spine::log::Warn("no SPINE_PAGE_TOKEN_KEY (dev mode): page tokens will not survive a restart");
   }
   const spine::storage::PageTokenCodec page_tokens(page_token_key);
-  spine::storage::DataAccessService data(**adapter, page_tokens, clock);
+  spine::storage::DataAccess data(**adapter, page_tokens, clock, common.data_dir + "/backups");
 
   auto verifier = spine::rpc::LoadJwtVerifier(common, clock);
   if (!verifier.ok()) {
@@ -51,8 +51,8 @@ int Run(const spine::storage::StorageConfig& config) {
     return 2;
   }
   const spine::rpc::Authenticator authenticator(verifier->get());
-  spine::storage::ThoughtService thoughts(data, authenticator);
-  spine::storage::StorageService internal_api(data, authenticator, common.data_dir + "/backups");
+  spine::storage::ThoughtService thoughts(data.thoughts, authenticator);
+  spine::storage::StorageService internal_api(data, authenticator);
 
   spine::storage::StorageAdapter& storage = **adapter;
   return spine::rpc::ServeUntilSignal(

@@ -1,7 +1,8 @@
-// Page-size and next-page-token rules shared by every newest-first listing of the
-// DataAccessService.
+// Page-size and next-page-token rules shared by every newest-first listing of the data access
+// classes (services/storage/access/).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ inline absl::StatusOr<int> PageSize(int requested) {
         absl::StrCat("pageSize: ", requested, ", must be between 1 and ", kMaxPageSize));
   }
   return requested == 0 ? kDefaultPageSize : requested;
+}
+
+// Page tokens of a user's own records are bound to the listing kind and the user, so a token
+// cannot page another listing or another user's records.
+inline std::string OwnedBinding(absl::string_view kind, int64_t user_id) {
+  return absl::StrCat(kind, "\nuser=", user_id);
 }
 
 // Lists read one row more than a page: the extra row tells whether another page exists without

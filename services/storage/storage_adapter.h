@@ -1,4 +1,4 @@
-// StorageAdapter: the contract between the DataAccessService and a database.
+// StorageAdapter: the contract between the data access classes (access/) and a database.
 //
 // Adapters store and fetch exactly what they are given: validation, ownership rules and page
 // tokens live above them. Every operation is scoped by user id, so an adapter can never hand one
@@ -104,7 +104,9 @@ class StorageAdapter {
   }
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(const AuditQuery& query) = 0;
 
-  // Copies the live database to `destination` (a new file) without stopping writers.
+  // Copies the live database to `destination` without stopping writers. The file is created
+  // exclusively: ALREADY_EXISTS if the name is taken (even by a copy running at the same moment),
+  // and a copy that fails leaves no file behind. Errors name the path and the OS's reason.
   virtual absl::Status Backup(const std::string& destination) = 0;
 
   // A cheap round trip to the database (the status probe's dbConn).

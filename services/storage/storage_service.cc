@@ -157,7 +157,8 @@ grpc::Status StorageService::CreateUserRecord(grpc::ServerContext* context,
                                               const spine::v1::CreateUserRecordRequest* request,
                                               spine::v1::UserRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto user = data_.CreateUser(request->username(), request->role(), request->password_hash());
+  auto user =
+      data_.users.CreateUser(request->username(), request->role(), request->password_hash());
   if (!user.ok()) return rpc::ToGrpcStatus(user.status());
   ToProto(*user, response);
   return grpc::Status::OK;
@@ -168,8 +169,8 @@ grpc::Status StorageService::GetUserRecord(grpc::ServerContext* context,
                                            spine::v1::UserRecord* response) {
   SPINE_REQUIRE_CALLER(context);
   absl::StatusOr<User> user = absl::InvalidArgumentError("key: set id or username");
-  if (request->has_id()) user = data_.GetUserById(request->id());
-  if (request->has_username()) user = data_.GetUserByName(request->username());
+  if (request->has_id()) user = data_.users.GetUserById(request->id());
+  if (request->has_username()) user = data_.users.GetUserByName(request->username());
   if (!user.ok()) return rpc::ToGrpcStatus(user.status());
   ToProto(*user, response);
   return grpc::Status::OK;
@@ -179,7 +180,7 @@ grpc::Status StorageService::ListUserRecords(grpc::ServerContext* context,
                                              const spine::v1::ListUserRecordsRequest* /*request*/,
                                              spine::v1::ListUserRecordsResponse* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto users = data_.ListUsers();
+  auto users = data_.users.ListUsers();
   if (!users.ok()) return rpc::ToGrpcStatus(users.status());
   for (const User& user : *users) ToProto(user, response->add_users());
   return grpc::Status::OK;
@@ -189,7 +190,7 @@ grpc::Status StorageService::CountUsers(grpc::ServerContext* context,
                                         const spine::v1::CountUsersRequest* /*request*/,
                                         spine::v1::CountUsersResponse* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto users = data_.ListUsers();
+  auto users = data_.users.ListUsers();
   if (!users.ok()) return rpc::ToGrpcStatus(users.status());
   response->set_count(static_cast<int64_t>(users->size()));
   return grpc::Status::OK;
@@ -199,7 +200,7 @@ grpc::Status StorageService::RecordLoginFailure(grpc::ServerContext* context,
                                                 const spine::v1::RecordLoginFailureRequest* request,
                                                 spine::v1::LoginLockState* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto lock = data_.RecordLoginFailure(request->username(), PolicyFrom(*request));
+  auto lock = data_.login_locks.RecordLoginFailure(request->username(), PolicyFrom(*request));
   if (!lock.ok()) return rpc::ToGrpcStatus(lock.status());
   ToProto(*lock, response);
   return grpc::Status::OK;
@@ -212,7 +213,7 @@ grpc::Status StorageService::GetLoginLock(grpc::ServerContext* context,
   // The window only matters for the failure count; a lock is a lock. One day covers any policy.
   const LockoutPolicy policy{
       .window_micros = int64_t{86400} * 1'000'000, .max_failures = 1, .lock_micros = 1'000'000};
-  auto lock = data_.GetLoginLock(request->username(), policy);
+  auto lock = data_.login_locks.GetLoginLock(request->username(), policy);
   if (!lock.ok()) return rpc::ToGrpcStatus(lock.status());
   ToProto(*lock, response);
   return grpc::Status::OK;
@@ -222,15 +223,16 @@ grpc::Status StorageService::ResetLoginFailures(grpc::ServerContext* context,
                                                 const spine::v1::ResetLoginFailuresRequest* request,
                                                 google::protobuf::Empty* /*response*/) {
   SPINE_REQUIRE_CALLER(context);
-  return rpc::ToGrpcStatus(data_.ResetLoginFailures(request->username()));
+  return rpc::ToGrpcStatus(data_.login_locks.ResetLoginFailures(request->username()));
 }
 
 grpc::Status StorageService::CreateRefreshToken(grpc::ServerContext* context,
                                                 const spine::v1::CreateRefreshTokenRequest* request,
                                                 spine::v1::RefreshTokenRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto token = data_.CreateRefreshToken(request->user_id(), request->token_hash(),
-                                        request->family_id(), Micros(request->expire_time()));
+  auto token =
+      data_.refresh_tokens.CreateRefreshToken(request->user_id(), request->token_hash(),
+                                              request->family_id(), Micros(request->expire_time()));
   if (!token.ok()) return rpc::ToGrpcStatus(token.status());
   ToProto(*token, response);
   return grpc::Status::OK;
@@ -240,8 +242,9 @@ grpc::Status StorageService::RotateRefreshToken(grpc::ServerContext* context,
                                                 const spine::v1::RotateRefreshTokenRequest* request,
                                                 spine::v1::RefreshTokenRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto token = data_.RotateRefreshToken(request->presented_hash(), request->successor_hash(),
-                                        Micros(request->successor_expire_time()));
+  auto token =
+      data_.refresh_tokens.RotateRefreshToken(request->presented_hash(), request->successor_hash(),
+                                              Micros(request->successor_expire_time()));
   if (!token.ok()) return rpc::ToGrpcStatus(token.status());
   ToProto(*token, response);
   return grpc::Status::OK;
@@ -251,7 +254,7 @@ grpc::Status StorageService::RevokeRefreshFamily(
     grpc::ServerContext* context, const spine::v1::RevokeRefreshFamilyRequest* request,
     google::protobuf::Empty* /*response*/) {
   SPINE_REQUIRE_CALLER(context);
-  return rpc::ToGrpcStatus(data_.RevokeRefreshFamily(request->token_hash()));
+  return rpc::ToGrpcStatus(data_.refresh_tokens.RevokeRefreshFamily(request->token_hash()));
 }
 
 grpc::Status StorageService::CreateConversationRecord(
@@ -259,8 +262,8 @@ grpc::Status StorageService::CreateConversationRecord(
     spine::v1::ConversationRecord* response) {
   SPINE_REQUIRE_CALLER(context);
   // A new conversation waits for its first turn.
-  auto conversation = data_.CreateConversation(request->user_id(), request->model(),
-                                               request->title(), request->system(), "idle");
+  auto conversation = data_.conversations.CreateConversation(
+      request->user_id(), request->model(), request->title(), request->system(), "idle");
   if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
   ToProto(*conversation, response);
   return grpc::Status::OK;
@@ -270,8 +273,8 @@ grpc::Status StorageService::GetConversationRecord(
     grpc::ServerContext* context, const spine::v1::GetConversationRecordRequest* request,
     spine::v1::ConversationRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto conversation =
-      data_.GetConversation(request->user_id(), request->id(), request->include_messages());
+  auto conversation = data_.conversations.GetConversation(request->user_id(), request->id(),
+                                                          request->include_messages());
   if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
   ToProto(*conversation, response);
   return grpc::Status::OK;
@@ -281,8 +284,8 @@ grpc::Status StorageService::ListConversationRecords(
     grpc::ServerContext* context, const spine::v1::ListConversationRecordsRequest* request,
     spine::v1::ListConversationRecordsResponse* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto page =
-      data_.ListConversations(request->user_id(), request->page_size(), request->page_token());
+  auto page = data_.conversations.ListConversations(request->user_id(), request->page_size(),
+                                                    request->page_token());
   if (!page.ok()) return rpc::ToGrpcStatus(page.status());
   for (const Conversation& conversation : page->conversations) {
     ToProto(conversation, response->add_conversations());
@@ -304,8 +307,8 @@ grpc::Status StorageService::AppendConversationMessages(
          .content = message.content(),
          .create_micros = message.has_create_time() ? Micros(message.create_time()) : 0});
   }
-  auto conversation =
-      data_.AppendConversationMessages(request->user_id(), request->id(), std::move(append));
+  auto conversation = data_.conversations.AppendConversationMessages(
+      request->user_id(), request->id(), std::move(append));
   if (!conversation.ok()) return rpc::ToGrpcStatus(conversation.status());
   ToProto(*conversation, response);
   return grpc::Status::OK;
@@ -315,7 +318,8 @@ grpc::Status StorageService::DeleteConversationRecord(
     grpc::ServerContext* context, const spine::v1::DeleteConversationRecordRequest* request,
     google::protobuf::Empty* /*response*/) {
   SPINE_REQUIRE_CALLER(context);
-  return rpc::ToGrpcStatus(data_.DeleteConversation(request->user_id(), request->id()));
+  return rpc::ToGrpcStatus(
+      data_.conversations.DeleteConversation(request->user_id(), request->id()));
 }
 
 grpc::Status StorageService::CreatePipelineRecord(
@@ -326,7 +330,8 @@ grpc::Status StorageService::CreatePipelineRecord(
   if (!google::protobuf::util::MessageToJsonString(request->definition(), &definition_json).ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "definition: not a JSON object");
   }
-  auto pipeline = data_.CreatePipeline(request->user_id(), request->name(), definition_json);
+  auto pipeline =
+      data_.pipelines.CreatePipeline(request->user_id(), request->name(), definition_json);
   if (!pipeline.ok()) return rpc::ToGrpcStatus(pipeline.status());
   return rpc::ToGrpcStatus(ToProto(*pipeline, response));
 }
@@ -335,7 +340,7 @@ grpc::Status StorageService::GetPipelineRecord(grpc::ServerContext* context,
                                                const spine::v1::GetPipelineRecordRequest* request,
                                                spine::v1::PipelineRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto pipeline = data_.GetPipeline(request->user_id(), request->id());
+  auto pipeline = data_.pipelines.GetPipeline(request->user_id(), request->id());
   if (!pipeline.ok()) return rpc::ToGrpcStatus(pipeline.status());
   return rpc::ToGrpcStatus(ToProto(*pipeline, response));
 }
@@ -344,7 +349,8 @@ grpc::Status StorageService::ListPipelineRecords(
     grpc::ServerContext* context, const spine::v1::ListPipelineRecordsRequest* request,
     spine::v1::ListPipelineRecordsResponse* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto page = data_.ListPipelines(request->user_id(), request->page_size(), request->page_token());
+  auto page = data_.pipelines.ListPipelines(request->user_id(), request->page_size(),
+                                            request->page_token());
   if (!page.ok()) return rpc::ToGrpcStatus(page.status());
   for (const Pipeline& pipeline : page->pipelines) {
     if (absl::Status status = ToProto(pipeline, response->add_pipelines()); !status.ok()) {
@@ -359,14 +365,14 @@ grpc::Status StorageService::DeletePipelineRecord(
     grpc::ServerContext* context, const spine::v1::DeletePipelineRecordRequest* request,
     google::protobuf::Empty* /*response*/) {
   SPINE_REQUIRE_CALLER(context);
-  return rpc::ToGrpcStatus(data_.DeletePipeline(request->user_id(), request->id()));
+  return rpc::ToGrpcStatus(data_.pipelines.DeletePipeline(request->user_id(), request->id()));
 }
 
 grpc::Status StorageService::CreateRunRecord(grpc::ServerContext* context,
                                              const spine::v1::CreateRunRecordRequest* request,
                                              spine::v1::CreateRunRecordResponse* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto inserted = data_.CreateRun(FromProto(request->run()));
+  auto inserted = data_.runs.CreateRun(FromProto(request->run()));
   if (!inserted.ok()) return rpc::ToGrpcStatus(inserted.status());
   ToProto(inserted->run, response->mutable_run());
   response->set_created(inserted->created);
@@ -377,7 +383,7 @@ grpc::Status StorageService::UpdateRunRecord(grpc::ServerContext* context,
                                              const spine::v1::UpdateRunRecordRequest* request,
                                              spine::v1::RunRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto run = data_.UpdateRun(FromProto(request->run()));
+  auto run = data_.runs.UpdateRun(FromProto(request->run()));
   if (!run.ok()) return rpc::ToGrpcStatus(run.status());
   ToProto(*run, response);
   return grpc::Status::OK;
@@ -387,7 +393,7 @@ grpc::Status StorageService::GetRunRecord(grpc::ServerContext* context,
                                           const spine::v1::GetRunRecordRequest* request,
                                           spine::v1::RunRecord* response) {
   SPINE_REQUIRE_CALLER(context);
-  auto run = data_.GetRun(request->user_id(), request->id());
+  auto run = data_.runs.GetRun(request->user_id(), request->id());
   if (!run.ok()) return rpc::ToGrpcStatus(run.status());
   ToProto(*run, response);
   return grpc::Status::OK;
@@ -404,7 +410,7 @@ grpc::Status StorageService::ListRunRecords(grpc::ServerContext* context,
                                               request->unfinished_states().end()},
                         .page_size = request->page_size(),
                         .page_token = request->page_token()};
-  auto page = data_.ListRuns(params);
+  auto page = data_.runs.ListRuns(params);
   if (!page.ok()) return rpc::ToGrpcStatus(page.status());
   for (const RunRecord& run : page->runs) ToProto(run, response->add_runs());
   response->set_next_page_token(page->next_page_token);
@@ -418,7 +424,7 @@ grpc::Status StorageService::AppendAuditEvent(grpc::ServerContext* context,
   if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
   absl::StatusOr<AuditEvent> event = FromProto(request->event(), *caller);
   if (!event.ok()) return rpc::ToGrpcStatus(event.status());
-  auto stored = data_.AppendAuditEvent(*std::move(event));
+  auto stored = data_.audit_log.AppendAuditEvent(*std::move(event));
   if (!stored.ok()) return rpc::ToGrpcStatus(stored.status());
   return rpc::ToGrpcStatus(ToProto(*stored, response));
 }
@@ -438,7 +444,7 @@ grpc::Status StorageService::AppendAuditEvents(grpc::ServerContext* context,
     }
     events.push_back(*std::move(event));
   }
-  absl::StatusOr<int> appended = data_.AppendAuditEvents(std::move(events));
+  absl::StatusOr<int> appended = data_.audit_log.AppendAuditEvents(std::move(events));
   if (!appended.ok()) return rpc::ToGrpcStatus(appended.status());
   response->set_appended(*appended);
   return grpc::Status::OK;
@@ -453,7 +459,7 @@ grpc::Status StorageService::ListAuditEvents(grpc::ServerContext* context,
                          .page_token = request->page_token()};
   if (request->has_start_time()) params.start_micros = Micros(request->start_time());
   if (request->has_end_time()) params.end_micros = Micros(request->end_time());
-  auto page = data_.ListAuditEvents(params);
+  auto page = data_.audit_log.ListAuditEvents(params);
   if (!page.ok()) return rpc::ToGrpcStatus(page.status());
   for (const AuditEvent& event : page->events) {
     if (absl::Status status = ToProto(event, response->add_events()); !status.ok()) {
@@ -469,11 +475,11 @@ grpc::Status StorageService::BackupDatabase(grpc::ServerContext* context,
                                             spine::v1::BackupDatabaseResponse* response) {
   absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
   if (!caller.ok()) return rpc::ToGrpcStatus(caller.status());
-  auto size = data_.BackupDatabase(backup_dir_, request->file_name());
+  auto size = data_.backups.Backup(request->file_name());
   // Operators' actions are audited, failures included.
   nlohmann::json details = {{"sizeBytes", size.ok() ? *size : 0}};
   if (!size.ok()) details["error"] = std::string(size.status().message());
-  const auto audited = data_.AppendAuditEvent(AuditEvent{
+  const auto audited = data_.audit_log.AppendAuditEvent(AuditEvent{
       .actor = caller->user_id,
       .service = "storage",
       .action = "storage.backup",

@@ -1,22 +1,20 @@
 // StorageService: the internal gRPC API other services reach data through (service tokens
 // only, see storage.proto): users, login lockout, refresh-token families, conversations,
 // pipelines, runs, the audit log and backups. Each handler authenticates the caller, maps the
-// request to DataAccessService and the result back; the services act for the user id they
-// pass, which they took from the user's own verified token.
+// request to the domain's DataAccess class and the result back; the services act for the user id
+// they pass, which they took from the user's own verified token.
 #pragma once
 
 #include "libs/rpc/caller.h"
-#include "services/storage/data_access_service.h"
+#include "services/storage/access/data_access.h"
 #include "spine/v1/storage.grpc.pb.h"
 
 namespace spine::storage {
 
 class StorageService final : public spine::v1::StorageService::Service {
  public:
-  // Backups go to `backup_dir` (SPINE_DATA_DIR/backups).
-  StorageService(DataAccessService& data, const rpc::Authenticator& authenticator,
-                 std::string backup_dir)
-      : data_(data), authenticator_(authenticator), backup_dir_(std::move(backup_dir)) {}
+  StorageService(DataAccess& data, const rpc::Authenticator& authenticator)
+      : data_(data), authenticator_(authenticator) {}
 
   grpc::Status CreateUserRecord(grpc::ServerContext* context,
                                 const spine::v1::CreateUserRecordRequest* request,
@@ -103,9 +101,8 @@ class StorageService final : public spine::v1::StorageService::Service {
                               spine::v1::BackupDatabaseResponse* response) override;
 
  private:
-  DataAccessService& data_;
+  DataAccess& data_;
   const rpc::Authenticator& authenticator_;
-  const std::string backup_dir_;
 };
 
 }  // namespace spine::storage

@@ -1,4 +1,4 @@
-// Domain types of thoughts, shared by the DataAccessService and the storage adapters.
+// Domain types of thoughts, shared by ThoughtAccess and the storage adapters.
 #pragma once
 
 #include <cstdint>

@@ -1,16 +1,16 @@
 // ThoughtService: the gRPC face of thoughts (proto ⇄ domain, status mapping, caller identity).
-// The logic is in DataAccessService.
+// The logic is in ThoughtAccess.
 #pragma once
 
 #include "libs/rpc/caller.h"
-#include "services/storage/data_access_service.h"
+#include "services/storage/access/thought_access.h"
 #include "spine/v1/storage.grpc.pb.h"
 
 namespace spine::storage {
 
 class ThoughtService final : public spine::v1::ThoughtService::Service {
  public:
-  ThoughtService(DataAccessService& data, const rpc::Authenticator& authenticator)
+  ThoughtService(ThoughtAccess& data, const rpc::Authenticator& authenticator)
       : data_(data), authenticator_(authenticator) {}
 
   grpc::Status CreateThought(grpc::ServerContext* context,
@@ -32,7 +32,7 @@ class ThoughtService final : public spine::v1::ThoughtService::Service {
   // The calling user's id from the verified token.
   absl::StatusOr<int64_t> CallerUserId(const grpc::ServerContext& context) const;
 
-  DataAccessService& data_;
+  ThoughtAccess& data_;
   const rpc::Authenticator& authenticator_;
 };
 

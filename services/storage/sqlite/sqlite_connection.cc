@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -115,15 +116,26 @@ absl::Status SqliteConnection::BackupTo(const std::string& destination) {
   // overwrites a file. An empty file is a valid empty database for SQLite to fill.
   const int fd = open(destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return errno == EEXIST ? absl::AlreadyExistsError("the backup file already exists")
-                           : absl::InternalError("cannot create the backup file");
+    const int error = errno;
+    if (error == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("backup ", destination, " already exists"));
+    }
+    return absl::InternalError(
+        absl::StrCat("cannot create the backup ", destination, ": ", std::strerror(error)));
   }
   close(fd);
+  absl::Status copied = CopyInto(destination);
+  // A half-written copy would hold the name forever and look like a backup: remove it.
+  if (!copied.ok()) unlink(destination.c_str());
+  return copied;
+}
+
+absl::Status SqliteConnection::CopyInto(const std::string& destination) {
   sqlite3* target = nullptr;
   int rc = sqlite3_open_v2(destination.c_str(), &target, SQLITE_OPEN_READWRITE, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(target);
-    return SqliteError(rc, "cannot create the backup file");
+    return SqliteError(rc, absl::StrCat("cannot open the backup ", destination));
   }
   sqlite3_backup* backup = sqlite3_backup_init(target, "main", db_, "main");
   if (backup == nullptr) {

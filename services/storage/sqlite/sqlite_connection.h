@@ -57,10 +57,13 @@ class SqliteConnection {
   absl::StatusOr<std::unique_ptr<Statement>> Prepare(const std::string& sql);
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
-  // Copies this database into a new file at `destination` with SQLite's online backup API.
+  // Copies this database into a new file at `destination` with SQLite's online backup API
+  // (see StorageAdapter::Backup for the contract).
   absl::Status BackupTo(const std::string& destination);
 
  private:
+  // The copy itself, into the already claimed (empty) file at `destination`.
+  absl::Status CopyInto(const std::string& destination);
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::map<std::string, sqlite3_stmt*> statements_;

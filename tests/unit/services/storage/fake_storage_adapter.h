@@ -4,7 +4,9 @@
 #pragma once
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -354,12 +356,19 @@ class FakeStorageAdapter final : public StorageAdapter {
     return matches;
   }
 
-  // The fake has no file to copy: it writes its thoughts' ids, one per line.
+  // The fake has no file to copy: it writes its thoughts' ids, one per line, into a file it
+  // creates exclusively (the contract's ALREADY_EXISTS).
   absl::Status Backup(const std::string& destination) override {
     absl::MutexLock lock(&mu_);
-    std::ofstream out(destination, std::ios::trunc);
-    for (const auto& [id, thought] : thoughts_) out << id << "\n";
-    return out ? absl::OkStatus() : absl::InternalError("cannot write the backup");
+    std::FILE* out = std::fopen(destination.c_str(), "wx");
+    if (out == nullptr) {
+      return errno == EEXIST ? absl::AlreadyExistsError(destination + " already exists")
+                             : absl::InternalError(destination + ": " + std::strerror(errno));
+    }
+    for (const auto& [id, thought] : thoughts_)
+      std::fprintf(out, "%lld\n", static_cast<long long>(id));
+    return std::fclose(out) == 0 ? absl::OkStatus()
+                                 : absl::InternalError("cannot write the backup");
   }
 
   absl::Status Ping() override { return absl::OkStatus(); }

@@ -3,7 +3,10 @@
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "services/storage/search_query.h"
 #include "tests/unit/services/storage/adapter_fixtures.h"
 
@@ -342,6 +345,49 @@ TEMPLATE_TEST_CASE("an adapter appends a batch of audit events in order with the
   REQUIRE(listed.ok());
   REQUIRE(listed->size() == 3);
   CHECK(listed->front().request_id == "b2");  // same time: newest id first
+}
+
+}  // namespace spine::storage
+
+namespace spine::storage {
+
+TEMPLATE_TEST_CASE("an adapter's backup never overwrites a file, even racing itself", "[contract]",
+                   SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  REQUIRE(adapter.InsertThought(MakeThought(1, "kept", {}, 1000)).ok());
+  spine::testing::TempDir out;
+  const std::string taken = out.path() + "/taken.db";
+  REQUIRE(adapter.Backup(taken).ok());
+  const absl::Status again = adapter.Backup(taken);
+  CHECK(again.code() == absl::StatusCode::kAlreadyExists);
+  CHECK(absl::StrContains(again.message(), taken));
+
+  // Several copies claiming one name at once: exactly one wins, the others are ALREADY_EXISTS.
+  const std::string contested = out.path() + "/contested.db";
+  std::vector<absl::Status> results(4);
+  std::vector<std::thread> copies;
+  copies.reserve(results.size());
+  for (absl::Status& result : results) {
+    copies.emplace_back([&adapter, &contested, &result] { result = adapter.Backup(contested); });
+  }
+  for (std::thread& copy : copies) copy.join();
+  int won = 0;
+  for (const absl::Status& result : results) {
+    if (result.ok()) {
+      ++won;
+    } else {
+      CHECK(result.code() == absl::StatusCode::kAlreadyExists);
+    }
+  }
+  CHECK(won == 1);
+
+  // A destination that cannot be created names the path and the reason.
+  const std::string nowhere = out.path() + "/missing-dir/copy.db";
+  const absl::Status failed = adapter.Backup(nowhere);
+  CHECK(failed.code() == absl::StatusCode::kInternal);
+  CHECK(absl::StrContains(failed.message(), nowhere));
+  CHECK(absl::StrContains(failed.message(), "No such file or directory"));
 }
 
 }  // namespace spine::storage
