@@ -1,11 +1,14 @@
-// Tests for the repository checks CI runs: scripts/check-secrets and scripts/check-layers.
+// Tests for the repository checks CI runs (scripts/check-secrets, check-layers, check-links) and
+// for the local launcher's stop script (deploy/local/spine-down).
 //
 // Every planted secret is assembled at run time from pieces, so this file never contains
 // a string the secret scan would flag.
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -325,4 +328,122 @@ TEST_CASE("layer check passes the repository itself", "[repo]") {
   const RunResult r = RunCheck("check-layers", SPINE_SOURCE_DIR);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// check-links
+
+TEST_CASE("link check passes links that resolve inside the tree") {
+  TempTree tree;
+  tree.Write("README.md", "# x\nSee [the docs](docs/guide.md#setup) and [code](src/).\n");
+  tree.Write("docs/guide.md", "# Guide\n\n## Setup\n\nBack to [the readme](../README.md).\n");
+  tree.Write("src/main.cc", "int main() {}\n");
+  const RunResult result = RunCheck("check-links", tree.root());
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+}
+
+TEST_CASE("link check fails on a link that leaves the repository or points nowhere") {
+  TempTree tree;
+  tree.Write("docs/guide.md", "# Guide\n\nSee [design](../../shared/DESIGN.md).\n");
+  RunResult result = RunCheck("check-links", tree.root());
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("shared/DESIGN.md") != std::string::npos);
+
+  tree.Write("docs/guide.md", "# Guide\n\nSee [missing](missing.md) and [anchor](#nope).\n");
+  result = RunCheck("check-links", tree.root());
+  INFO(result.output);
+  CHECK(result.exit_code != 0);
+  CHECK(result.output.find("missing.md") != std::string::npos);
+}
+
+TEST_CASE("link check passes the repository itself", "[repo]") {
+  const RunResult result = RunCheck("check-links", fs::path(SPINE_SOURCE_DIR));
+  INFO(result.output);
+  CHECK(result.exit_code == 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// deploy/local/spine-down
+
+namespace {
+
+// Starts a copy of sleep(1) named `name` from `dir`, as spine-up starts a service binary, and
+// waits until the exec has happened.
+pid_t StartStandIn(const fs::path& dir, const std::string& name) {
+  const fs::path binary = dir / name;
+  fs::copy_file("/bin/sleep", binary, fs::copy_options::overwrite_existing);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl(binary.c_str(), name.c_str(), "600", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 500; ++i) {
+    std::error_code ec;
+    if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == name) break;
+    usleep(10'000);
+  }
+  return pid;
+}
+
+// True once `pid` (our child) has exited; reaps it.
+bool ExitsWithin(pid_t pid, int tenths) {
+  for (int i = 0; i < tenths; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return true;
+    usleep(100'000);
+  }
+  return false;
+}
+
+void Stop(pid_t pid) {
+  if (kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+}
+
+RunResult RunSpineDown(const fs::path& data_dir) {
+  const std::string command =
+      "SPINE_DATA_DIR=" + ShellQuote(data_dir.string()) + " " +
+      ShellQuote(std::string(SPINE_SOURCE_DIR) + "/deploy/local/spine-down") + " 2>&1";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  REQUIRE(WIFEXITED(status));
+  result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("spine-down stops a service whose binary was rebuilt while it ran") {
+  TempTree tree;
+  const pid_t pid = StartStandIn(tree.root(), "spine-storage");
+  // A rebuild replaces the file: the running image is then "<path> (deleted)".
+  fs::remove(tree.root() / "spine-storage");
+  fs::copy_file("/bin/sleep", tree.root() / "spine-storage");
+  tree.Write("run/storage.pid", std::to_string(pid) + "\n");
+  const RunResult result = RunSpineDown(tree.root());
+  INFO(result.output);
+  const bool stopped = ExitsWithin(pid, 50);
+  if (!stopped) Stop(pid);
+  CHECK(stopped);
+  CHECK(result.exit_code == 0);
+  CHECK(result.output.find("stopped storage") != std::string::npos);
+  CHECK(!fs::exists(tree.root() / "run/storage.pid"));
+}
+
+TEST_CASE("spine-down leaves alone a pid that now belongs to another program") {
+  TempTree tree;
+  const pid_t pid = StartStandIn(tree.root(), "not-spine");
+  tree.Write("run/storage.pid", std::to_string(pid) + "\n");
+  const RunResult result = RunSpineDown(tree.root());
+  INFO(result.output);
+  CHECK(!ExitsWithin(pid, 3));
+  Stop(pid);
+  CHECK(result.exit_code == 0);
+  CHECK(!fs::exists(tree.root() / "run/storage.pid"));
 }
