@@ -21,12 +21,12 @@ std::unique_ptr<grpc::ClientContext> MakeClientContext(absl::Duration timeout,
                                                        const Caller* caller) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-  if (caller != nullptr) {
-    if (!caller->bearer_token.empty()) {
-      context->AddMetadata("authorization", absl::StrCat("Bearer ", caller->bearer_token));
-    }
-    if (!caller->request_id.empty()) context->AddMetadata(kRequestIdHeader, caller->request_id);
+  if (caller != nullptr && !caller->bearer_token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", caller->bearer_token));
   }
+  const std::string& request_id =
+      caller != nullptr && !caller->request_id.empty() ? caller->request_id : CurrentRequestId();
+  if (!request_id.empty()) context->AddMetadata(kRequestIdHeader, request_id);
   return context;
 }
 

@@ -14,6 +14,9 @@ namespace {
 constexpr char kGeneratedHeader[] = "x-spine-generated-request-id";
 constexpr char kMethodHeader[] = "x-spine-method";
 
+// Per thread: a server thread serves one call at a time.
+thread_local std::string current_request_id;
+
 class RequestIdInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit RequestIdInterceptor(grpc::experimental::ServerRpcInfo* info)
@@ -35,6 +38,7 @@ class RequestIdInterceptor final : public grpc::experimental::Interceptor {
         request_id_ = NewRequestId();
         metadata->emplace(grpc::string_ref(kGeneratedHeader), grpc::string_ref(request_id_));
       }
+      current_request_id = request_id_;
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
@@ -46,6 +50,8 @@ class RequestIdInterceptor final : public grpc::experimental::Interceptor {
                  {"code", std::to_string(status.error_code())},
                  {"duration_ms", std::to_string(absl::ToInt64Milliseconds(absl::Now() - start_))},
                  {"request_id", request_id_}});
+      // The handler has returned: what this thread does next is not this request's work.
+      if (current_request_id == request_id_) current_request_id.clear();
     }
     methods->Proceed();
   }
@@ -79,6 +85,14 @@ bool IsValidRequestId(absl::string_view id) {
   }
   return true;
 }
+
+const std::string& CurrentRequestId() { return current_request_id; }
+
+RequestIdScope::RequestIdScope(std::string id) : previous_(std::move(current_request_id)) {
+  current_request_id = IsValidRequestId(id) ? std::move(id) : std::string();
+}
+
+RequestIdScope::~RequestIdScope() { current_request_id = std::move(previous_); }
 
 std::string RequestIdOf(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();

@@ -20,6 +20,24 @@ bool IsValidRequestId(absl::string_view id);
 // interceptor generated for it, else "".
 std::string RequestIdOf(const grpc::ServerContextBase& context);
 
+// The request id of the work this thread is doing, "" if none: set by the server interceptor
+// below for each call's handler (the sync server runs a call's interceptors and its handler on one
+// thread), or by a RequestIdScope where work arrives another way (a bus message). Client contexts
+// made by MakeClientContext carry it, so one id finds a request in every service's log.
+const std::string& CurrentRequestId();
+
+// Makes `id` this thread's current request id until destroyed, then restores the previous one.
+class RequestIdScope {
+ public:
+  explicit RequestIdScope(std::string id);
+  ~RequestIdScope();
+  RequestIdScope(const RequestIdScope&) = delete;
+  RequestIdScope& operator=(const RequestIdScope&) = delete;
+
+ private:
+  std::string previous_;
+};
+
 // The gRPC path ("/package.Service/Method") of a server call, as stamped by the interceptor
 // below (ServerContextBase does not expose it to typed handlers); "" without the interceptor.
 std::string MethodOf(const grpc::ServerContextBase& context);
