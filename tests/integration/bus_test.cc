@@ -26,6 +26,7 @@
 #include "spine/v1/tasks.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -169,16 +170,7 @@ bus::ConsumerOptions ConsumerFor(const Bus& bus, const std::string& queue) {
   return options;
 }
 
-// Polls `predicate` until it holds or `timeout` passes.
-template <typename Predicate>
-bool Eventually(const Predicate& predicate, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (absl::Now() < give_up) {
-    if (predicate()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return predicate();
-}
+using spine::testing::PollUntil;
 
 }  // namespace
 
@@ -220,7 +212,7 @@ TEST_CASE("bus: published messages reach a consumer once each and leave the queu
     CHECK(m.payload == "payload " + m.message_id.substr(1));
   }
   CHECK(ids.size() == 20);
-  CHECK(Eventually([&] { return bus.Stats("jobs").in_flight() == 0; }));
+  CHECK(PollUntil([&] { return bus.Stats("jobs").in_flight() == 0; }));
   CHECK(bus.Stats("jobs").depth() == 0);
   CHECK((*consumer)->Stats().handled == 20);
 }
@@ -260,7 +252,7 @@ TEST_CASE("bus: a nacked message comes back after the delay it asked for") {
   CHECK(second.message().message_id() == "m1");
   CHECK(second.delivery_id() != first.delivery_id());
   subscriber.Ack(second);
-  CHECK(Eventually([&] { return bus.Stats("jobs").in_flight() == 0; }));
+  CHECK(PollUntil([&] { return bus.Stats("jobs").in_flight() == 0; }));
 }
 
 TEST_CASE("bus: after maxDeliver a message is dead-lettered, listed and replayed by an admin") {
@@ -272,7 +264,7 @@ TEST_CASE("bus: after maxDeliver a message is dead-lettered, listed and replayed
   const Delivery second = subscriber.Next();  // after the 50 ms backoff
   CHECK(second.attempt() == 2);
   subscriber.Nack(second, 0, "second failure");
-  REQUIRE(Eventually([&] { return bus.Stats("jobs").dead_letters() == 1; }));
+  REQUIRE(PollUntil([&] { return bus.Stats("jobs").dead_letters() == 1; }));
   CHECK(bus.Stats("jobs").depth() == 0);
 
   spine::v1::ListDeadLettersRequest list;
@@ -302,7 +294,7 @@ TEST_CASE("bus: after maxDeliver a message is dead-lettered, listed and replayed
   // The list and the replay are in the audit log in spine-storage, under the admin, by tasks.
   auto storage = spine::v1::StorageService::NewStub(
       rpc::MakeChannel(bus.stack.GrpcAddress("storage"), 4 << 20));
-  CHECK(Eventually([&] {
+  CHECK(PollUntil([&] {
     spine::v1::ListAuditEventsRequest request;
     request.set_actor("1");
     spine::v1::ListAuditEventsResponse events;
@@ -406,13 +398,13 @@ TEST_CASE("bus: /status reports the age of the oldest undelivered message as que
     const nlohmann::json body = nlohmann::json::parse(status.body);
     return body.value("queueLag", int64_t{-1});
   };
-  CHECK(Eventually([&] { return queue_lag() == 0; }));
+  CHECK(PollUntil([&] { return queue_lag() == 0; }));
   REQUIRE(bus.Publish("jobs", {"waiting"}, bus.service_token).ok());
   // The message ages while nobody consumes it.
-  CHECK(Eventually([&] { return queue_lag() >= 500; }));
+  CHECK(PollUntil([&] { return queue_lag() >= 500; }));
   RawSubscriber subscriber(bus, "jobs", 1);
   subscriber.Ack(subscriber.Next());
-  CHECK(Eventually([&] { return queue_lag() == 0; }));
+  CHECK(PollUntil([&] { return queue_lag() == 0; }));
 }
 
 }  // namespace spine::testing

@@ -13,6 +13,7 @@
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -51,12 +52,7 @@ int Running(const Constellation& stack, const std::string& model) {
 
 bool WaitStat(const Constellation& stack, const std::string& model, const std::string& field,
               int count) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < give_up) {
-    if (ModelStat(stack, model, field) == count) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
+  return spine::testing::PollUntil([&] { return ModelStat(stack, model, field) == count; });
 }
 
 // Joins a background request's thread however the test ends.

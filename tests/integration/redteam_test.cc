@@ -29,6 +29,7 @@
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -161,14 +162,7 @@ HttpResult CreateLlmPipeline(const Constellation& stack, const std::string& mode
               {{"name", absl::StrCat("redteam-", ++counter)}, {"definition", definition}});
 }
 
-bool PollUntil(const std::function<bool()>& done, absl::Duration timeout) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() >= give_up) return false;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return true;
-}
+using spine::testing::PollUntil;
 
 }  // namespace
 

@@ -20,6 +20,7 @@
 #include "grpcpp/server_builder.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/support/child_process.h"
+#include "tests/support/poll.h"
 
 namespace spine::audit {
 namespace {
@@ -136,15 +137,7 @@ struct Fixture {
   std::shared_ptr<grpc::Channel> channel;
 };
 
-// Polls `condition` for up to 10 s.
-bool WaitFor(const std::function<bool()>& condition) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
+bool WaitFor(const std::function<bool()>& condition) { return testing::PollUntil(condition); }
 
 AuditWriterOptions FastRetries() {
   AuditWriterOptions options;

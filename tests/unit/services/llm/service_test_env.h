@@ -39,6 +39,7 @@
 #include "services/llm/model_config.h"
 #include "services/llm/runner_pool.h"
 #include "tests/support/child_process.h"
+#include "tests/support/poll.h"
 #include "tests/unit/services/llm/fake_audit_sink.h"
 
 namespace spine::llm {
@@ -123,12 +124,7 @@ class ServiceTestEnv {
   // Polls `condition` until it holds or `timeout` passes; returns whether it held.
   static bool WaitUntil(const std::function<bool()>& condition,
                         absl::Duration timeout = absl::Seconds(10)) {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (!condition()) {
-      if (absl::Now() > give_up) return false;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return true;
+    return spine::testing::PollUntil(condition, timeout, absl::Milliseconds(1));
   }
 
  private:
