@@ -90,6 +90,20 @@ bool WaitForRunning(const Constellation& stack, const std::string& model, int co
   return false;
 }
 
+// A models file (SPINE_LLM_MODELS_FILE) in `dir` with one stub model: `runners` at once, the first
+// token `first_token_ms` after the start and each next one `token_ms` later.
+std::string StubModelFile(const TempDir& dir, const std::string& name, int runners,
+                          int first_token_ms, int token_ms) {
+  const Json model = {{"name", name},
+                      {"backend", "stub"},
+                      {"maxConcurrency", runners},
+                      {"queueLimit", 1000},
+                      {"timeoutMs", 600000},
+                      {"contextChars", 1000},
+                      {"stub", {{"firstTokenMs", first_token_ms}, {"tokenMs", token_ms}}}};
+  return dir.WriteFile("models.json", Json{{"models", {model}}}.dump(), 0644);
+}
+
 std::vector<std::string> kServices = {"storage", "llm", "tasks", "gateway"};
 
 void StartStack(Constellation& stack) {
@@ -184,10 +198,7 @@ TEST_CASE("a cancelled run frees its step's runner at once, for an LLM and a plu
   TempDir dir;
   // glacial: one runner; a step's reply (8 tokens or more, a minute each) would hold it for
   // minutes, while a one-token generate is answered at once once the runner is free.
-  const std::string models = dir.WriteFile("models.json", R"({"models": [
-      {"name": "glacial", "backend": "stub", "maxConcurrency": 1, "queueLimit": 10,
-       "timeoutMs": 600000, "contextChars": 1000, "stub": {"firstTokenMs": 0, "tokenMs": 60000}}]})",
-                                           0644);
+  const std::string models = StubModelFile(dir, "glacial", 1, 0, 60000);
   // sleeper: one worker, sleeping input.ms before it answers. The sandbox's uid reads it.
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
   const std::string plugins = dir.path() + "/plugins";
@@ -351,10 +362,7 @@ namespace spine::testing {
 
 TEST_CASE("a step whose spine-llm is killed mid-generation is delivered to the restarted one") {
   TempDir dir;
-  const std::string models = dir.WriteFile("models.json", R"({"models": [
-      {"name": "slowish", "backend": "stub", "maxConcurrency": 4, "queueLimit": 100,
-       "timeoutMs": 60000, "contextChars": 1000, "stub": {"firstTokenMs": 1500, "tokenMs": 0}}]})",
-                                           0644);
+  const std::string models = StubModelFile(dir, "slowish", 4, 1500, 0);
   Constellation stack(
       kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}, {"SPINE_LLM_MODELS_FILE", models}});
   StartStack(stack);
