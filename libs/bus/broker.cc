@@ -176,85 +176,81 @@ absl::StatusOr<PublishResult> Broker::Publish(const std::string& queue_name,
     }
   }
 
-  Outbox outbox;
-  std::optional<absl::Time> wake;
   PublishResult result;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time before = ticker_due_;
-    absl::StatusOr<Queue*> found = GetOrCreateQueue(queue_name);
-    if (!found.ok()) return found.status();
-    Queue& queue = **found;
-    const absl::Time now = clock_.MonotonicNow();
-    ForgetExpiredIds(queue, now);
+  const absl::Status changed =
+      Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
+        absl::StatusOr<Queue*> found = GetOrCreateQueue(queue_name);
+        if (!found.ok()) return found.status();
+        Queue& queue = **found;
+        const absl::Time now = clock_.MonotonicNow();
+        ForgetExpiredIds(queue, now);
 
-    // Who publishes is the broker's to say; a reply is bound to the delivery it answers, which
-    // the publisher must hold now (all or nothing, like the rest of the batch).
-    for (size_t i = 0; i < messages.size(); ++i) {
-      absl::StatusOr<std::string> answered = ResolveReply(messages[i], publisher);
-      if (!answered.ok()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("messages[", i, "].replyToDeliveryId: ", answered.status().message()));
-      }
-      messages[i].publisher = publisher;
-      messages[i].in_reply_to = *std::move(answered);
-      messages[i].reply_to_delivery_id.clear();
-    }
-
-    // Which messages are new: not seen within the window, and not earlier in this batch.
-    std::vector<size_t> fresh;
-    std::set<std::string> batch_ids;
-    int64_t fresh_bytes = 0;
-    for (size_t i = 0; i < messages.size(); ++i) {
-      const std::string key = DedupeKey(messages[i]);
-      if (queue.seen_ids.contains(key) || !batch_ids.insert(key).second) {
-        ++result.duplicates;
-        continue;
-      }
-      fresh.push_back(i);
-      fresh_bytes += MessageBytes(messages[i]);
-    }
-    if (fresh_bytes > queue.limits.max_bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("messages: ", fresh_bytes, " bytes, more than queue '", queue_name,
-                       "' can ever hold (", queue.limits.max_bytes, ")"));
-    }
-    const auto stored = static_cast<int64_t>(queue.messages.size());
-    const auto adding = static_cast<int64_t>(fresh.size());
-    if (stored + adding > queue.limits.max_messages) {
-      return QueueFull(queue_name, absl::StrCat(stored, " of ", queue.limits.max_messages,
-                                                " messages stored, ", adding, " more asked"));
-    }
-    if (queue.bytes + fresh_bytes > queue.limits.max_bytes) {
-      return QueueFull(queue_name, absl::StrCat(queue.bytes, " of ", queue.limits.max_bytes,
-                                                " bytes stored, ", fresh_bytes, " more asked"));
-    }
-
-    const absl::Time expiry = now + options_.dedupe_window;
-    const absl::Time wall_now = clock_.Now();
-    for (const size_t i : fresh) {
-      Message& message = messages[i];
-      const int64_t bytes = MessageBytes(message);
-      if (options_.dedupe_window > absl::ZeroDuration()) {
-        // Bounded: beyond the limit the oldest remembered id is forgotten first.
-        while (queue.seen_ids.size() >= static_cast<size_t>(options_.max_dedupe_entries)) {
-          auto oldest = queue.seen_by_expiry.begin();
-          queue.seen_ids.erase(oldest->second);
-          queue.seen_by_expiry.erase(oldest);
+        // Who publishes is the broker's to say; a reply is bound to the delivery it answers, which
+        // the publisher must hold now (all or nothing, like the rest of the batch).
+        for (size_t i = 0; i < messages.size(); ++i) {
+          absl::StatusOr<std::string> answered = ResolveReply(messages[i], publisher);
+          if (!answered.ok()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("messages[", i, "].replyToDeliveryId: ", answered.status().message()));
+          }
+          messages[i].publisher = publisher;
+          messages[i].in_reply_to = *std::move(answered);
+          messages[i].reply_to_delivery_id.clear();
         }
-        const std::string key = DedupeKey(message);
-        queue.seen_ids.emplace(key, expiry);
-        queue.seen_by_expiry.emplace(expiry, key);
-        NoteTimer(expiry);
-      }
-      message.publish_time = wall_now;
-      Enqueue(queue, std::make_shared<const Message>(std::move(message)), bytes);
-      ++result.accepted;
-    }
-    Dispatch(queue_name, queue, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
+
+        // Which messages are new: not seen within the window, and not earlier in this batch.
+        std::vector<size_t> fresh;
+        std::set<std::string> batch_ids;
+        int64_t fresh_bytes = 0;
+        for (size_t i = 0; i < messages.size(); ++i) {
+          const std::string key = DedupeKey(messages[i]);
+          if (queue.seen_ids.contains(key) || !batch_ids.insert(key).second) {
+            ++result.duplicates;
+            continue;
+          }
+          fresh.push_back(i);
+          fresh_bytes += MessageBytes(messages[i]);
+        }
+        if (fresh_bytes > queue.limits.max_bytes) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("messages: ", fresh_bytes, " bytes, more than queue '", queue_name,
+                           "' can ever hold (", queue.limits.max_bytes, ")"));
+        }
+        const auto stored = static_cast<int64_t>(queue.messages.size());
+        const auto adding = static_cast<int64_t>(fresh.size());
+        if (stored + adding > queue.limits.max_messages) {
+          return QueueFull(queue_name, absl::StrCat(stored, " of ", queue.limits.max_messages,
+                                                    " messages stored, ", adding, " more asked"));
+        }
+        if (queue.bytes + fresh_bytes > queue.limits.max_bytes) {
+          return QueueFull(queue_name, absl::StrCat(queue.bytes, " of ", queue.limits.max_bytes,
+                                                    " bytes stored, ", fresh_bytes, " more asked"));
+        }
+
+        const absl::Time expiry = now + options_.dedupe_window;
+        const absl::Time wall_now = clock_.Now();
+        for (const size_t i : fresh) {
+          Message& message = messages[i];
+          const int64_t bytes = MessageBytes(message);
+          if (options_.dedupe_window > absl::ZeroDuration()) {
+            // Bounded: beyond the limit the oldest remembered id is forgotten first.
+            while (queue.seen_ids.size() >= static_cast<size_t>(options_.max_dedupe_entries)) {
+              auto oldest = queue.seen_by_expiry.begin();
+              queue.seen_ids.erase(oldest->second);
+              queue.seen_by_expiry.erase(oldest);
+            }
+            const std::string key = DedupeKey(message);
+            queue.seen_ids.emplace(key, expiry);
+            queue.seen_by_expiry.emplace(expiry, key);
+            NoteTimer(expiry);
+          }
+          message.publish_time = wall_now;
+          Enqueue(queue, std::make_shared<const Message>(std::move(message)), bytes);
+          ++result.accepted;
+        }
+        return queue_name;
+      });
+  if (!changed.ok()) return changed;
   return result;
 }
 
@@ -337,6 +333,21 @@ void Broker::Dispatch(const std::string& queue_name, Queue& queue, Outbox& outbo
 
 void Broker::NoteTimer(absl::Time when) { ticker_due_ = std::min(ticker_due_, when); }
 
+absl::Status Broker::Change(absl::FunctionRef<absl::StatusOr<std::string>()> change) {
+  Outbox outbox;
+  std::optional<absl::Time> wake;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time before = ticker_due_;
+    absl::StatusOr<std::string> queue_name = change();
+    if (!queue_name.ok()) return queue_name.status();
+    if (!queue_name->empty()) Dispatch(*queue_name, queues_.at(*queue_name), outbox);
+    if (ticker_due_ < before) wake = ticker_due_;
+  }
+  Flush(outbox, wake);
+  return absl::OkStatus();
+}
+
 void Broker::Flush(Outbox& outbox, std::optional<absl::Time> wake) {
   if (wake) {
     absl::MutexLock lock(&listener_mu_);
@@ -361,35 +372,28 @@ absl::StatusOr<SubscriptionId> Broker::Subscribe(const std::string& queue_name,
                      absl::ToInt64Milliseconds(options_.max_ack_deadline)));
   }
   if (ack_deadline == absl::ZeroDuration()) ack_deadline = options_.default_ack_deadline;
-  Outbox outbox;
   SubscriptionId id = 0;
-  std::optional<absl::Time> wake;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::StatusOr<Queue*> found = GetOrCreateQueue(queue_name);
-    if (!found.ok()) return found.status();
-    id = next_subscription_++;
-    subscriptions_[id] = Subscription{.queue = queue_name,
-                                      .consumer = consumer,
-                                      .owner = owner,
-                                      .window = credits,
-                                      .ack_deadline = ack_deadline,
-                                      .sink = std::move(sink),
-                                      .in_flight = {}};
-    (*found)->subscriptions.push_back(id);
-    const absl::Time before = ticker_due_;
-    Dispatch(queue_name, **found, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
+  const absl::Status changed =
+      Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
+        absl::StatusOr<Queue*> found = GetOrCreateQueue(queue_name);
+        if (!found.ok()) return found.status();
+        id = next_subscription_++;
+        subscriptions_[id] = Subscription{.queue = queue_name,
+                                          .consumer = consumer,
+                                          .owner = owner,
+                                          .window = credits,
+                                          .ack_deadline = ack_deadline,
+                                          .sink = std::move(sink),
+                                          .in_flight = {}};
+        (*found)->subscriptions.push_back(id);
+        return queue_name;
+      });
+  if (!changed.ok()) return changed;
   return id;
 }
 
 absl::Status Broker::Grant(SubscriptionId subscription, int credits) {
-  Outbox outbox;
-  std::optional<absl::Time> wake;
-  {
-    absl::MutexLock lock(&mu_);
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
     auto it = subscriptions_.find(subscription);
     if (it == subscriptions_.end()) return absl::NotFoundError("subscription not found");
     Subscription& sub = it->second;
@@ -399,12 +403,8 @@ absl::Status Broker::Grant(SubscriptionId subscription, int credits) {
                                                      options_.max_credits));
     }
     sub.window += credits;
-    const absl::Time before = ticker_due_;
-    Dispatch(sub.queue, queues_.at(sub.queue), outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
-  return absl::OkStatus();
+    return sub.queue;
+  });
 }
 
 absl::StatusOr<Broker::InFlight*> Broker::FindDelivery(SubscriptionId subscription,
@@ -432,21 +432,13 @@ uint64_t Broker::EndFlight(const std::string& delivery_id) {
 }
 
 absl::Status Broker::Ack(SubscriptionId subscription, const std::string& delivery_id) {
-  Outbox outbox;
-  std::optional<absl::Time> wake;
-  {
-    absl::MutexLock lock(&mu_);
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
     absl::StatusOr<InFlight*> flight = FindDelivery(subscription, delivery_id);
     if (!flight.ok()) return flight.status();
-    const std::string queue_name = (*flight)->queue;
-    Queue& queue = queues_.at(queue_name);
-    const absl::Time before = ticker_due_;
-    RemoveMessage(queue, EndFlight(delivery_id));
-    Dispatch(queue_name, queue, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
-  return absl::OkStatus();
+    std::string queue_name = (*flight)->queue;
+    RemoveMessage(queues_.at(queue_name), EndFlight(delivery_id));
+    return queue_name;
+  });
 }
 
 absl::Status Broker::Nack(SubscriptionId subscription, const std::string& delivery_id,
@@ -456,23 +448,15 @@ absl::Status Broker::Nack(SubscriptionId subscription, const std::string& delive
         absl::StrCat("delayMs: ", absl::ToInt64Milliseconds(delay), ", must be 0..",
                      absl::ToInt64Milliseconds(options_.max_nack_delay)));
   }
-  Outbox outbox;
-  std::optional<absl::Time> wake;
-  {
-    absl::MutexLock lock(&mu_);
+  return Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
     absl::StatusOr<InFlight*> flight = FindDelivery(subscription, delivery_id);
     if (!flight.ok()) return flight.status();
-    const std::string queue_name = (*flight)->queue;
-    Queue& queue = queues_.at(queue_name);
-    const absl::Time before = ticker_due_;
-    Retry(queue_name, queue, EndFlight(delivery_id),
+    std::string queue_name = (*flight)->queue;
+    Retry(queue_name, queues_.at(queue_name), EndFlight(delivery_id),
           delay > absl::ZeroDuration() ? std::optional<absl::Duration>(delay) : std::nullopt,
           reason);
-    Dispatch(queue_name, queue, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
-  return absl::OkStatus();
+    return queue_name;
+  });
 }
 
 absl::Status Broker::InProgress(SubscriptionId subscription, const std::string& delivery_id) {
@@ -488,16 +472,13 @@ absl::Status Broker::InProgress(SubscriptionId subscription, const std::string& 
 }
 
 void Broker::Unsubscribe(SubscriptionId subscription) {
-  Outbox outbox;
-  std::optional<absl::Time> wake;
-  {
-    absl::MutexLock lock(&mu_);
+  // Never fails: an unknown subscription names no queue.
+  Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
     auto it = subscriptions_.find(subscription);
-    if (it == subscriptions_.end()) return;
-    const std::string queue_name = it->second.queue;
+    if (it == subscriptions_.end()) return std::string();
+    std::string queue_name = it->second.queue;
     const std::set<std::string> held = it->second.in_flight;
     Queue& queue = queues_.at(queue_name);
-    const absl::Time before = ticker_due_;
     for (const std::string& delivery_id : held) {
       Retry(queue_name, queue, EndFlight(delivery_id), std::nullopt, "consumer gone");
     }
@@ -505,10 +486,8 @@ void Broker::Unsubscribe(SubscriptionId subscription) {
     subs.erase(std::remove(subs.begin(), subs.end(), subscription), subs.end());
     if (queue.next_subscription >= subs.size()) queue.next_subscription = 0;
     subscriptions_.erase(subscription);
-    Dispatch(queue_name, queue, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
+    return queue_name;
+  }).IgnoreError();
 }
 
 void Broker::Retry(const std::string& queue_name, Queue& queue, uint64_t seq,
@@ -647,36 +626,32 @@ absl::StatusOr<int> Broker::ReplayDeadLetters(const std::string& queue_name,
                                               const std::vector<std::string>& message_ids) {
   if (absl::Status valid = ValidateQueueName(queue_name); !valid.ok()) return valid;
   const std::set<std::string> wanted(message_ids.begin(), message_ids.end());
-  Outbox outbox;
-  std::optional<absl::Time> wake;
   int replayed = 0;
   bool some_left = false;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Time before = ticker_due_;
-    auto found = queues_.find(queue_name);
-    if (found == queues_.end()) return 0;
-    Queue& queue = found->second;
-    for (auto it = queue.dead_letters.begin(); it != queue.dead_letters.end();) {
-      const DeadLetter& dead = it->second;
-      if (!wanted.empty() && !wanted.contains(dead.message->id)) {
-        ++it;
-        continue;
-      }
-      const int64_t bytes = MessageBytes(*dead.message);
-      if (static_cast<int64_t>(queue.messages.size()) >= queue.limits.max_messages ||
-          queue.bytes + bytes > queue.limits.max_bytes) {
-        some_left = true;
-        break;
-      }
-      Enqueue(queue, dead.message, bytes);
-      ++replayed;
-      it = queue.dead_letters.erase(it);
-    }
-    Dispatch(queue_name, queue, outbox);
-    if (ticker_due_ < before) wake = ticker_due_;
-  }
-  Flush(outbox, wake);
+  const absl::Status changed =
+      Change([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<std::string> {
+        auto found = queues_.find(queue_name);
+        if (found == queues_.end()) return std::string();
+        Queue& queue = found->second;
+        for (auto it = queue.dead_letters.begin(); it != queue.dead_letters.end();) {
+          const DeadLetter& dead = it->second;
+          if (!wanted.empty() && !wanted.contains(dead.message->id)) {
+            ++it;
+            continue;
+          }
+          const int64_t bytes = MessageBytes(*dead.message);
+          if (static_cast<int64_t>(queue.messages.size()) >= queue.limits.max_messages ||
+              queue.bytes + bytes > queue.limits.max_bytes) {
+            some_left = true;
+            break;
+          }
+          Enqueue(queue, dead.message, bytes);
+          ++replayed;
+          it = queue.dead_letters.erase(it);
+        }
+        return queue_name;
+      });
+  if (!changed.ok()) return changed;
   if (replayed == 0 && some_left) {
     return QueueFull(queue_name, "no room for dead letters to replay");
   }

@@ -28,6 +28,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -273,6 +274,12 @@ class Broker {
   // before and after and tell the listener (Flush) when it moved.
   void NoteTimer(absl::Time when) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Flush(Outbox& outbox, std::optional<absl::Time> wake);
+  // The shape of every change that can make messages deliverable: runs `change` under the lock;
+  // unless it fails, dispatches the queue it names ("" for none) and notes whether a timer moved
+  // earlier; then, outside the lock, hands the deliveries to their sinks (which may call back)
+  // and wakes the ticker (Flush). `change`'s error is returned with nothing dispatched.
+  absl::Status Change(absl::FunctionRef<absl::StatusOr<std::string>()> change)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const Clock& clock_;
   const BrokerOptions options_;

@@ -1,10 +1,16 @@
-// CancellableJobs: the StepRunners' record of the jobs they are running, so a cancel from the
-// bus ("steps.<kind>.cancel") reaches the right generation or invocation — including a cancel
-// that arrives between the job being accepted and its handle being known. Thread-safe.
+// Stopping work whose handle comes later: a cancel may arrive between the work being accepted
+// and its handle being known (a gRPC call cancelled while its job is submitted, a bus cancel for
+// a step job being started). Both are thread-safe and never call a stop under their lock.
+//
+// PendingCancel: one piece of work (a gRPC reactor's generation or invocation).
+// CancellableJobs: the step jobs a StepWorker is running, by job id.
 #pragma once
 
-#include <optional>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -12,53 +18,79 @@
 
 namespace spine::bus {
 
-// `Handle` is copyable and has Cancel() const (JobHandle, InvocationHandle).
-template <typename Handle>
-class CancellableJobs {
+// How to stop one piece of work (e.g. a JobHandle's or InvocationHandle's Cancel). Stopping
+// work that has already ended must be harmless.
+using StopFn = std::function<void()>;
+
+class PendingCancel {
  public:
-  // The job is about to be submitted.
-  void Begin(const std::string& job_id) {
-    absl::MutexLock lock(&mu_);
-    jobs_[job_id];
-  }
-  // Submitted: remembers its handle, and cancels it at once if a cancel came meanwhile. A job
-  // that already ended (End ran first) is left alone.
-  void Attach(const std::string& job_id, const Handle& handle) {
-    bool cancel_now = false;
+  // The work was submitted and `stop` stops it; called at once if a cancel came meanwhile.
+  void Attach(StopFn stop) {
     {
       absl::MutexLock lock(&mu_);
-      auto it = jobs_.find(job_id);
-      if (it == jobs_.end()) return;
-      it->second.handle = handle;
-      cancel_now = it->second.cancel_requested;
+      if (!cancelled_) {
+        stop_ = std::move(stop);
+        return;
+      }
     }
-    if (cancel_now) handle.Cancel();
+    stop();
+  }
+  // Stops the work if it is attached; otherwise it is stopped when it is.
+  void Cancel() {
+    StopFn stop;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      stop = stop_;
+    }
+    if (stop) stop();
+  }
+
+ private:
+  absl::Mutex mu_;
+  StopFn stop_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class CancellableJobs {
+ public:
+  // The job is about to be started.
+  void Begin(const std::string& job_id) {
+    absl::MutexLock lock(&mu_);
+    jobs_.try_emplace(job_id, std::make_shared<PendingCancel>());
+  }
+  // Started: `stop` stops it, at once if a cancel came meanwhile. Nothing for an ended job.
+  void Attach(const std::string& job_id, StopFn stop) {
+    if (std::shared_ptr<PendingCancel> job = Find(job_id)) job->Attach(std::move(stop));
   }
   // The job ended, or was refused.
   void End(const std::string& job_id) {
     absl::MutexLock lock(&mu_);
     jobs_.erase(job_id);
   }
-  // Cancels the job if it is running; remembered for Attach if it is not submitted yet.
+  // Stops the job if it is running; remembered for Attach if it is not started yet.
   void Cancel(const std::string& job_id) {
-    std::optional<Handle> handle;
+    if (std::shared_ptr<PendingCancel> job = Find(job_id)) job->Cancel();
+  }
+  // Stops every job that has begun and not ended.
+  void CancelAll() {
+    std::vector<std::shared_ptr<PendingCancel>> jobs;
     {
       absl::MutexLock lock(&mu_);
-      auto it = jobs_.find(job_id);
-      if (it == jobs_.end()) return;
-      it->second.cancel_requested = true;
-      handle = it->second.handle;
+      for (const auto& [id, job] : jobs_) jobs.push_back(job);
     }
-    if (handle) handle->Cancel();
+    for (const std::shared_ptr<PendingCancel>& job : jobs) job->Cancel();
   }
 
  private:
-  struct Job {
-    std::optional<Handle> handle;
-    bool cancel_requested = false;
-  };
+  std::shared_ptr<PendingCancel> Find(const std::string& job_id) {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    return it == jobs_.end() ? nullptr : it->second;
+  }
+
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Job> jobs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<PendingCancel>> jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace spine::bus

@@ -4,32 +4,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
 #include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
-#include "libs/rpc/error_info.h"
 
 namespace spine::bus {
 namespace {
 
-using google::protobuf::util::TimeUtil;
 using spine::v1::StepJob;
 using spine::v1::StepResult;
 
 }  // namespace
-
-absl::Time DeadlineOf(const StepJob& job) {
-  if (!job.has_deadline()) return absl::InfiniteFuture();
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(job.deadline()));
-}
-
-spine::v1::RunError StepWorker::ErrorOf(const absl::Status& status) {
-  spine::v1::RunError error;
-  error.set_code(absl::StatusCodeToString(status.code()));
-  error.set_message(std::string(status.message()));
-  if (auto info = rpc::GetErrorInfo(status)) error.set_reason(info->reason());
-  return error;
-}
 
 absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<grpc::Channel> bus,
                                                               StepWorkerOptions options,
@@ -80,27 +64,24 @@ StepWorker::StepWorker(std::shared_ptr<grpc::Channel> bus, StepWorkerOptions opt
 StepWorker::~StepWorker() { Stop(); }
 
 void StepWorker::Stop() {
-  std::vector<std::string> running;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
-    running.assign(running_.begin(), running_.end());
   }
   // Running jobs end (CANCELLED) so the consumer's Stop, which waits for its handlers, is quick;
   // their deliveries go back to the bus unacknowledged and run again elsewhere or after restart.
-  for (const std::string& job_id : running) runner_.Cancel(job_id);
+  running_.CancelAll();
   if (cancels_) cancels_->Stop();
   if (jobs_) jobs_->Stop();
   if (advertiser_.joinable()) advertiser_.join();
 }
 
 absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
-  StepJob job;
-  if (!job.ParseFromString(message.payload)) {
-    // Nothing can be answered for a job that cannot be read; the bus dead-letters it.
-    return absl::InvalidArgumentError("step job: not a StepJob");
-  }
+  // Nothing can be answered for a job that cannot be read; the bus dead-letters it.
+  absl::StatusOr<StepJob> parsed = ParseStepJob(message.payload);
+  if (!parsed.ok()) return parsed.status();
+  const StepJob& job = *parsed;
   log::Debug("step job received",
              {{"job", job.job_id()}, {"attempt", std::to_string(message.attempt)}});
   std::optional<StepResult> cached;
@@ -114,33 +95,14 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
   result.set_run_id(job.run_id());
   result.set_step_index(job.step_index());
   result.set_attempt(job.attempt());
-  if (DeadlineOf(job) <= absl::Now()) {
-    *result.mutable_error() =
-        ErrorOf(absl::DeadlineExceededError("the step's deadline passed before it could start"));
+  if (StepDeadlineOf(job) <= absl::Now()) {
+    *result.mutable_error() = StepErrorOf(
+        absl::DeadlineExceededError("the step's deadline passed before it could start"));
   } else {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return absl::UnavailableError("step worker: stopping");
-      running_.insert(job.job_id());
-    }
-    // Shared with the callback: Notify may still be inside the notification when the wait
-    // returns, so it must not live on this stack.
-    struct Completion {
-      absl::Notification finished;
-      absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("not run");
-    };
-    auto completion = std::make_shared<Completion>();
-    runner_.Run(job, [completion](absl::StatusOr<google::protobuf::Value> answer) {
-      completion->output = std::move(answer);
-      completion->finished.Notify();
-    });
-    // The runner bounds the job by its deadline; this thread is one of `concurrency`.
-    completion->finished.WaitForNotification();
-    absl::StatusOr<google::protobuf::Value> output = std::move(completion->output);
+    absl::StatusOr<google::protobuf::Value> output = Run(job);
     bool stopping = false;
     {
       absl::MutexLock lock(&mu_);
-      running_.erase(job.job_id());
       stopping = stopping_;
     }
     // Cancelled by Stop, not by the engine: leave it for redelivery rather than report it.
@@ -150,7 +112,7 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
     if (output.ok()) {
       *result.mutable_output() = *std::move(output);
     } else {
-      *result.mutable_error() = ErrorOf(output.status());
+      *result.mutable_error() = StepErrorOf(output.status());
     }
   }
   log::Debug("step job done",
@@ -159,12 +121,44 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
   return Publish(result, message.delivery_id);
 }
 
-absl::Status StepWorker::HandleCancel(const ReceivedMessage& message) {
-  spine::v1::StepCancel cancel;
-  if (!cancel.ParseFromString(message.payload)) {
-    return absl::InvalidArgumentError("step cancel: not a StepCancel");
+absl::StatusOr<google::protobuf::Value> StepWorker::Run(const StepJob& job) {
+  // Shared with the callback: Notify may still be inside the notification when the wait
+  // returns, so it must not live on this stack.
+  struct Completion {
+    absl::Notification finished;
+    absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("not run");
+  };
+  auto completion = std::make_shared<Completion>();
+  // Begun before the runner is asked, so a cancel that comes while it starts the job is kept.
+  running_.Begin(job.job_id());
+  {
+    // Checked after Begin: Stop sets stopping_ before it stops the jobs that have begun.
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      running_.End(job.job_id());
+      return absl::CancelledError("step worker: stopping");
+    }
   }
-  runner_.Cancel(cancel.job_id());
+  absl::StatusOr<StopFn> stop =
+      runner_.Start(job, [completion](absl::StatusOr<google::protobuf::Value> answer) {
+        completion->output = std::move(answer);
+        completion->finished.Notify();
+      });
+  if (!stop.ok()) {
+    running_.End(job.job_id());
+    return stop.status();
+  }
+  running_.Attach(job.job_id(), *std::move(stop));
+  // The runner bounds the job by its deadline; this thread is one of `concurrency`.
+  completion->finished.WaitForNotification();
+  running_.End(job.job_id());
+  return std::move(completion->output);
+}
+
+absl::Status StepWorker::HandleCancel(const ReceivedMessage& message) {
+  absl::StatusOr<spine::v1::StepCancel> cancel = ParseStepCancel(message.payload);
+  if (!cancel.ok()) return cancel.status();
+  running_.Cancel(cancel->job_id());
   return absl::OkStatus();
 }
 

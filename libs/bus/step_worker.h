@@ -23,34 +23,32 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "libs/bus/cancellable_jobs.h"
 #include "libs/bus/consumer.h"
 #include "libs/bus/publisher.h"
 #include "spine/v1/tasks.pb.h"
 
 namespace spine::bus {
 
-// What a service plugs into the StepWorker.
+// What a service plugs into the StepWorker: starting a job, and what it can run. The worker keeps
+// track of the running jobs and stops them (a cancel from the bus, Stop), so runners only say how.
 class StepRunner {
  public:
+  using Done = std::function<void(absl::StatusOr<google::protobuf::Value>)>;
   virtual ~StepRunner() = default;
-  // Runs `job`; `done` is called exactly once, on any thread, with its output or error.
-  // A runner refuses a job of the wrong kind with INVALID_ARGUMENT.
-  virtual void Run(const spine::v1::StepJob& job,
-                   std::function<void(absl::StatusOr<google::protobuf::Value>)> done) = 0;
-  // Stops the job if it is running (its `done` follows with CANCELLED). Never blocks.
-  virtual void Cancel(const std::string& job_id) = 0;
+  // Starts `job`. Accepted: returns how to stop it, and `done` is called exactly once, on any
+  // thread (possibly before Start returns), with its output or error (CANCELLED once stopped).
+  // Refused (a job of the wrong kind is INVALID_ARGUMENT, a full queue RESOURCE_EXHAUSTED, …):
+  // returns the error and `done` is never called.
+  virtual absl::StatusOr<StopFn> Start(const spine::v1::StepJob& job, Done done) = 0;
   // The models (kind "llm") or plugins (kind "plugin") it can run now.
   virtual std::vector<std::string> Names() const = 0;
 };
-
-// When `job` must be answered by: its deadline, or never if it has none.
-absl::Time DeadlineOf(const spine::v1::StepJob& job);
 
 struct StepWorkerOptions {
   std::string kind;           // "llm" or "plugin"
@@ -74,14 +72,13 @@ class StepWorker {
   // Stops consuming and advertising; running jobs are cancelled. Idempotent.
   void Stop();
 
-  // The result an error status becomes.
-  static spine::v1::RunError ErrorOf(const absl::Status& status);
-
  private:
   StepWorker(std::shared_ptr<grpc::Channel> bus, StepWorkerOptions options, StepRunner& runner);
 
   absl::Status HandleJob(const ReceivedMessage& message);
   absl::Status HandleCancel(const ReceivedMessage& message);
+  // Runs `job` through the runner, stoppable by its id, until it answers.
+  absl::StatusOr<google::protobuf::Value> Run(const spine::v1::StepJob& job);
   absl::Status Publish(const spine::v1::StepResult& result, const std::string& delivery_id);
   void AdvertiseLoop();
   void Remember(const spine::v1::StepResult& result) ABSL_LOCKS_EXCLUDED(mu_);
@@ -96,8 +93,8 @@ class StepWorker {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, spine::v1::StepResult> results_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> result_order_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> running_ ABSL_GUARDED_BY(mu_);  // job ids being run
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  CancellableJobs running_;  // what a cancel from the bus or Stop stops
   std::thread advertiser_;
 };
 

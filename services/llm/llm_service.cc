@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "libs/bus/cancellable_jobs.h"
 #include "libs/core/utf8.h"
 #include "libs/rpc/deadline.h"
 #include "libs/rpc/error_info.h"
@@ -133,26 +134,17 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
     absl::StatusOr<JobHandle> handle =
         admission.Submit(std::move(job), {.action = "llm.generate", .request_id = request_id});
     if (!handle.ok()) return Finish(rpc::ToGrpcStatus(handle.status()));
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&mu_);
-      handle_ = *handle;
-      cancelled = cancelled_;
-    }
-    if (cancelled) handle->Cancel();
+    stop_.Attach([handle = *std::move(handle)] { handle.Cancel(); });
   }
 
   // The client left or its deadline passed: the job's `done` follows with CANCELLED (or its
   // result, if it was ending anyway) and finishes the call.
   void OnCancel() override {
-    std::optional<JobHandle> handle;
     {
       absl::MutexLock lock(&mu_);
       if (DeadlineReached(deadline_)) return;
-      cancelled_ = true;
-      handle = handle_;
     }
-    if (handle) handle->Cancel();
+    stop_.Cancel();
   }
 
   void OnDone() override { delete this; }
@@ -160,8 +152,7 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
  private:
   absl::Mutex mu_;
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  std::optional<JobHandle> handle_ ABSL_GUARDED_BY(mu_);
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bus::PendingCancel stop_;  // the job, once submitted
 };
 
 // A StreamGenerate call. Deltas and the final event are queued and written one at a time (gRPC
@@ -187,13 +178,7 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
     absl::StatusOr<JobHandle> handle =
         admission.Submit(std::move(job), {.action = "llm.stream", .request_id = request_id});
     if (!handle.ok()) return Reject(handle.status());
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&mu_);
-      handle_ = *handle;
-      cancelled = cancelled_;
-    }
-    if (cancelled) handle->Cancel();
+    stop_.Attach([handle = *std::move(handle)] { handle.Cancel(); });
   }
 
   void OnWriteDone(bool ok) override {
@@ -269,21 +254,12 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
     StartWrite(&current_);
   }
 
-  void CancelJob() {
-    std::optional<JobHandle> handle;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      handle = handle_;
-    }
-    if (handle) handle->Cancel();
-  }
+  void CancelJob() { stop_.Cancel(); }
 
   const std::string model_;
   absl::Mutex mu_;
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  std::optional<JobHandle> handle_ ABSL_GUARDED_BY(mu_);
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bus::PendingCancel stop_;  // the job, once submitted
   std::deque<GenerateStreamEvent> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,9 +1,9 @@
 #include "services/llm/llm_step_runner.h"
 
-#include <memory>
 #include <utility>
 
 #include "absl/strings/str_replace.h"
+#include "libs/bus/step_protocol.h"
 
 namespace spine::llm {
 namespace {
@@ -26,9 +26,8 @@ google::protobuf::Value OutputOf(const std::string& model, const JobResult& job)
 
 }  // namespace
 
-void LlmStepRunner::Run(const spine::v1::StepJob& job,
-                        std::function<void(absl::StatusOr<google::protobuf::Value>)> done) {
-  if (!job.has_llm()) return done(absl::InvalidArgumentError("not an llm step"));
+absl::StatusOr<bus::StopFn> LlmStepRunner::Start(const spine::v1::StepJob& job, Done done) {
+  if (!job.has_llm()) return absl::InvalidArgumentError("not an llm step");
   spine::v1::GenerateRequest request;
   request.set_model(job.llm().model());
   request.set_prompt(job.llm().prompt());
@@ -36,34 +35,23 @@ void LlmStepRunner::Run(const spine::v1::StepJob& job,
   if (job.llm().has_max_tokens()) request.set_max_tokens(job.llm().max_tokens());
   if (job.llm().has_temperature()) request.set_temperature(job.llm().temperature());
   absl::StatusOr<GenerateParams> params =
-      LlmService::Validate(request, admission_.pool(), limits_, bus::DeadlineOf(job));
-  if (!params.ok()) return done(params.status());
+      LlmService::Validate(request, admission_.pool(), limits_, bus::StepDeadlineOf(job));
+  if (!params.ok()) return params.status();
 
-  const std::string& job_id = job.job_id();
-  running_.Begin(job_id);
-  // Shared: a refused job's on_done never runs, and `done` must still be called once.
-  auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
-      std::move(done));
   JobRequest pool_job{.model = job.llm().model(),
                       .user_id = std::to_string(job.user_id()),
                       .params = *std::move(params)};
-  pool_job.on_done = [this, job_id, model = job.llm().model(), answer](const JobResult& result) {
-    running_.End(job_id);
-    if (!result.result.ok()) return (*answer)(result.result.status());
-    (*answer)(OutputOf(model, result));
+  pool_job.on_done = [model = job.llm().model(), done = std::move(done)](const JobResult& result) {
+    if (!result.result.ok()) return done(result.result.status());
+    done(OutputOf(model, result));
   };
   // The job id ties the audit event to the run; '/' is not allowed in a request id.
   absl::StatusOr<JobHandle> handle = admission_.Submit(
-      std::move(pool_job),
-      {.action = "llm.pipeline_step", .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})});
-  if (!handle.ok()) {
-    running_.End(job_id);
-    return (*answer)(handle.status());
-  }
-  running_.Attach(job_id, *handle);
+      std::move(pool_job), {.action = "llm.pipeline_step",
+                            .request_id = absl::StrReplaceAll(job.job_id(), {{"/", ":"}})});
+  if (!handle.ok()) return handle.status();
+  return [handle = *std::move(handle)] { handle.Cancel(); };
 }
-
-void LlmStepRunner::Cancel(const std::string& job_id) { running_.Cancel(job_id); }
 
 std::vector<std::string> LlmStepRunner::Names() const {
   std::vector<std::string> names;

@@ -6,14 +6,9 @@
 // Thread-safe; `admission` must outlive it.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
-#include "libs/bus/cancellable_jobs.h"
 #include "libs/bus/step_worker.h"
 #include "services/llm/generation_admission.h"
 #include "services/llm/llm_service.h"
@@ -25,15 +20,12 @@ class LlmStepRunner final : public bus::StepRunner {
   LlmStepRunner(GenerationAdmission& admission, LlmLimits limits)
       : admission_(admission), limits_(limits) {}
 
-  void Run(const spine::v1::StepJob& job,
-           std::function<void(absl::StatusOr<google::protobuf::Value>)> done) override;
-  void Cancel(const std::string& job_id) override;
+  absl::StatusOr<bus::StopFn> Start(const spine::v1::StepJob& job, Done done) override;
   std::vector<std::string> Names() const override;
 
  private:
   GenerationAdmission& admission_;
   const LlmLimits limits_;
-  bus::CancellableJobs<JobHandle> running_;
 };
 
 }  // namespace spine::llm

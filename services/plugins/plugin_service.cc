@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/bus/cancellable_jobs.h"
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
 
@@ -178,24 +179,10 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
     };
     absl::StatusOr<InvocationHandle> handle = host.Submit(std::move(invocation));
     if (!handle.ok()) return Reject(handle.status());
-    bool cancelled = false;
-    {
-      absl::MutexLock lock(&mu_);
-      handle_ = *handle;
-      cancelled = cancelled_;
-    }
-    if (cancelled) handle->Cancel();
+    stop_.Attach([handle = *std::move(handle)] { handle.Cancel(); });
   }
 
-  void OnCancel() override {
-    std::optional<InvocationHandle> handle;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      handle = handle_;
-    }
-    if (handle) handle->Cancel();
-  }
+  void OnCancel() override { stop_.Cancel(); }
 
   void OnDone() override { delete this; }
 
@@ -203,9 +190,7 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
   const std::string user_id_;
   const std::string request_id_;
   const InvocationObserver& observer_;
-  absl::Mutex mu_;
-  std::optional<InvocationHandle> handle_ ABSL_GUARDED_BY(mu_);
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bus::PendingCancel stop_;  // the invocation, once submitted
 };
 
 grpc::ServerUnaryReactor* PluginService::ListPlugins(

@@ -1,42 +1,35 @@
 #include "services/plugins/plugin_step_runner.h"
 
-#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/bus/step_protocol.h"
 #include "libs/rpc/error_info.h"
 #include "services/plugins/plugin_service.h"
 
 namespace spine::plugins {
 
-void PluginStepRunner::Run(const spine::v1::StepJob& job,
-                           std::function<void(absl::StatusOr<google::protobuf::Value>)> done) {
-  if (!job.has_plugin()) return done(absl::InvalidArgumentError("not a plugin step"));
+absl::StatusOr<bus::StopFn> PluginStepRunner::Start(const spine::v1::StepJob& job, Done done) {
+  if (!job.has_plugin()) return absl::InvalidArgumentError("not a plugin step");
   spine::v1::InvokePluginRequest request;
   request.set_name(job.plugin().name());
   *request.mutable_input() = job.plugin().input();
-  absl::StatusOr<Invocation> invocation =
-      PluginService::Validate(request, host_, InvokeLimits{}, bus::DeadlineOf(job), absl::Now());
-  if (!invocation.ok()) return done(invocation.status());
+  absl::StatusOr<Invocation> invocation = PluginService::Validate(
+      request, host_, InvokeLimits{}, bus::StepDeadlineOf(job), absl::Now());
+  if (!invocation.ok()) return invocation.status();
   invocation->user_id = absl::StrCat(job.user_id());  // the run's owner: fairness, breaker
 
-  const std::string& job_id = job.job_id();
-  running_.Begin(job_id);
-  // Shared: a refused invocation's on_done never runs, and `done` must still be called once.
-  auto answer = std::make_shared<std::function<void(absl::StatusOr<google::protobuf::Value>)>>(
-      std::move(done));
   InvocationRecord record{.user_id = absl::StrCat(job.user_id()),
                           .plugin = job.plugin().name(),
                           .input_bytes = static_cast<int64_t>(invocation->input_json.size()),
                           // The job id ties the audit event to the run; '/' is not allowed in
                           // a request id.
-                          .request_id = absl::StrReplaceAll(job_id, {{"/", ":"}})};
-  invocation->on_done = [this, job_id, answer, record](InvokeResult result,
-                                                       InvocationStats stats) mutable {
-    running_.End(job_id);
+                          .request_id = absl::StrReplaceAll(job.job_id(), {{"/", ":"}})};
+  invocation->on_done = [this, done = std::move(done), record](InvokeResult result,
+                                                               InvocationStats stats) mutable {
     absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("no output");
     if (!result.output.ok()) {
       output = result.output.status();
@@ -56,17 +49,12 @@ void PluginStepRunner::Run(const spine::v1::StepJob& job,
     spine::v1::AuditEvent event = AuditEventOf(record);
     event.set_action("plugins.pipeline_step");
     audit_.Record(std::move(event));
-    (*answer)(std::move(output));
+    done(std::move(output));
   };
   absl::StatusOr<InvocationHandle> handle = host_.Submit(*std::move(invocation));
-  if (!handle.ok()) {
-    running_.End(job_id);
-    return (*answer)(handle.status());
-  }
-  running_.Attach(job_id, *handle);
+  if (!handle.ok()) return handle.status();
+  return [handle = *std::move(handle)] { handle.Cancel(); };
 }
-
-void PluginStepRunner::Cancel(const std::string& job_id) { running_.Cancel(job_id); }
 
 std::vector<std::string> PluginStepRunner::Names() const {
   std::vector<std::string> names;

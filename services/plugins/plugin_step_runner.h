@@ -5,15 +5,10 @@
 // Thread-safe; `host` and the audit sink must outlive it.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "libs/audit/audit_sink.h"
-#include "libs/bus/cancellable_jobs.h"
 #include "libs/bus/step_worker.h"
 #include "services/plugins/host/plugin_host.h"
 
@@ -23,15 +18,12 @@ class PluginStepRunner final : public bus::StepRunner {
  public:
   PluginStepRunner(PluginHost& host, audit::AuditSink& audit) : host_(host), audit_(audit) {}
 
-  void Run(const spine::v1::StepJob& job,
-           std::function<void(absl::StatusOr<google::protobuf::Value>)> done) override;
-  void Cancel(const std::string& job_id) override;
+  absl::StatusOr<bus::StopFn> Start(const spine::v1::StepJob& job, Done done) override;
   std::vector<std::string> Names() const override;
 
  private:
   PluginHost& host_;
   audit::AuditSink& audit_;
-  bus::CancellableJobs<InvocationHandle> running_;
 };
 
 }  // namespace spine::plugins

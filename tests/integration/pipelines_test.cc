@@ -1,6 +1,9 @@
-// Pipelines and runs through the real gateway, storage, llm and tasks binaries: the routes of
-// API.md's "Pipelines and runs", with LLM steps carried over the event bus to spine-llm and
-// their results back, and a run that survives spine-tasks being SIGKILLed.
+// Pipelines and runs through the real gateway, storage, llm, plugins and tasks binaries: the
+// routes of API.md's "Pipelines and runs", with steps carried over the event bus to spine-llm and
+// their results back, a cancel that reaches the running step's executor, and a run that survives
+// spine-tasks being SIGKILLed.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <csignal>
@@ -87,6 +90,20 @@ bool WaitForRunning(const Constellation& stack, const std::string& model, int co
   return false;
 }
 
+// A models file (SPINE_LLM_MODELS_FILE) in `dir` with one stub model: `runners` at once, the first
+// token `first_token_ms` after the start and each next one `token_ms` later.
+std::string StubModelFile(const TempDir& dir, const std::string& name, int runners,
+                          int first_token_ms, int token_ms) {
+  const Json model = {{"name", name},
+                      {"backend", "stub"},
+                      {"maxConcurrency", runners},
+                      {"queueLimit", 1000},
+                      {"timeoutMs", 600000},
+                      {"contextChars", 1000},
+                      {"stub", {{"firstTokenMs", first_token_ms}, {"tokenMs", token_ms}}}};
+  return dir.WriteFile("models.json", Json{{"models", {model}}}.dump(), 0644);
+}
+
 std::vector<std::string> kServices = {"storage", "llm", "tasks", "gateway"};
 
 void StartStack(Constellation& stack) {
@@ -154,27 +171,104 @@ TEST_CASE("a pipeline of an LLM step runs over the bus through HTTP as API.md sa
   CHECK(Call(stack, "DELETE", "/api/pipelines/" + pipeline, "7").status == 204);
 }
 
-TEST_CASE("a cancelled run stops its running LLM step") {
-  Constellation stack(kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
-  StartStack(stack);
-  Json slow = kSummarise;
-  slow["steps"][0]["llm"]["model"] = "stub-slow";
-  CreatePipeline(stack, slow);  // waits for the advertisement
-  const HttpResult accepted =
-      Call(stack, "POST", "/api/runs", "7", {{"definition", slow}, {"input", {{"text", "x"}}}});
-  REQUIRE(accepted.status == 202);
-  const std::string id = Json::parse(accepted.body)["id"];
-  // The step reached spine-llm and is generating.
-  REQUIRE(WaitForRunning(stack, "stub-slow", 1));
+// Submits a one-off run of `definition` once spine-tasks has heard its executor advertise.
+std::string StartRun(const Constellation& stack, const Json& definition, const Json& input) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  HttpResult accepted;
+  while (absl::Now() < give_up) {
+    accepted =
+        Call(stack, "POST", "/api/runs", "7", {{"definition", definition}, {"input", input}});
+    if (accepted.status == 202) return Json::parse(accepted.body)["id"];
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  FAIL("run not started: " << accepted.status << " " << accepted.body);
+  return "";
+}
+
+// Cancels run `id` and checks the answer: 200, the run and its step CANCELLED.
+void CancelRun(const Constellation& stack, const std::string& id) {
   const HttpResult cancelled = Call(stack, "POST", "/api/runs/" + id + "/cancel", "7");
   REQUIRE(cancelled.status == 200);
   const Json run = Json::parse(cancelled.body);
   CHECK(run["state"] == "CANCELLED");
   CHECK(run["steps"][0]["state"] == "CANCELLED");
-  CHECK(WaitForRun(stack, id)["state"] == "CANCELLED");
+}
 
-  // The generation on stub-slow was stopped too: its runner is free again.
-  CHECK(WaitForRunning(stack, "stub-slow", 0));
+TEST_CASE("a cancelled run frees its step's runner at once, for an LLM and a plugin step") {
+  TempDir dir;
+  // glacial: one runner; a step's reply (8 tokens or more, a minute each) would hold it for
+  // minutes, while a one-token generate is answered at once once the runner is free.
+  const std::string models = StubModelFile(dir, "glacial", 1, 0, 60000);
+  // sleeper: one worker, sleeping input.ms before it answers. The sandbox's uid reads it.
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string plugins = dir.path() + "/plugins";
+  REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
+  REQUIRE(mkdir((plugins + "/sleeper").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/sleeper/plugin.json",
+                R"({"name": "sleeper", "version": "1.0.0", "runtime": "node", "entry": "index.js",
+                    "permissions": {"limits": {"timeoutMs": 60000, "concurrency": 1}}})",
+                0644);
+  dir.WriteFile(
+      "plugins/sleeper/index.js",
+      "'use strict';\n"
+      "module.exports = (input) =>\n"
+      "  new Promise((resolve) => setTimeout(() => resolve({slept: input.ms}), input.ms));\n",
+      0644);
+  const std::vector<std::string> services = {"storage", "llm", "plugins", "tasks", "gateway"};
+  Constellation stack(services, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"},
+                                 {"SPINE_LLM_MODELS_FILE", models},
+                                 {"SPINE_PLUGINS_DIR", plugins}});
+  for (const std::string& service : services) {
+    INFO(service << ": " << stack.Log(service));
+    REQUIRE(stack.WaitHealthy(service, absl::Seconds(15)));
+  }
+  // The sandbox's uid must be able to walk to its data dir, as with a real SPINE_DATA_DIR.
+  REQUIRE(chmod((stack.data_dir() + "/..").c_str(), 0755) == 0);
+  REQUIRE(chmod(stack.data_dir().c_str(), 0755) == 0);
+
+  SECTION("an LLM step") {
+    const std::string id = StartRun(stack, Json::parse(R"({"schemaVersion": 1, "steps": [
+        {"id": "draft", "llm": {"model": "glacial", "prompt": "take a minute a word"}}]})"),
+                                    {});
+    REQUIRE(WaitForRunning(stack, "glacial", 1));  // the step holds the only runner
+    const absl::Time cancelled_at = absl::Now();
+    CancelRun(stack, id);
+    const HttpResult next =
+        Call(stack, "POST", "/api/llm/generate", "7",
+             {{"model", "glacial"}, {"prompt", "one word"}, {"maxTokens", 1}, {"timeoutMs", 5000}});
+    const absl::Duration served_after = absl::Now() - cancelled_at;
+    INFO(next.status << " " << next.body << " after " << served_after);
+    REQUIRE(next.status == 200);
+    CHECK(served_after < absl::Seconds(1));
+    CHECK(WaitForRun(stack, id)["state"] == "CANCELLED");
+  }
+
+  SECTION("a plugin step") {
+    auto invoke = [&](int sleep_ms, int timeout_ms) {
+      return Call(stack, "POST", "/api/plugins/sleeper/invoke", "7",
+                  {{"input", {{"ms", sleep_ms}}}, {"timeoutMs", timeout_ms}});
+    };
+    // Warm: the worker is up, so what follows measures the queue, not a start.
+    REQUIRE(invoke(0, 10000).status == 200);
+    const std::string id = StartRun(stack, Json::parse(R"({"schemaVersion": 1, "steps": [
+        {"id": "nap", "plugin": {"name": "sleeper", "input": {"ms": 60000}}, "timeoutMs": 60000}]})"),
+                                    {});
+    // The step holds the only worker: an invocation waits in the queue until its timeout.
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    HttpResult probe;
+    do {
+      probe = invoke(0, 300);
+    } while (probe.status == 200 && absl::Now() < give_up);
+    REQUIRE(probe.status == 504);
+    const absl::Time cancelled_at = absl::Now();
+    CancelRun(stack, id);
+    const HttpResult next = invoke(0, 5000);
+    const absl::Duration served_after = absl::Now() - cancelled_at;
+    INFO(next.status << " " << next.body << " after " << served_after);
+    REQUIRE(next.status == 200);
+    CHECK(served_after < absl::Seconds(1));
+    CHECK(WaitForRun(stack, id)["state"] == "CANCELLED");
+  }
 }
 
 }  // namespace spine::testing
@@ -268,10 +362,7 @@ namespace spine::testing {
 
 TEST_CASE("a step whose spine-llm is killed mid-generation is delivered to the restarted one") {
   TempDir dir;
-  const std::string models = dir.WriteFile("models.json", R"({"models": [
-      {"name": "slowish", "backend": "stub", "maxConcurrency": 4, "queueLimit": 100,
-       "timeoutMs": 60000, "contextChars": 1000, "stub": {"firstTokenMs": 1500, "tokenMs": 0}}]})",
-                                           0644);
+  const std::string models = StubModelFile(dir, "slowish", 4, 1500, 0);
   Constellation stack(
       kServices, {{"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}, {"SPINE_LLM_MODELS_FILE", models}});
   StartStack(stack);

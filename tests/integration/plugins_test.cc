@@ -475,6 +475,8 @@ TEST_CASE("one user flooding a plugin's queue does not keep another user out") {
     return Outcome{status.error_code(), absl::Now()};
   };
 
+  // The users exist before the flood: its threads would otherwise race to create them.
+  EnsureUserIds(stack, "32");
   // User 31 sends slow invocations until one is refused: hostile's two workers are busy and
   // its share of the queue is full.
   std::vector<std::future<Outcome>> flood;

@@ -434,4 +434,17 @@ grpc::ServerUnaryReactor* EventBusService::ReplayDeadLetters(
   return Reply(context, absl::OkStatus());
 }
 
+EventBusService::AuditHook EventBusService::AuditTo(audit::AuditSink& sink) {
+  return [&sink](const rpc::Caller& caller, const std::string& action, const std::string& detail) {
+    spine::v1::AuditEvent event;
+    event.set_actor(caller.user_id);
+    event.set_action(action);
+    event.set_target("bus");
+    event.set_outcome("ok");
+    event.set_request_id(caller.request_id);
+    (*event.mutable_details()->mutable_fields())["detail"].set_string_value(detail);
+    sink.Record(std::move(event));
+  };
+}
+
 }  // namespace spine::tasks

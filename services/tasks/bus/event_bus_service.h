@@ -18,6 +18,7 @@
 #include <functional>
 #include <string>
 
+#include "libs/audit/audit_sink.h"
 #include "libs/bus/broker.h"
 #include "libs/rpc/caller.h"
 #include "libs/rpc/service_access.h"
@@ -32,6 +33,9 @@ class EventBusService final : public spine::v1::EventBus::CallbackService {
   // main.cc's choice; the hook must be quick and thread-safe.
   using AuditHook = std::function<void(const rpc::Caller& caller, const std::string& action,
                                        const std::string& detail)>;
+
+  // A hook that records each admin action in `sink` as an AuditEvent (target "bus").
+  static AuditHook AuditTo(audit::AuditSink& sink);
 
   // Queue permissions come from `policy` (by default the one declared on tasks.proto's EventBus).
   EventBusService(bus::Broker& broker, const rpc::Authenticator& authenticator,

@@ -1,7 +1,6 @@
 // BrokerStepDispatcher: the TaskEngine's StepDispatcher in spine-tasks, which hosts the event
-// bus: step jobs go straight into the in-process Broker ("steps.llm", "steps.plugin"), cancels
-// into "steps.<kind>.cancel", with the job id as the messageId so a job sent again after a
-// restart is stored once. No network, so it never blocks.
+// bus: step messages go straight into the in-process Broker, as spine-tasks itself. No network,
+// so it never blocks.
 #pragma once
 
 #include "libs/bus/broker.h"
@@ -13,8 +12,7 @@ class BrokerStepDispatcher final : public StepDispatcher {
  public:
   explicit BrokerStepDispatcher(bus::Broker& broker) : broker_(broker) {}
 
-  absl::Status Dispatch(const spine::v1::StepJob& job) override;
-  void Cancel(const spine::v1::StepJob& job) override;
+  absl::Status Send(const bus::StepMessage& message) override;
 
  private:
   bus::Broker& broker_;

@@ -29,13 +29,7 @@ absl::Time TimeOf(const google::protobuf::Timestamp& stamp) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(stamp));
 }
 
-RunError ErrorOf(const absl::Status& status) {
-  RunError error;
-  error.set_code(absl::StatusCodeToString(status.code()));
-  error.set_message(std::string(status.message()));
-  if (auto info = rpc::GetErrorInfo(status)) error.set_reason(info->reason());
-  return error;
-}
+RunError ErrorOf(const absl::Status& status) { return bus::StepErrorOf(status); }
 
 // What templates see: {"input": …, "steps": {"<id>": {"output": …}}} for the steps done so far.
 Value TemplateContext(const RunState& state) {
@@ -157,6 +151,16 @@ StepJob TaskEngine::JobFor(const RunState& state, int index) {
   return job;
 }
 
+void TaskEngine::CancelJob(Active& run, int index) {
+  const std::string job_id = JobFor(run.state, index).job_id();
+  // The kind comes from the definition: the job's body is not built for a cancel.
+  const absl::Status sent = dispatcher_.Send(
+      bus::CancelMessage(bus::StepKindOf(run.state.definition().steps(index)), job_id));
+  if (!sent.ok()) {
+    log::Warn("step cancel not sent", {{"job", job_id}, {"error", std::string(sent.message())}});
+  }
+}
+
 void TaskEngine::Answer(Answers& answers) {
   for (auto& [done, run] : answers) done(std::move(run));
   answers.clear();
@@ -272,8 +276,9 @@ void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
     return AttemptFailed(run, index, ErrorOf(rendered), answers);
   }
   const absl::Time deadline = clock_.Now() + absl::Milliseconds(step.timeout_ms());
-  *job.mutable_deadline() = Stamp(deadline);
-  if (absl::Status sent = dispatcher_.Dispatch(job); !sent.ok()) {
+  bus::SetStepDeadline(job, deadline);
+  if (absl::Status sent = dispatcher_.Send(bus::JobMessage(bus::StepKindOf(step), job));
+      !sent.ok()) {
     return AttemptFailed(run, index,
                          ErrorOf(absl::UnavailableError(absl::StrCat(
                              "the step could not be handed to its executor: ", sent.message()))),
@@ -284,13 +289,13 @@ void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
   ClearTimer(run);
   run.timer =
       At(deadline + options_.step_grace, self,
-         [this, index, attempt, job](Active& timed_out, Answers& out) {
+         [this, index, attempt](Active& timed_out, Answers& out) {
            const Run::Step& current = timed_out.state.run().steps(index);
            if (timed_out.finished || current.state() != Run::RUNNING ||
                current.attempts() != attempt || timed_out.state.has_retry_time()) {
              return;
            }
-           dispatcher_.Cancel(job);
+           CancelJob(timed_out, index);
            AttemptFailed(
                timed_out, index,
                ErrorOf(absl::DeadlineExceededError("the step did not answer within its timeoutMs")),
@@ -314,9 +319,8 @@ absl::Status TaskEngine::OnStepResult(const spine::v1::StepResult& result,
         return;  // late or repeated: not the attempt in flight
       }
       const std::string job_id = JobFor(run->state, index).job_id();
-      const std::string executor = bus::ExecutorServiceOf(
-          run->state.definition().steps(index).has_llm() ? bus::kLlmStepKind
-                                                         : bus::kPluginStepKind);
+      const std::string executor =
+          bus::ExecutorServiceOf(bus::StepKindOf(run->state.definition().steps(index)));
       if (result.job_id() != job_id || origin.in_reply_to != job_id ||
           origin.publisher != executor) {
         // Only the executor holding this attempt's job delivery may answer it.
@@ -420,9 +424,7 @@ absl::StatusOr<Run> TaskEngine::Cancel(int64_t user_id, int64_t run_id) {
       const absl::Time now = clock_.Now();
       for (int i = 0; i < run->state.run().steps_size(); ++i) {
         Run::Step& step = *run->state.mutable_run()->mutable_steps(i);
-        if (step.state() == Run::RUNNING && !run->state.has_retry_time()) {
-          dispatcher_.Cancel(JobFor(run->state, i));
-        }
+        if (step.state() == Run::RUNNING && !run->state.has_retry_time()) CancelJob(*run, i);
         if (step.state() == Run::RUNNING || step.state() == Run::QUEUED) {
           step.set_state(Run::CANCELLED);
           *step.mutable_finish_time() = Stamp(now);
@@ -504,9 +506,8 @@ void TaskEngine::Abandon(Active& run, const RunError& error, Answers& answers) {
   const absl::Time now = clock_.Now();
   for (int i = 0; i < run.state.run().steps_size(); ++i) {
     Run::Step& step = *run.state.mutable_run()->mutable_steps(i);
-    if (step.state() == Run::RUNNING && !run.state.has_retry_time()) {
-      dispatcher_.Cancel(JobFor(run.state, i));  // its job may still be at the executor
-    }
+    // Its job may still be at the executor.
+    if (step.state() == Run::RUNNING && !run.state.has_retry_time()) CancelJob(run, i);
     if (step.state() == Run::RUNNING || step.state() == Run::QUEUED) {
       step.set_state(Run::CANCELLED);
       *step.mutable_finish_time() = Stamp(now);

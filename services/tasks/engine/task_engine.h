@@ -144,6 +144,8 @@ class TaskEngine {
   // Fails a recovered run that cannot go on, its unfinished steps stopped.
   void Abandon(Active& run, const spine::v1::RunError& error, Answers& answers)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
+  // Asks the executor of step `index` to stop its attempt in flight (best effort).
+  void CancelJob(Active& run, int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void Persist(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void ClearTimer(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   // Runs `transition` on `run` through post_ at `when`.

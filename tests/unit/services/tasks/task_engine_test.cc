@@ -1,7 +1,8 @@
 // TaskEngine on a FakeClock and ManualScheduler, with an in-memory RunStore and a dispatcher that
-// records jobs, so each test plays the executors by hand: step order and templates, retries and
-// their back-off, what is not retried, timeouts, cancellation, idempotency, the per-user limit,
-// late and repeated results, and recovery from the store after a "crash" (a new engine).
+// records jobs and cancels with their queues, so each test plays the executors by hand: step order
+// and templates, retries and their back-off, what is not retried, timeouts, cancellation,
+// idempotency, the per-user limit, late and repeated results, and recovery from the store after a
+// "crash" (a new engine).
 #include "services/tasks/engine/task_engine.h"
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/bus/step_protocol.h"
 #include "libs/rpc/error_info.h"
 #include "services/tasks/pipeline/pipeline_definition.h"
 #include "tests/support/manual_scheduler.h"
@@ -88,21 +90,35 @@ class FakeRunStore final : public RunStore {
   bool fail_updates_ = false;
 };
 
+// Records what the engine sends, and on which queue: jobs, and the ids of the jobs it cancels.
 class FakeDispatcher final : public StepDispatcher {
  public:
-  absl::Status Dispatch(const StepJob& job) override {
+  absl::Status Send(const bus::StepMessage& message) override {
+    if (absl::EndsWith(message.queue, ".cancel")) {
+      absl::StatusOr<spine::v1::StepCancel> cancel = bus::ParseStepCancel(message.payload);
+      REQUIRE(cancel.ok());
+      CHECK(message.id == cancel->job_id() + "/cancel");
+      cancelled.push_back(cancel->job_id());
+      cancel_queues.push_back(message.queue);
+      return absl::OkStatus();
+    }
     if (refuse_ > 0) {
       --refuse_;
       return absl::ResourceExhaustedError("queue full");
     }
-    jobs.push_back(job);
+    absl::StatusOr<StepJob> job = bus::ParseStepJob(message.payload);
+    REQUIRE(job.ok());
+    CHECK(message.id == job->job_id());
+    jobs.push_back(*job);
+    job_queues.push_back(message.queue);
     return absl::OkStatus();
   }
-  void Cancel(const StepJob& job) override { cancelled.push_back(job.job_id()); }
   void Refuse(int times) { refuse_ = times; }
 
   std::vector<StepJob> jobs;
+  std::vector<std::string> job_queues;  // jobs[i] went to job_queues[i]
   std::vector<std::string> cancelled;
+  std::vector<std::string> cancel_queues;  // cancelled[i] went to cancel_queues[i]
 
  private:
   int refuse_ = 0;
@@ -169,6 +185,7 @@ struct Fixture {
   void Restart() {
     engine_.reset();
     dispatcher.jobs.clear();
+    dispatcher.job_queues.clear();
     REQUIRE(engine().Recover().ok());
   }
   Run Submit(const std::string& definition = kTwoSteps,
@@ -219,6 +236,8 @@ TEST_CASE("a run goes step by step, templates rendered, to its output") {
   // Whole-value templates keep their type: n stays a number.
   CHECK(shout.plugin().input().struct_value().fields().at("text").string_value() == "short");
   CHECK(shout.plugin().input().struct_value().fields().at("n").number_value() == 3);
+
+  CHECK(f.dispatcher.job_queues == std::vector<std::string>{"steps.llm", "steps.plugin"});
 
   f.Deliver(Success(shout, R"("SHORT")"));
   const Run done = f.store.Stored(started.id());
@@ -338,6 +357,7 @@ TEST_CASE("an attempt that never answers is failed after its timeout and retried
   CHECK(f.dispatcher.cancelled.empty());
   f.scheduler.Advance(absl::Milliseconds(1));
   CHECK(f.dispatcher.cancelled == std::vector<std::string>{absl::StrCat(run.id(), "/0/1")});
+  CHECK(f.dispatcher.cancel_queues == std::vector<std::string>{"steps.plugin.cancel"});
   CHECK(f.store.Stored(run.id()).steps(0).attempt_errors(0).code() == "DEADLINE_EXCEEDED");
   f.scheduler.Advance(absl::Milliseconds(100));
   REQUIRE(f.dispatcher.jobs.size() == 2);
@@ -377,6 +397,8 @@ TEST_CASE("cancel stops the running job and ends the run; a finished run stays a
   CHECK(cancelled->steps(0).state() == Run::CANCELLED);
   CHECK(cancelled->steps(1).state() == Run::CANCELLED);
   CHECK(f.dispatcher.cancelled == std::vector<std::string>{absl::StrCat(run.id(), "/0/1")});
+  // The running step is an LLM step: its cancel goes where spine-llm listens.
+  CHECK(f.dispatcher.cancel_queues == std::vector<std::string>{"steps.llm.cancel"});
   CHECK(f.store.Stored(run.id()).state() == Run::CANCELLED);
   // The executor's late answer does nothing.
   f.Deliver(Success(f.dispatcher.jobs[0], R"({"text": "x"})"));
@@ -594,6 +616,7 @@ TEST_CASE("recovery fails a stored run that cannot be rendered instead of runnin
   f.Restart();
   CHECK(f.dispatcher.jobs.empty());  // nothing runs again
   CHECK(f.dispatcher.cancelled == std::vector<std::string>{absl::StrCat(a, "/0/1")});
+  CHECK(f.dispatcher.cancel_queues == std::vector<std::string>{"steps.llm.cancel"});
   const Run failed_a = f.store.Stored(a);
   CHECK(failed_a.state() == Run::FAILED);
   CHECK(failed_a.error().reason() == "TEMPLATE_OUTPUT_TOO_LARGE");
