@@ -165,7 +165,8 @@ int Run(const spine::tasks::TasksConfig& config) {
   spine::bus::Broker& bus_broker = **broker;
   const int code = spine::rpc::ServeUntilSignal(
       common, common.addresses.tasks, authenticator, {&bus, &pipeline_service, &run_service},
-      [&bus_broker, &engine, &audit_writer](spine::v1::ServiceStatus* status) {
+      [&bus_broker, &engine, &audit_writer, &registry](spine::v1::ServiceStatus* status) {
+        registry.ReportKinds(status);  // the gateway's /readyz waits for every kind to be heard
         absl::Duration lag = absl::ZeroDuration();
         for (const spine::bus::QueueStats& stats : bus_broker.Stats()) {
           spine::v1::BusQueue* queue = status->add_bus_queues();
