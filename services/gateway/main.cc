@@ -102,11 +102,6 @@ int Run(const spine::gateway::GatewayConfig& config) {
   auto health = [&](const std::string& address) {
     return spine::rpc::HealthClient(spine::rpc::MakeChannel(address, common.max_message_bytes));
   };
-  spine::gateway::ReadinessChecker readiness({{"gateway", health(common.addresses.gateway_grpc)},
-                                              {"storage", health(common.addresses.storage)},
-                                              {"llm", health(common.addresses.llm)},
-                                              {"plugins", health(common.addresses.plugins)},
-                                              {"tasks", health(common.addresses.tasks)}});
   // The API: routes from the protos' HTTP options, forwarded over one channel per service.
   auto routes = spine::gateway::RouteTable::Build(spine::rpc::SpineApiFiles());
   if (!routes.ok()) {
@@ -150,6 +145,15 @@ int Run(const spine::gateway::GatewayConfig& config) {
                                             {"plugins", channel(common.addresses.plugins)},
                                             {"tasks", channel(common.addresses.tasks)}});
   spine::gateway::StatusAggregator status(prober, clock);
+  // Ready means usable: also the first admin exists and spine-tasks knows the executors.
+  spine::gateway::ReadinessExtras readiness_extras{.tasks_prober = &prober};
+  if (auth) readiness_extras.first_admin_ready = [&auth] { return auth->FirstAdminReady(); };
+  spine::gateway::ReadinessChecker readiness({{"gateway", health(common.addresses.gateway_grpc)},
+                                              {"storage", health(common.addresses.storage)},
+                                              {"llm", health(common.addresses.llm)},
+                                              {"plugins", health(common.addresses.plugins)},
+                                              {"tasks", health(common.addresses.tasks)}},
+                                             std::move(readiness_extras));
   spine::gateway::GatewayHttpHandler handler(readiness,
                                              absl::Milliseconds(config.readiness_timeout_ms),
                                              {.api = &api,
