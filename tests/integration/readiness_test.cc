@@ -42,7 +42,11 @@ void UseAtOnce(const Constellation& stack) {
 void RequireReady(const Constellation& stack, absl::Duration timeout) {
   const int status = stack.WaitForHttpStatus("/readyz", 200, timeout);
   INFO("readyz: " << HttpRequestTo(stack.http_port(), "GET", "/readyz").body);
-  INFO("gateway log:\n" << stack.Log("gateway"));
+  std::string logs;
+  for (const char* service : {"gateway", "tasks", "llm", "plugins"}) {
+    if (stack.runs(service)) logs += std::string(service) + " log:\n" + stack.Log(service);
+  }
+  INFO(logs);
   REQUIRE(status == 200);
 }
 
