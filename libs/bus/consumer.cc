@@ -149,6 +149,7 @@ bool Consumer::RunSession() {
     session_ = session.get();
     started = session->stream->Write(start);
   }
+  bool subscribed = false;
   {
     absl::MutexLock lock(&mu_);
     // Stop may have looked for live_context_ before it was set: cancel on its behalf.
@@ -157,8 +158,10 @@ bool Consumer::RunSession() {
       connected_ = true;
       generation_ = session->generation;
       ++stats_.connects;
+      subscribed = true;
     }
   }
+  if (subscribed && options_.on_subscribed) options_.on_subscribed();
 
   bool delivered = false;
   spine::v1::Delivery delivery;

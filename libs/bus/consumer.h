@@ -77,6 +77,10 @@ struct ConsumerOptions {
   // answer it (StepWorker republishes the result it cached). A message whose handler is still
   // running is never run twice at once either way.
   bool skip_handled = true;
+  // Called on the consumer's thread each time a stream is open and subscribed: the first time
+  // and after every reconnect (e.g. the broker restarted and forgot who is there). Must not
+  // block or call Stop. Optional.
+  std::function<void()> on_subscribed{};
 };
 
 struct ConsumerStats {

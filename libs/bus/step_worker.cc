@@ -1,5 +1,6 @@
 #include "libs/bus/step_worker.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -38,7 +39,13 @@ absl::StatusOr<std::unique_ptr<StepWorker>> StepWorker::Start(std::shared_ptr<gr
                       // A step job can take minutes; inProgress keeps it while it runs.
                       .ack_deadline = absl::Seconds(60),
                       // Redelivered jobs reach HandleJob, which answers them from its cache.
-                      .skip_handled = false},
+                      .skip_handled = false,
+                      // Subscribed: the bus is up, and spine-tasks may be new; tell it now.
+                      .on_subscribed =
+                          [raw] {
+                            absl::MutexLock lock(&raw->mu_);
+                            raw->advertise_now_ = true;
+                          }},
       [raw](const ReceivedMessage& message) { return raw->HandleJob(message); });
   if (!jobs.ok()) return jobs.status();
   worker->jobs_ = *std::move(jobs);
@@ -206,9 +213,15 @@ void StepWorker::AdvertiseLoop() {
       log::Debug("advertisement not published",
                  {{"error", std::string(published.status().message())}});
     }
+    const absl::Duration wait = published.ok()
+                                    ? options_.advertise_every
+                                    : std::min(options_.advertise_every, kAdvertiseRetry);
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.advertise_every)) return;
+    auto woken = [this]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || advertise_now_; };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+    if (stopping_) return;
+    advertise_now_ = false;
   }
 }
 

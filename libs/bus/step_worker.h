@@ -3,7 +3,10 @@
 // (its own RunnerPool or PluginHost, with the same limits, fairness and audit as a direct call),
 // publishes the StepResult to "steps.results", and only then acknowledges the job. It stops jobs
 // named on "steps.<kind>.cancel", and advertises what the runner can run on
-// "executors.advertise" every `advertise_every` (so the ExecutorRegistry knows it is alive).
+// "executors.advertise" every `advertise_every` (so the ExecutorRegistry knows it is alive), and
+// at once whenever its job stream (re)subscribes, so a spine-tasks that starts after it or
+// restarts knows it within moments, not a period later (its /readyz waits for that). A failed
+// advertisement is retried within kAdvertiseRetry.
 //
 // A job delivered again after its result was published (the ack was lost, or spine-tasks
 // restarted and sent the attempt in flight again) is answered from a bounded cache of recent
@@ -50,6 +53,9 @@ class StepRunner {
   virtual std::vector<std::string> Names() const = 0;
 };
 
+// How soon a failed advertisement is tried again (at most advertise_every).
+inline constexpr absl::Duration kAdvertiseRetry = absl::Seconds(1);
+
 struct StepWorkerOptions {
   std::string kind;           // "llm" or "plugin"
   std::string executor_name;  // unique per process, e.g. "llm@host:pid"
@@ -94,6 +100,7 @@ class StepWorker {
   absl::flat_hash_map<std::string, spine::v1::StepResult> results_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> result_order_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool advertise_now_ ABSL_GUARDED_BY(mu_) = false;  // the job stream (re)subscribed
   CancellableJobs running_;  // what a cancel from the bus or Stop stops
   std::thread advertiser_;
 };

@@ -84,8 +84,9 @@ int Run(const spine::tasks::TasksConfig& config) {
   const spine::bus::Broker& bus_broker = **broker;
   const int code = spine::rpc::ServeUntilSignal(
       common, common.addresses.tasks, authenticator, {&bus, &pipeline_service, &run_service},
-      [&bus_broker, &engine, &audit_writer](spine::v1::ServiceStatus* status) {
+      [&bus_broker, &engine, &audit_writer, &registry](spine::v1::ServiceStatus* status) {
         spine::tasks::ReportStatus(bus_broker, engine, audit_writer, status);
+        registry.ReportKinds(status);  // the gateway's /readyz waits for every kind to be heard
       });
   (*listener)->Stop();
   pool.Shutdown();

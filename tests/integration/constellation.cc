@@ -1,6 +1,7 @@
 #include "tests/integration/constellation.h"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -46,8 +47,16 @@ Constellation::Constellation(const std::vector<std::string>& services,
   const std::string admin_password =
       dir_.WriteFile("admin_password", absl::StrCat(kAdminPassword, "\n"));
 
-  http_port_ = FreeLoopbackPort();
-  for (const char* service : kServices) grpc_ports_[service] = FreeLoopbackPort();
+  // Distinct ports: the kernel may hand out a port it just handed out (and released) again, and
+  // with SO_REUSEPORT two services would then share one address, each getting some of the calls.
+  std::set<int> taken;
+  auto distinct_port = [&taken] {
+    int port = FreeLoopbackPort();
+    while (!taken.insert(port).second) port = FreeLoopbackPort();
+    return port;
+  };
+  http_port_ = distinct_port();
+  for (const char* service : kServices) grpc_ports_[service] = distinct_port();
   // Each service gets its own service token, as deploy/local/spine-up mints them.
   auto signing_key = Ed25519PrivateKey::FromPem(keys->first);
   if (!signing_key.ok()) throw std::runtime_error(std::string(signing_key.status().message()));

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
@@ -46,10 +47,14 @@ class InternalClient {
 // `user_id` passes the gateway's check that its user exists. Id 1 is the first admin the
 // gateway creates in the background, so that one is waited for; the others are created as
 // "user<id>" (ids are assigned in order). Nothing to do without storage: the gateway cannot ask
-// and lets the token through. Non-numeric ids are left alone.
+// and lets the token through. Non-numeric ids are left alone. One caller at a time: tests call
+// it from several threads at once, and two callers counting the same users would both create
+// the next one.
 inline void EnsureUserIds(const Constellation& stack, const std::string& user_id) {
   int64_t highest = 0;
   if (!stack.runs("storage") || !absl::SimpleAtoi(user_id, &highest)) return;
+  static absl::Mutex mu(absl::kConstInit);
+  absl::MutexLock lock(&mu);
   InternalClient storage(stack);
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   int64_t users = 0;

@@ -50,6 +50,9 @@ class AuthComponent {
   grpc::Service* service() { return service_.get(); }
   // Whether an access token still stands (not revoked, user exists), for the HTTP edge.
   const SessionGate* session_gate() const { return gate_.get(); }
+  // Whether the configured first admin exists (or is known to), for /readyz; true when none is
+  // configured. Never blocks.
+  bool FirstAdminReady() const { return first_admin_ == nullptr || first_admin_->AdminExists(); }
 
   // Stops the bootstrap and drains the pool. Call after the gRPC server has shut down: calls in
   // flight are finished by pool threads. Idempotent.

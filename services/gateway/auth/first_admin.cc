@@ -38,6 +38,7 @@ void FirstAdminBootstrap::Run(const AuthLogic& logic, const std::string& usernam
     const absl::StatusOr<bool> created = logic.EnsureFirstAdmin(username, password);
     if (created.ok()) {
       if (!*created) log::Info("users exist; no first admin needed");
+      admin_exists_.store(true, std::memory_order_release);
       done_.Notify();
       return;
     }

@@ -4,12 +4,15 @@
 // Storage may start after the gateway, so the thread retries with capped exponential backoff
 // until storage answers, logging each failure; gateway start-up never waits for it and never
 // fails because of it. Invalid settings (a username or password the API would refuse) are logged
-// once and not retried. One thread for the life of the attempt, not one per request.
+// once and not retried. One thread for the life of the attempt, not one per request. The
+// gateway's /readyz waits for AdminExists(), so the backoff is capped low: storage coming up
+// late must not leave the stack unready for long after it answers.
 //
-// Thread-safety: WaitDone may be called from any thread; Stop (and the destructor) from one
-// owner thread.
+// Thread-safety: WaitDone and AdminExists may be called from any thread; Stop (and the
+// destructor) from one owner thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,7 +25,7 @@ namespace spine::gateway {
 
 struct FirstAdminBackoff {
   absl::Duration initial = absl::Milliseconds(250);
-  absl::Duration max = absl::Seconds(30);
+  absl::Duration max = absl::Seconds(2);
 };
 
 class FirstAdminBootstrap {
@@ -41,6 +44,10 @@ class FirstAdminBootstrap {
   // Waits up to `timeout` for the attempt to end (admin created, users already present, or given
   // up on invalid settings). True when it ended.
   bool WaitDone(absl::Duration timeout) const;
+  // Whether the first admin is known to exist: this attempt created it, or found users already
+  // there (another gateway or an earlier start created them). False while retrying and after
+  // giving up on invalid settings (nobody could log in as the configured admin).
+  bool AdminExists() const { return admin_exists_.load(std::memory_order_acquire); }
 
  private:
   FirstAdminBootstrap() = default;
@@ -49,6 +56,7 @@ class FirstAdminBootstrap {
 
   absl::Notification stop_;
   absl::Notification done_;
+  std::atomic<bool> admin_exists_{false};
   std::thread thread_;
 };
 

@@ -75,4 +75,20 @@ std::vector<std::string> ExecutorRegistry::Names(absl::string_view kind) const {
   return {names.begin(), names.end()};
 }
 
+int ExecutorRegistry::LiveExecutors(absl::string_view kind) const {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(std::count_if(
+      executors_.begin(), executors_.end(),
+      [&](const auto& item) { return item.second.kind == kind && item.second.expires > now; }));
+}
+
+void ExecutorRegistry::ReportKinds(spine::v1::ServiceStatus* status) const {
+  for (const char* kind : {bus::kLlmStepKind, bus::kPluginStepKind}) {
+    spine::v1::ExecutorKindStatus* entry = status->add_executor_kinds();
+    entry->set_kind(kind);
+    entry->set_live_executors(LiveExecutors(kind));
+  }
+}
+
 }  // namespace spine::tasks

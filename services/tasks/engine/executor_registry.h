@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "libs/core/clock.h"
 #include "services/tasks/pipeline/pipeline_definition.h"
+#include "spine/v1/common.pb.h"
 #include "spine/v1/tasks.pb.h"
 
 namespace spine::tasks {
@@ -42,6 +43,14 @@ class ExecutorRegistry final : public CapabilityCatalog {
 
   // The names some live executor of `kind` advertises, sorted (for status and errors).
   std::vector<std::string> Names(absl::string_view kind) const;
+
+  // How many executors of `kind` have an advertisement within its ttl.
+  int LiveExecutors(absl::string_view kind) const;
+
+  // Adds one ExecutorKindStatus per kind spine-tasks dispatches steps to (llm, plugin), in that
+  // order, each with its live executors: the gateway's /readyz is not ready while one has none,
+  // since a run needing that kind would be refused (UNKNOWN_MODEL / UNKNOWN_PLUGIN).
+  void ReportKinds(spine::v1::ServiceStatus* status) const;
 
  private:
   struct Entry {

@@ -329,7 +329,32 @@ TEST_CASE("the first-admin bootstrap retries until storage answers") {
       FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
                                  {.initial = absl::Milliseconds(1), .max = absl::Milliseconds(4)});
   REQUIRE(bootstrap->WaitDone(absl::Seconds(30)));
+  CHECK(bootstrap->AdminExists());  // what /readyz waits for
   CHECK(Unwrap(auth.store.GetUserByName("admin")).role == "admin");
+}
+
+TEST_CASE("the first admin is known to exist when users were there already") {
+  Auth auth;
+  auth.AddUser("someone", kAlicePassword, "admin");
+  auto bootstrap = FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
+                                              {.initial = absl::Milliseconds(1)});
+  REQUIRE(bootstrap->WaitDone(absl::Seconds(30)));
+  CHECK(bootstrap->AdminExists());
+}
+
+TEST_CASE("no first admin exists after giving up on invalid settings, or while retrying") {
+  Auth auth;
+  auto invalid = FirstAdminBootstrap::Start(auth.logic, "Admin!", "first admin password",
+                                            {.initial = absl::Milliseconds(1)});
+  REQUIRE(invalid->WaitDone(absl::Seconds(30)));
+  CHECK_FALSE(invalid->AdminExists());  // nobody can log in as the configured admin
+
+  auth.store.FailNextCalls(1'000'000);
+  auto retrying = FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
+                                             {.initial = absl::Hours(1), .max = absl::Hours(1)});
+  CHECK_FALSE(retrying->AdminExists());
+  retrying->Stop();
+  CHECK_FALSE(retrying->AdminExists());
 }
 
 TEST_CASE("the first-admin bootstrap stops promptly while storage is down") {

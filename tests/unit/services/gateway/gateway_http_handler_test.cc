@@ -1,5 +1,6 @@
 #include "services/gateway/gateway_http_handler.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
@@ -176,6 +177,96 @@ TEST_CASE("GET /readyz lists every service that is not ready, sorted") {
   CHECK(body["notReady"] == Json::array({"llm", "tasks"}));
   CHECK_THAT(body["error"]["message"].get<std::string>(),
              Catch::Contains("llm") && Catch::Contains("tasks"));
+}
+
+// Answers "tasks" with a fixed ServiceStatus (or error), as spine-tasks' StatusService would.
+class TasksStatusProber final : public ServiceProber {
+ public:
+  void Set(absl::StatusOr<spine::v1::ServiceStatus> answer) {
+    absl::MutexLock lock(&mu_);
+    answer_ = std::move(answer);
+  }
+  void Probe(const std::string& service, absl::Duration /*timeout*/, Callback done) override {
+    if (service != "tasks") return done(absl::NotFoundError(service));
+    absl::StatusOr<spine::v1::ServiceStatus> answer;
+    {
+      absl::MutexLock lock(&mu_);
+      answer = answer_;
+    }
+    done(std::move(answer));
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::StatusOr<spine::v1::ServiceStatus> answer_ ABSL_GUARDED_BY(mu_) =
+      absl::UnavailableError("not set");
+};
+
+spine::v1::ServiceStatus TasksHeard(int llm, int plugin) {
+  spine::v1::ServiceStatus status;
+  auto* kind = status.add_executor_kinds();
+  kind->set_kind("llm");
+  kind->set_live_executors(llm);
+  kind = status.add_executor_kinds();
+  kind->set_kind("plugin");
+  kind->set_live_executors(plugin);
+  return status;
+}
+
+Json NotReady(const HttpResponse& response) {
+  return response.status == 200 ? Json::array() : Body(response)["notReady"];
+}
+
+TEST_CASE("GET /readyz is 503 naming first-admin until the first admin exists") {
+  std::atomic<bool> admin{false};
+  const ReadinessChecker readiness({}, {.first_admin_ready = [&admin] { return admin.load(); }});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+
+  const HttpResponse before = Send(handler, "GET", "/readyz");
+  CHECK(before.status == 503);
+  CHECK(NotReady(before) == Json::array({"first-admin"}));
+  CHECK(Body(before)["error"]["details"][0]["reason"] == "SERVICES_NOT_READY");
+  admin = true;
+  CHECK(Send(handler, "GET", "/readyz").status == 200);
+}
+
+TEST_CASE("GET /readyz is 503 naming each executor kind spine-tasks has not heard from") {
+  TasksStatusProber tasks;
+  const ReadinessChecker readiness({}, {.tasks_prober = &tasks});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+
+  tasks.Set(TasksHeard(0, 0));
+  CHECK(NotReady(Send(handler, "GET", "/readyz")) ==
+        Json::array({"executor:llm", "executor:plugin"}));
+  tasks.Set(TasksHeard(2, 0));
+  const HttpResponse plugin_missing = Send(handler, "GET", "/readyz");
+  CHECK(plugin_missing.status == 503);
+  CHECK(NotReady(plugin_missing) == Json::array({"executor:plugin"}));
+  CHECK_THAT(Body(plugin_missing)["error"]["message"].get<std::string>(),
+             Catch::Contains("executor:plugin"));
+  tasks.Set(TasksHeard(1, 1));
+  CHECK(Send(handler, "GET", "/readyz").status == 200);
+}
+
+TEST_CASE("GET /readyz names tasks once when it neither answers its health check nor its status") {
+  TasksStatusProber tasks;
+  tasks.Set(absl::UnavailableError("connection refused"));
+  std::map<std::string, rpc::HealthClient> targets;
+  targets.emplace("tasks", UnreachableHealthClient());
+  const ReadinessChecker readiness(
+      std::move(targets), {.tasks_prober = &tasks, .first_admin_ready = [] { return false; }});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+
+  CHECK(NotReady(Send(handler, "GET", "/readyz")) == Json::array({"first-admin", "tasks"}));
+}
+
+TEST_CASE("executors not ready: tasks when its status fails, else each kind with none live") {
+  CHECK(ExecutorsNotReady(absl::DeadlineExceededError("slow")) ==
+        std::vector<std::string>{"tasks"});
+  CHECK(ExecutorsNotReady(TasksHeard(1, 3)).empty());
+  CHECK(ExecutorsNotReady(TasksHeard(0, 1)) == std::vector<std::string>{"executor:llm"});
+  // A spine-tasks that lists no kinds expects no executors.
+  CHECK(ExecutorsNotReady(spine::v1::ServiceStatus()).empty());
 }
 
 }  // namespace

@@ -105,5 +105,32 @@ TEST_CASE("the number of live executors is bounded") {
   CHECK(registry.Advertise(Ad("plugins@one-more", "plugin", {"p"}), "plugins").ok());
 }
 
+TEST_CASE("the status reports both executor kinds with their live executors, zero until heard") {
+  FakeClock clock;
+  ExecutorRegistry registry(clock);
+  auto kinds = [&registry] {
+    spine::v1::ServiceStatus status;
+    registry.ReportKinds(&status);
+    std::vector<std::pair<std::string, int>> result;
+    for (const auto& kind : status.executor_kinds()) {
+      result.emplace_back(kind.kind(), kind.live_executors());
+    }
+    return result;
+  };
+  using Kinds = std::vector<std::pair<std::string, int>>;
+  CHECK(kinds() == Kinds{{"llm", 0}, {"plugin", 0}});
+  // An executor with nothing to run (no plugins loaded) is still heard from.
+  REQUIRE(registry.Advertise(Ad("plugins@1", "plugin", {}, 1000), "plugins").ok());
+  REQUIRE(registry.Advertise(Ad("llm@a", "llm", {"stub"}, 5000), "llm").ok());
+  REQUIRE(registry.Advertise(Ad("llm@b", "llm", {"stub"}, 5000), "llm").ok());
+  CHECK(kinds() == Kinds{{"llm", 2}, {"plugin", 1}});
+  CHECK(registry.LiveExecutors("llm") == 2);
+  // Refused advertisements count for nothing.
+  CHECK_FALSE(registry.Advertise(Ad("llm@c", "llm", {"stub"}), "plugins").ok());
+  CHECK(registry.LiveExecutors("llm") == 2);
+  clock.Advance(absl::Seconds(2));  // plugins@1 lapsed
+  CHECK(kinds() == Kinds{{"llm", 2}, {"plugin", 0}});
+}
+
 }  // namespace
 }  // namespace spine::tasks
