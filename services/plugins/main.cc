@@ -37,6 +37,7 @@ using spine::plugins::LoadedPlugins;
 using spine::plugins::LoadPluginsDir;
 using spine::plugins::PluginHost;
 using spine::plugins::PluginService;
+using spine::plugins::RefusedPlugin;
 using spine::plugins::SandboxMonitor;
 
 std::string Absolute(const std::string& path) {
@@ -61,13 +62,15 @@ int Run(spine::plugins::PluginsConfig config) {
   // Paths a worker is confined to must not depend on the cwd it is started from.
   config.bounds.data_dir = ResolvedDataDir(config.bounds.data_dir);
   std::vector<LoadedPlugin> plugins;
+  std::vector<RefusedPlugin> refused;  // listed as FAILED, each with why
   absl::StatusOr<LoadedPlugins> loaded =
       LoadPluginsDir(Absolute(config.plugins_dir), config.bounds);
   if (!loaded.ok()) {
     Error("no plugins loaded", {{"error", std::string(loaded.status().message())}});
   } else {
-    for (const auto& [folder, why] : loaded->refused) {
-      Warn("plugin refused", {{"folder", folder}, {"error", std::string(why.message())}});
+    for (const RefusedPlugin& plugin : loaded->refused) {
+      Warn("plugin refused",
+           {{"folder", plugin.name}, {"error", std::string(plugin.why.message())}});
     }
     for (const LoadedPlugin& plugin : loaded->plugins) {
       Info("plugin loaded", {{"plugin", plugin.manifest.name()},
@@ -75,6 +78,7 @@ int Run(spine::plugins::PluginsConfig config) {
                              {"concurrency", absl::StrCat(plugin.limits.concurrency)}});
     }
     plugins = std::move(loaded->plugins);
+    refused = std::move(loaded->refused);
   }
 
   HostOptions options;
@@ -87,7 +91,7 @@ int Run(spine::plugins::PluginsConfig config) {
   options.breaker.window = absl::Milliseconds(config.breaker_window_ms);
   options.breaker.open_for = absl::Milliseconds(config.breaker_open_ms);
   options.breaker.users = static_cast<int>(config.breaker_users);
-  auto host = PluginHost::Create(std::move(plugins), options, clock);
+  auto host = PluginHost::Create(std::move(plugins), options, clock, {}, std::move(refused));
   if (!host.ok()) {
     Error("refusing to start", {{"error", std::string(host.status().message())}});
     return 2;

@@ -14,6 +14,7 @@
 #include "libs/bus/cancellable_jobs.h"
 #include "libs/rpc/error_info.h"
 #include "libs/rpc/status_convert.h"
+#include "services/plugins/host/worker_protocol.h"
 
 namespace spine::plugins {
 namespace {
@@ -63,12 +64,27 @@ void FillPlugin(const PluginStats& stats, bool with_manifest, spine::v1::Plugin*
   if (with_manifest) *out->mutable_manifest() = manifest;
 }
 
+void FillRefused(const RefusedPlugin& plugin, spine::v1::Plugin* out) {
+  // Folder names and an unchecked plugin.json may hold anything; proto strings must be UTF-8.
+  out->set_name(CleanText(plugin.name, 255));
+  out->set_version(CleanText(plugin.manifest.version(), 64));
+  out->set_description(CleanText(plugin.manifest.description(), 1024));
+  out->set_runtime(CleanText(plugin.manifest.runtime(), 16));
+  out->set_state(spine::v1::Plugin::FAILED);
+  out->set_load_error(CleanText(plugin.why.message(), 1024));
+}
+
 absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& request,
                                                    const PluginHost& host,
                                                    const InvokeLimits& limits,
                                                    absl::Time rpc_deadline, absl::Time now) {
   const LoadedPlugin* plugin = host.Find(request.name());
-  if (plugin == nullptr) return NotFound(request.name());
+  if (plugin == nullptr) {
+    if (const RefusedPlugin* refused = host.FindRefused(request.name())) {
+      return LoadFailedError(*refused);
+    }
+    return NotFound(request.name());
+  }
   if (request.has_timeout_ms() &&
       (request.timeout_ms() < 1 || request.timeout_ms() > limits.max_timeout_ms)) {
     return absl::InvalidArgumentError(
@@ -204,6 +220,13 @@ grpc::ServerUnaryReactor* PluginService::ListPlugins(
   for (const PluginStats& stats : host_.Stats()) {
     FillPlugin(stats, /*with_manifest=*/false, response->add_plugins());
   }
+  for (const RefusedPlugin& refused : host_.refused()) {
+    FillRefused(refused, response->add_plugins());
+  }
+  // One list, by name.
+  std::sort(
+      response->mutable_plugins()->begin(), response->mutable_plugins()->end(),
+      [](const spine::v1::Plugin& a, const spine::v1::Plugin& b) { return a.name() < b.name(); });
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -222,6 +245,11 @@ grpc::ServerUnaryReactor* PluginService::GetPlugin(grpc::CallbackServerContext* 
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
+  }
+  if (const RefusedPlugin* refused = host_.FindRefused(request->name())) {
+    FillRefused(*refused, response);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
   reactor->Finish(rpc::ToGrpcStatus(NotFound(request->name())));
   return reactor;

@@ -58,17 +58,19 @@ class PluginService final : public spine::v1::PluginService::CallbackService {
         limits_(limits),
         observer_(std::move(observer)) {}
 
-  // Every loaded plugin with its effective permissions and breaker state.
+  // Every plugin, sorted by name: the loaded ones with their effective permissions and breaker
+  // state, the refused ones FAILED with their load_error.
   grpc::ServerUnaryReactor* ListPlugins(grpc::CallbackServerContext* context,
                                         const spine::v1::ListPluginsRequest* request,
                                         spine::v1::ListPluginsResponse* response) override;
-  // One plugin with its manifest. NOT_FOUND (PLUGIN_NOT_FOUND).
+  // One plugin with its manifest (a FAILED one without). NOT_FOUND (PLUGIN_NOT_FOUND).
   grpc::ServerUnaryReactor* GetPlugin(grpc::CallbackServerContext* context,
                                       const spine::v1::GetPluginRequest* request,
                                       spine::v1::Plugin* response) override;
   // Runs the plugin on `input`. INVALID_ARGUMENT for an input over 256 KiB (INPUT_TOO_LARGE) or
-  // a timeoutMs outside 1..60000; NOT_FOUND (PLUGIN_NOT_FOUND); the host's errors as they are:
-  // UNAVAILABLE (SANDBOX_UNAVAILABLE, PLUGIN_DISABLED), RESOURCE_EXHAUSTED (QUEUE_FULL),
+  // a timeoutMs outside 1..60000; NOT_FOUND (PLUGIN_NOT_FOUND); UNAVAILABLE (PLUGIN_LOAD_FAILED)
+  // for a FAILED plugin; the host's errors as they are: UNAVAILABLE (SANDBOX_UNAVAILABLE,
+  // PLUGIN_DISABLED), RESOURCE_EXHAUSTED (QUEUE_FULL),
   // DEADLINE_EXCEEDED, UNKNOWN (PLUGIN_ERROR, PLUGIN_CRASHED, PLUGIN_BAD_OUTPUT,
   // SANDBOX_VIOLATION).
   grpc::ServerUnaryReactor* InvokePlugin(grpc::CallbackServerContext* context,
@@ -93,5 +95,8 @@ class PluginService final : public spine::v1::PluginService::CallbackService {
 
 // The proto view of a loaded plugin and its state (manifest included when `with_manifest`).
 void FillPlugin(const PluginStats& stats, bool with_manifest, spine::v1::Plugin* out);
+// The proto view of a refused plugin: FAILED, load_error, and the version, description and
+// runtime its plugin.json gives (unchecked, so bounded and cleaned here; no manifest).
+void FillRefused(const RefusedPlugin& plugin, spine::v1::Plugin* out);
 
 }  // namespace spine::plugins

@@ -658,6 +658,33 @@ TEST_CASE("login, refresh and logout work through HTTP as API.md says") {
   CHECK(Json::parse(users.body)["users"].size() == 2);
 }
 
+TEST_CASE("a POST route without a body takes {} or an empty JSON body as no body") {
+  Constellation stack(std::vector<std::string>{"storage", "tasks", "gateway"});
+  for (const char* service : {"storage", "tasks", "gateway"}) {
+    REQUIRE(stack.WaitHealthy(service, absl::Seconds(15)));
+  }
+  const Api api(stack, "1");
+  // What HTTP clients send on a POST with nothing to say. The run does not exist: an answer
+  // from spine-tasks (404 RUN_NOT_FOUND or the like), not the gateway's 400, shows the body
+  // was taken as none.
+  for (const std::string body : {"{}", " { }\r\n", "\t{\n}"}) {
+    INFO("body '" << body << "'");
+    const HttpResult result = api.Send("POST", "/api/runs/999999/cancel", body);
+    CheckErrorShape(result, 404, "NOT_FOUND");
+  }
+  const HttpResult empty = HttpRequestTo(
+      stack.http_port(), "POST", "/api/runs/999999/cancel",
+      {{"Authorization", Bearer(stack, "1")}, {"Content-Type", "application/json"}}, "");
+  CheckErrorShape(empty, 404, "NOT_FOUND");
+  // Anything else is still refused as before.
+  for (const std::string body : {R"({"id":"1"})", "[]", "{} {}", "{", "null", "x"}) {
+    INFO("body '" << body << "'");
+    const HttpResult result = api.Send("POST", "/api/runs/999999/cancel", body);
+    CheckErrorShape(result, 400, "INVALID_ARGUMENT");
+    CHECK(Json::parse(result.body)["error"]["message"] == "body: this route takes no body");
+  }
+}
+
 TEST_CASE("plugin routes transcode to spine-plugins and answer as it does") {
   Constellation stack(std::vector<std::string>{"plugins", "gateway"});
   REQUIRE(stack.WaitHealthy("plugins", absl::Seconds(15)));

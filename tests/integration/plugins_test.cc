@@ -223,11 +223,15 @@ TEST_CASE(
   REQUIRE(loaded.status == 200);
   CHECK(Json::parse(loaded.body)["output"]["result"] == "refused");
 
-  // The hard-linked plugin was refused at load; the others loaded.
+  // The hard-linked plugin was refused at load, and is listed FAILED saying why; the others
+  // loaded.
   const HttpResult linked =
       attack("hostile", {{"attack", "readFile"}, {"path", plugins + "/hostile/linked.txt"}});
-  CHECK(linked.status == 404);
+  CHECK(linked.status == 503);
+  CHECK(Reason(linked) == "PLUGIN_LOAD_FAILED");
+  CHECK(absl::StrContains(linked.body, "has 2 hard links"));
   CHECK(linked.body.find("host secret") == std::string::npos);
+  CHECK(PluginState(stack, "hostile") == "FAILED");
   CHECK(absl::StrContains(stack.Log("plugins"), "has 2 hard links"));
 
   // Over the 1 MiB quota: a clear error for that invocation, nothing else affected.
@@ -241,6 +245,72 @@ TEST_CASE(
   CHECK(echo.status == 200);
 }
 #endif
+
+TEST_CASE("a plugin that cannot load is FAILED with its reason, and the others still work") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root to give a plugin folder to another user");
+    return;
+  }
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string plugins = dir.path() + "/plugins";
+  REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
+  REQUIRE(symlink(SPINE_SOURCE_DIR "/plugins/hello-world", (plugins + "/hello-world").c_str()) ==
+          0);
+  // The issue's plugin: a sound manifest in a folder of mode 0700 that belongs to another user,
+  // so the sandbox's user (nobody) cannot enter it.
+  REQUIRE(mkdir((plugins + "/locked").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/locked/plugin.json",
+                R"({"name":"locked","version":"1.0.0","description":"cannot be read",)"
+                R"("runtime":"node","entry":"index.js"})",
+                0644);
+  dir.WriteFile("plugins/locked/index.js", "module.exports = async () => 'unreachable';\n", 0644);
+  REQUIRE(chmod((plugins + "/locked").c_str(), 0700) == 0);
+  REQUIRE(chown((plugins + "/locked").c_str(), 4242, 4242) == 0);
+  // One the loader refuses outright.
+  REQUIRE(mkdir((plugins + "/broken").c_str(), 0755) == 0);
+  dir.WriteFile("plugins/broken/plugin.json", R"({"name":"broken","colour":1})", 0644);
+
+  Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
+                      {{"SPINE_PLUGINS_DIR", plugins}});
+  StartStack(stack);
+  const std::string why =
+      "entry: the plugin folder is not readable by the sandbox user 65534 (owner uid 4242, mode "
+      "0700: Permission denied)";
+
+  const HttpResult list = Get(stack, "/api/plugins/list");
+  INFO(list.body << stack.Log("plugins"));
+  REQUIRE(list.status == 200);
+  const Json listed = Json::parse(list.body)["plugins"];
+  REQUIRE(listed.size() == 3);
+  CHECK(listed[0]["name"] == "broken");
+  CHECK(listed[0]["state"] == "FAILED");
+  CHECK(absl::StartsWith(listed[0]["loadError"].get<std::string>(), "plugin.json: "));
+  CHECK(listed[1]["name"] == "hello-world");
+  CHECK(listed[1]["state"] == "READY");
+  CHECK(listed[1]["loadError"] == "");
+  CHECK(listed[2]["name"] == "locked");
+  CHECK(listed[2]["state"] == "FAILED");
+  CHECK(listed[2]["version"] == "1.0.0");
+  CHECK(listed[2]["loadError"] == why);
+
+  const HttpResult got = Get(stack, "/api/plugins/locked");
+  REQUIRE(got.status == 200);
+  CHECK(Json::parse(got.body)["state"] == "FAILED");
+  CHECK(Json::parse(got.body)["loadError"] == why);
+
+  for (const char* name : {"locked", "broken"}) {
+    INFO(name);
+    const HttpResult invoked = Invoke(stack, name, {{"input", 1}});
+    CHECK(invoked.status == 503);
+    CHECK(Reason(invoked) == "PLUGIN_LOAD_FAILED");
+    const std::string message = Json::parse(invoked.body)["error"]["message"];
+    CHECK(absl::StartsWith(message, absl::StrCat("plugin '", name, "' could not be loaded: ")));
+    if (std::string(name) == "locked") CHECK(absl::EndsWith(message, why));
+    CHECK(invoked.body.find(dir.path()) == std::string::npos);  // no host path
+  }
+  HelloWorldStillAnswers(stack);
+}
 
 TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors follow API.md") {
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"});

@@ -500,9 +500,9 @@ TEST_CASE("a plugin folder with a hard link or a foreign owner is refused, the o
   CHECK(names == std::vector<std::string>{"hello-world"});
   REQUIRE(loaded->refused.size() <= 1);
   if (loaded->refused.size() == 1) {
-    CHECK(loaded->refused[0].first == "hostile");
-    INFO(loaded->refused[0].second);
-    CHECK(absl::StrContains(loaded->refused[0].second.message(), "'linked.txt' has 2 hard links"));
+    CHECK(loaded->refused[0].name == "hostile");
+    INFO(loaded->refused[0].why);
+    CHECK(absl::StrContains(loaded->refused[0].why.message(), "'linked.txt' has 2 hard links"));
   }
   // Had it loaded, this is what it would read.
   for (LoadedPlugin& p : loaded->plugins) {

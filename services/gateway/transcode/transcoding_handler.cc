@@ -32,6 +32,18 @@ bool IsJson(const HttpRequest& request) {
   return absl::EqualsIgnoreCase(media, "application/json");
 }
 
+// An empty body or an empty JSON object (JSON whitespace allowed): what most HTTP clients send
+// on a POST that has nothing to say, so a route without a body takes it as no body.
+bool IsEmptyBody(absl::string_view body) {
+  constexpr absl::string_view kJsonWhitespace = " \t\n\r";
+  const size_t open = body.find_first_not_of(kJsonWhitespace);
+  if (open == absl::string_view::npos) return true;
+  if (body[open] != '{') return false;
+  const size_t close = body.find_first_not_of(kJsonWhitespace, open + 1);
+  return close != absl::string_view::npos && body[close] == '}' &&
+         body.find_first_not_of(kJsonWhitespace, close + 1) == absl::string_view::npos;
+}
+
 // gRPC's own limits, hit in the gateway's channel or the service's transport, come back as
 // RESOURCE_EXHAUSTED with gRPC's text and no ErrorInfo; API.md's 429 would tell the client to
 // retry what can never pass. They are recognised by gRPC core's wording and answered for what
@@ -308,8 +320,11 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
                                    "Content-Type must be application/json",
                                    "UNSUPPORTED_MEDIA_TYPE"));
   }
-  if (!request.body.empty() && route.body.empty()) {
-    return reply(BadRequest(absl::InvalidArgumentError("body: this route takes no body")));
+  if (route.body.empty()) {
+    if (!IsEmptyBody(request.body)) {
+      return reply(BadRequest(absl::InvalidArgumentError("body: this route takes no body")));
+    }
+    request.body.clear();
   }
   std::string authorization = request.Header("Authorization").value_or("");
   if (authorization.size() > kMaxAuthorizationBytes) {

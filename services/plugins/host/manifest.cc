@@ -21,10 +21,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/core/status.h"
+#include "services/plugins/sandbox/read_probe.h"
+#include "services/plugins/sandbox/sandbox.h"
 
 namespace spine::plugins {
 namespace {
@@ -194,6 +197,41 @@ absl::Status CheckFolderFiles(const std::string& folder) {
   return absl::OkStatus();
 }
 
+// The entry opened as the sandbox's user, as its worker will: a folder on the way that user
+// cannot enter, or an entry it cannot read, would fail every call with "Cannot find module".
+absl::Status CheckSandboxCanRead(const LoadedPlugin& plugin) {
+  const uid_t uid = sandbox::DefaultSandboxUid();
+  absl::StatusOr<sandbox::ReadProbe> probe =
+      sandbox::ProbeReadableAs(plugin.entry_path, uid, sandbox::DefaultSandboxGid());
+  if (!probe.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "entry: could not check that the sandbox user can read it: ", probe.status().message()));
+  }
+  if (probe->readable) return absl::OkStatus();
+  // Named relative to the plugin folder: error messages carry no host path (API.md).
+  const std::string& at = probe->blocked_at;
+  std::string what;
+  if (at == plugin.entry_path) {
+    what = absl::StrCat("the entry ", Shown(plugin.manifest.entry()));
+  } else if (at == plugin.folder) {
+    what = "the plugin folder";
+  } else if (Inside(at, plugin.folder)) {
+    what = absl::StrCat("the folder ", Shown(at.substr(plugin.folder.size() + 1)),
+                        " in the plugin folder");
+  } else {
+    what = absl::StrCat("the folder ", Shown(std::filesystem::path(at).filename().string()),
+                        " above the plugin folder");
+  }
+  std::string owner;
+  struct stat st {};
+  if (lstat(at.c_str(), &st) == 0) {
+    owner = absl::StrFormat("owner uid %d, mode %04o: ", st.st_uid, st.st_mode & 07777);
+  }
+  return absl::FailedPreconditionError(absl::StrCat("entry: ", what,
+                                                    " is not readable by the sandbox user ", uid,
+                                                    " (", owner, std::strerror(probe->error), ")"));
+}
+
 }  // namespace
 
 absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::string& folder,
@@ -318,8 +356,30 @@ absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const Manifes
   }
   SPINE_ASSIGN_OR_RETURN(LoadedPlugin plugin, ParseManifest(json, folder, bounds));
   SPINE_RETURN_IF_ERROR(CheckFolderFiles(plugin.folder));
+  SPINE_RETURN_IF_ERROR(CheckSandboxCanRead(plugin));
   return plugin;
 }
+
+namespace {
+
+// What a refused plugin's plugin.json says, for its listing: unknown fields ignored, the
+// checks skipped, and empty when it cannot be read or parsed at all.
+spine::v1::PluginManifest ReadManifestLeniently(const std::string& folder) {
+  std::ifstream in(folder + "/plugin.json", std::ios::binary);
+  std::string json(kMaxManifestBytes + 1, '\0');
+  in.read(json.data(), static_cast<std::streamsize>(json.size()));
+  json.resize(static_cast<size_t>(in.gcount()));
+  spine::v1::PluginManifest manifest;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (json.size() > kMaxManifestBytes ||
+      !google::protobuf::util::JsonStringToMessage(json, &manifest, options).ok()) {
+    return {};
+  }
+  return manifest;
+}
+
+}  // namespace
 
 absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const ManifestBounds& bounds) {
   std::error_code error;
@@ -349,7 +409,9 @@ absl::StatusOr<LoadedPlugins> LoadPluginsDir(const std::string& dir, const Manif
     if (plugin.ok()) {
       loaded.plugins.push_back(*std::move(plugin));
     } else {
-      loaded.refused.emplace_back(folder.filename().string(), plugin.status());
+      loaded.refused.push_back(RefusedPlugin{.name = folder.filename().string(),
+                                             .manifest = ReadManifestLeniently(folder.string()),
+                                             .why = plugin.status()});
     }
   }
   return loaded;

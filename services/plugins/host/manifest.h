@@ -15,7 +15,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,13 +66,26 @@ absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::s
 // Reads and checks `folder`/plugin.json (at most 64 KiB), then every file under the folder:
 // each must have exactly one link, belong to root or to this service's user, and lie on the
 // folder's filesystem (no mount points), at most 10 000 entries; otherwise INVALID_ARGUMENT
-// "plugin folder: '<path>' ..." naming the file and why.
+// "plugin folder: '<path>' ..." naming the file and why. Last, the sandbox's user must be able
+// to open the entry, as its worker will (sandbox/read_probe.h): otherwise FAILED_PRECONDITION
+// "entry: <what> is not readable by the sandbox user <uid> (owner uid <uid>, mode <mode>: <why>)"
+// naming the folder on the way, or the file, that stops it (relative to the plugin folder).
 absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const ManifestBounds& bounds);
+
+// A plugin folder the loader refused. It is listed as FAILED with `why`, and invoking it
+// answers PLUGIN_LOAD_FAILED, so that a broken plugin is seen rather than missing.
+struct RefusedPlugin {
+  std::string name{};  // the folder's (entry's) name, which a valid manifest's name must equal
+  // What could be read of plugin.json (unknown fields ignored), for version and description;
+  // empty when even that failed.
+  spine::v1::PluginManifest manifest{};
+  absl::Status why{};
+};
 
 struct LoadedPlugins {
   std::vector<LoadedPlugin> plugins{};  // sorted by name
-  // Folders that were refused, with why; the others load regardless.
-  std::vector<std::pair<std::string, absl::Status>> refused{};
+  // Folders that were refused, with why, sorted by name; the others load regardless.
+  std::vector<RefusedPlugin> refused{};
 };
 
 // Every sub-folder of `dir` holding a plugin.json (folders starting with '.' or '_' are skipped).

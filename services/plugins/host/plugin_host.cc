@@ -144,6 +144,13 @@ void DrainEventFd(int fd) {
 
 }  // namespace
 
+absl::Status LoadFailedError(const RefusedPlugin& plugin) {
+  return rpc::WithErrorInfo(
+      absl::UnavailableError(absl::StrCat("plugin '", plugin.name.substr(0, 64),
+                                          "' could not be loaded: ", plugin.why.message())),
+      kPluginLoadFailed, {{"plugin", plugin.name.substr(0, 64)}});
+}
+
 void InvocationHandle::Cancel() const { host_->Cancel(plugin_, id_); }
 
 PluginHost::PluginHost(HostOptions options, const Clock& clock, WorkerFactory start_worker)
@@ -152,7 +159,8 @@ PluginHost::PluginHost(HostOptions options, const Clock& clock, WorkerFactory st
 absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<LoadedPlugin> plugins,
                                                                HostOptions options,
                                                                const Clock& clock,
-                                                               WorkerFactory start_worker) {
+                                                               WorkerFactory start_worker,
+                                                               std::vector<RefusedPlugin> refused) {
   if (options.queue_limit < 0 || options.user_queue_limit < 0 || options.recycle_after < 1 ||
       options.breaker.crashes < 1 || options.breaker.users < 1 ||
       options.idle_cpu_budget < absl::ZeroDuration() ||
@@ -176,6 +184,14 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<Loade
   if (!start_worker) start_worker = RealWorkers(options.worker);
   std::unique_ptr<PluginHost> host(
       new PluginHost(std::move(options), clock, std::move(start_worker)));
+  std::set<std::string> names;
+  for (const LoadedPlugin& plugin : plugins) names.insert(plugin.manifest.name());
+  std::sort(refused.begin(), refused.end(),
+            [](const RefusedPlugin& a, const RefusedPlugin& b) { return a.name < b.name; });
+  for (RefusedPlugin& plugin : refused) {
+    // Another entry for a plugin that loaded, say: the name already answers.
+    if (names.insert(plugin.name).second) host->refused_.push_back(std::move(plugin));
+  }
   for (LoadedPlugin& plugin : plugins) {
     auto pool = std::make_unique<Pool>(std::move(plugin), host->options_.breaker, clock);
     for (int i = 0; i < pool->plugin.limits.concurrency; ++i) {
@@ -236,6 +252,13 @@ const LoadedPlugin* PluginHost::Find(const std::string& name) const {
   return nullptr;
 }
 
+const RefusedPlugin* PluginHost::FindRefused(const std::string& name) const {
+  for (const RefusedPlugin& plugin : refused_) {
+    if (plugin.name == name) return &plugin;
+  }
+  return nullptr;
+}
+
 std::vector<PluginStats> PluginHost::Stats() const {
   std::vector<PluginStats> stats;
   stats.reserve(pools_.size());
@@ -262,6 +285,9 @@ absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
     if (pools_[i]->plugin.manifest.name() == invocation.plugin) index = i;
   }
   if (index == pools_.size()) {
+    if (const RefusedPlugin* refused = FindRefused(invocation.plugin)) {
+      return LoadFailedError(*refused);
+    }
     return rpc::WithErrorInfo(absl::NotFoundError(absl::StrCat(
                                   "plugin '", invocation.plugin.substr(0, 64), "' not found")),
                               "PLUGIN_NOT_FOUND");

@@ -85,6 +85,12 @@ struct PluginStats {
   int64_t idle_recycles = 0;  // workers recycled for using CPU while idle
 };
 
+// UNAVAILABLE: the plugin is listed (FAILED) but could not be loaded; the message says why.
+inline constexpr char kPluginLoadFailed[] = "PLUGIN_LOAD_FAILED";
+
+// UNAVAILABLE (PLUGIN_LOAD_FAILED, metadata "plugin") for a call to `plugin`.
+absl::Status LoadFailedError(const RefusedPlugin& plugin);
+
 class PluginHost;
 
 // A submitted invocation. Copyable; must not outlive its host.
@@ -107,17 +113,19 @@ class PluginHost {
  public:
   // Starts the slot threads (no worker yet). INVALID_ARGUMENT for duplicate names or bad options.
   // Workers come from `start_worker`, or are the real ones (options.worker) when it is empty.
-  static absl::StatusOr<std::unique_ptr<PluginHost>> Create(std::vector<LoadedPlugin> plugins,
-                                                            HostOptions options, const Clock& clock,
-                                                            WorkerFactory start_worker = {});
+  // `refused` are the plugins the loader refused: known by name, never run. One that shares a
+  // name with a loaded plugin (or an earlier refused one) is dropped.
+  static absl::StatusOr<std::unique_ptr<PluginHost>> Create(
+      std::vector<LoadedPlugin> plugins, HostOptions options, const Clock& clock,
+      WorkerFactory start_worker = {}, std::vector<RefusedPlugin> refused = {});
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
   ~PluginHost();
 
-  // Queues the invocation. NOT_FOUND (PLUGIN_NOT_FOUND); UNAVAILABLE (SANDBOX_UNAVAILABLE while
-  // the sandbox self-test fails, PLUGIN_DISABLED while the plugin's or the user's circuit is
-  // open); RESOURCE_EXHAUSTED (QUEUE_FULL: the plugin's queue or the user's share of it is
-  // full). On error on_done is never called.
+  // Queues the invocation. NOT_FOUND (PLUGIN_NOT_FOUND); UNAVAILABLE (PLUGIN_LOAD_FAILED for a
+  // refused plugin, SANDBOX_UNAVAILABLE while the sandbox self-test fails, PLUGIN_DISABLED while
+  // the plugin's or the user's circuit is open); RESOURCE_EXHAUSTED (QUEUE_FULL: the plugin's queue
+  // or the user's share of it is full). On error on_done is never called.
   absl::StatusOr<InvocationHandle> Submit(Invocation invocation);
 
   // Runs one invocation (as user `user_id`) and waits for it (tests, the benchmark).
@@ -131,6 +139,10 @@ class PluginHost {
 
   // The plugin called `name`, or null.
   const LoadedPlugin* Find(const std::string& name) const;
+  // The refused plugin called `name`, or null.
+  const RefusedPlugin* FindRefused(const std::string& name) const;
+  // Every refused plugin, sorted by name.
+  const std::vector<RefusedPlugin>& refused() const { return refused_; }
   // Every plugin with its live numbers, sorted by name.
   std::vector<PluginStats> Stats() const;
 
@@ -154,6 +166,7 @@ class PluginHost {
   const WorkerFactory start_worker_;
   std::atomic<bool> sandbox_available_{true};
   std::vector<std::unique_ptr<Pool>> pools_;  // sorted by name; fixed after Create
+  std::vector<RefusedPlugin> refused_;        // sorted by name; fixed after Create
 };
 
 }  // namespace spine::plugins

@@ -344,6 +344,12 @@ TEST_CASE("message schemas follow protobuf's JSON mapping") {
 
   CHECK(Schema(document, "spine.v1.Pipeline")["properties"]["definition"] ==
         json::parse(R"({"type": "object"})"));  // google.protobuf.Struct
+
+  // A plugin that could not be loaded: state FAILED and why (issue 14).
+  const json& plugin = Schema(document, "spine.v1.Plugin");
+  CHECK(plugin["properties"]["loadError"] == json::parse(R"({"type": "string"})"));
+  const json& plugin_state = Schema(document, "spine.v1.Plugin.State");
+  CHECK(plugin_state["enum"].back() == "FAILED");
 }
 
 TEST_CASE("the error schema is API.md's one shape") {

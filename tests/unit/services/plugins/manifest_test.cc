@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/plugins/sandbox/read_probe.h"
 #include "tests/support/child_process.h"
 
 namespace spine::plugins {
@@ -200,6 +202,7 @@ TEST_CASE("ports and limits out of bounds are refused, naming the field") {
 
 TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on its own") {
   testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);  // the sandbox's user must reach the entries
   for (const char* name : {"good", "bad-entry", "bad-json", "_skipped", "big"}) {
     REQUIRE(mkdir((dir.path() + "/" + name).c_str(), 0755) == 0);
     dir.WriteFile(std::string(name) + "/index.js", "module.exports = () => 1;\n", 0644);
@@ -216,11 +219,14 @@ TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on i
   REQUIRE(loaded->plugins.size() == 1);
   CHECK(loaded->plugins[0].manifest.name() == "good");
   REQUIRE(loaded->refused.size() == 3);
-  CHECK(loaded->refused[0].first == "bad-entry");
-  CHECK(absl::StartsWith(loaded->refused[0].second.message(), "entry: "));
-  CHECK(loaded->refused[1].first == "bad-json");
-  CHECK(loaded->refused[2].first == "big");
-  CHECK(absl::StrContains(loaded->refused[2].second.message(), "larger than"));
+  CHECK(loaded->refused[0].name == "bad-entry");
+  CHECK(absl::StartsWith(loaded->refused[0].why.message(), "entry: "));
+  // What plugin.json says is kept for the listing, even though it was refused.
+  CHECK(loaded->refused[0].manifest.version() == "1.2.3");
+  CHECK(loaded->refused[1].name == "bad-json");
+  CHECK(loaded->refused[1].manifest.version().empty());
+  CHECK(loaded->refused[2].name == "big");
+  CHECK(absl::StrContains(loaded->refused[2].why.message(), "larger than"));
 
   // A second entry for the same plugin (a symlink) is refused; the first still loads.
   REQUIRE(symlink((dir.path() + "/good").c_str(), (dir.path() + "/zz-again").c_str()) == 0);
@@ -228,11 +234,97 @@ TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on i
   REQUIRE(again.ok());
   REQUIRE(again->plugins.size() == 1);
   REQUIRE(again->refused.size() == 4);
-  CHECK(again->refused[3].first == "zz-again");
-  CHECK(absl::StartsWith(again->refused[3].second.message(), "name: "));
+  CHECK(again->refused[3].name == "zz-again");
+  CHECK(absl::StartsWith(again->refused[3].why.message(), "name: "));
 
   CHECK(LoadPluginsDir(dir.path() + "/missing", bounds).status().code() ==
         absl::StatusCode::kNotFound);
+}
+
+TEST_CASE("a plugin the sandbox's user cannot read is refused, saying what to fix") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root to make files another user owns");
+    return;
+  }
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  for (const char* name : {"good", "locked", "unreadable", "deep"}) {
+    REQUIRE(mkdir((dir.path() + "/" + name).c_str(), 0755) == 0);
+    dir.WriteFile(std::string(name) + "/plugin.json", Manifest("", name), 0644);
+    dir.WriteFile(std::string(name) + "/index.js", "module.exports = () => 1;\n", 0644);
+  }
+  // The issue's case: the folder belongs to another user and only that user may enter it.
+  REQUIRE(chmod((dir.path() + "/locked").c_str(), 0700) == 0);
+  REQUIRE(chown((dir.path() + "/locked").c_str(), 4242, 4242) == 0);
+  // The entry itself cannot be read by anyone but root.
+  REQUIRE(chmod((dir.path() + "/unreadable/index.js").c_str(), 0600) == 0);
+  // The entry sits in a sub-folder nobody else may enter.
+  REQUIRE(mkdir((dir.path() + "/deep/lib").c_str(), 0700) == 0);
+  dir.WriteFile("deep/lib/main.js", "module.exports = () => 1;\n", 0644);
+  dir.WriteFile("deep/plugin.json", Manifest("", "deep", "lib/main.js"), 0644);
+
+  const absl::StatusOr<LoadedPlugins> loaded = LoadPluginsDir(dir.path(), ManifestBounds{});
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->plugins.size() == 1);
+  CHECK(loaded->plugins[0].manifest.name() == "good");
+  REQUIRE(loaded->refused.size() == 3);
+  CHECK(loaded->refused[0].name == "deep");
+  CHECK(loaded->refused[0].why.message() ==
+        "entry: the folder 'lib' in the plugin folder is not readable by the sandbox user 65534 "
+        "(owner uid 0, mode 0700: Permission denied)");
+  CHECK(loaded->refused[1].name == "locked");
+  CHECK(loaded->refused[1].why.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(loaded->refused[1].why.message() ==
+        "entry: the plugin folder is not readable by the sandbox user 65534 (owner uid 4242, mode "
+        "0700: Permission denied)");
+  CHECK(loaded->refused[1].manifest.version() == "1.2.3");
+  CHECK(loaded->refused[2].name == "unreadable");
+  CHECK(loaded->refused[2].why.message() ==
+        "entry: the entry 'index.js' is not readable by the sandbox user 65534 (owner uid 0, "
+        "mode 0600: Permission denied)");
+  // No host path in what the API will show.
+  for (const RefusedPlugin& refused : loaded->refused) {
+    CHECK_FALSE(absl::StrContains(refused.why.message(), dir.path()));
+  }
+
+  // The folder above the plugins cannot be entered: every plugin says so.
+  REQUIRE(chmod(dir.path().c_str(), 0700) == 0);
+  const absl::StatusOr<LoadedPlugins> above = LoadPluginsDir(dir.path(), ManifestBounds{});
+  REQUIRE(above.ok());
+  CHECK(above->plugins.empty());
+  REQUIRE(above->refused.size() == 4);
+  CHECK(absl::StartsWith(above->refused[1].why.message(), "entry: the folder 'spine-test-"));
+  CHECK(absl::StrContains(above->refused[1].why.message(),
+                          "' above the plugin folder is not readable by the sandbox user 65534"));
+}
+
+TEST_CASE("the read probe asks the kernel as the given user, not the mode bits") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root to take another user's identity");
+    return;
+  }
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string file = dir.WriteFile("f.js", "1", 0640);
+  REQUIRE(chown(file.c_str(), 0, 4242) == 0);
+  // Group 4242 may read it; other users may not.
+  const absl::StatusOr<sandbox::ReadProbe> member = sandbox::ProbeReadableAs(file, 4343, 4242);
+  REQUIRE(member.ok());
+  CHECK(member->readable);
+  const absl::StatusOr<sandbox::ReadProbe> other = sandbox::ProbeReadableAs(file, 4343, 4343);
+  REQUIRE(other.ok());
+  CHECK_FALSE(other->readable);
+  CHECK(other->blocked_at == file);
+  CHECK(other->error == EACCES);
+  // A missing file is reported where it is missing.
+  const absl::StatusOr<sandbox::ReadProbe> missing =
+      sandbox::ProbeReadableAs(dir.path() + "/none/f.js", 4343, 4343);
+  REQUIRE(missing.ok());
+  CHECK_FALSE(missing->readable);
+  CHECK(missing->blocked_at == dir.path() + "/none");
+  CHECK(missing->error == ENOENT);
+  CHECK(sandbox::ProbeReadableAs("relative.js", 4343, 4343).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("the shipped example plugins load") {

@@ -107,3 +107,53 @@ TEST_CASE("while the sandbox is unavailable every invocation is refused with its
 }
 
 }  // namespace spine::plugins
+
+namespace spine::plugins {
+
+TEST_CASE("a plugin refused at load is listed FAILED and every call to it says why") {
+  LoadedPlugin echo;
+  echo.manifest.set_name("echo");
+  echo.limits.concurrency = 1;
+  std::vector<LoadedPlugin> plugins = {echo};
+  RefusedPlugin locked{.name = "locked",
+                       .manifest = {},
+                       .why = absl::FailedPreconditionError(
+                           "entry: the plugin folder is not readable by the sandbox user 65534")};
+  locked.manifest.set_version("1.0.0");
+  locked.manifest.set_description(std::string(5000, 'd'));
+  // A second entry for a plugin that loaded is not listed twice.
+  const RefusedPlugin again{
+      .name = "echo", .manifest = {}, .why = absl::InvalidArgumentError("name: already loaded")};
+  static FakeClock clock;
+  auto host = PluginHost::Create(std::move(plugins), HostOptions{}, clock, {}, {locked, again});
+  REQUIRE(host.ok());
+  REQUIRE((*host)->refused().size() == 1);
+  CHECK((*host)->FindRefused("echo") == nullptr);
+  REQUIRE((*host)->FindRefused("locked") != nullptr);
+
+  spine::v1::Plugin listed;
+  FillRefused(*(*host)->FindRefused("locked"), &listed);
+  CHECK(listed.name() == "locked");
+  CHECK(listed.state() == spine::v1::Plugin::FAILED);
+  CHECK(listed.version() == "1.0.0");
+  CHECK(listed.description().size() == 1024);
+  CHECK(listed.load_error() ==
+        "entry: the plugin folder is not readable by the sandbox user 65534");
+  CHECK_FALSE(listed.has_manifest());
+
+  spine::v1::InvokePluginRequest request;
+  request.set_name("locked");
+  const absl::Status refused =
+      PluginService::Validate(request, **host, InvokeLimits{}, absl::InfiniteFuture(), kNow)
+          .status();
+  CHECK(refused.code() == absl::StatusCode::kUnavailable);
+  CHECK(rpc::GetErrorInfo(refused)->reason() == "PLUGIN_LOAD_FAILED");
+  CHECK(refused.message() ==
+        "plugin 'locked' could not be loaded: entry: the plugin folder is not readable by the "
+        "sandbox user 65534");
+  // Through the host too (pipeline steps submit there directly).
+  const InvokeResult result = (*host)->InvokeAndWait("locked", "1", absl::Seconds(1));
+  CHECK(result.output.status() == refused);
+}
+
+}  // namespace spine::plugins
