@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the bench/* scripts (not a bench itself: CI runs the executable files of bench/).
 #
 # SPINE_BUILD_DIR   the build whose binaries are measured (default build/release, configured
@@ -13,6 +14,7 @@ bench_build() {
   if [ -z "${SPINE_BUILD_DIR:-}" ]; then cmake --preset release >/dev/null; fi
   [ -f "$dir/CMakeCache.txt" ] || { echo "${0##*/}: $dir is not a configured build" >&2; exit 2; }
   cmake --build "$dir" --target "$@" -j2 >/dev/null
+  # shellcheck disable=SC2034 # read by the script that sources this
   bench_bin=$(realpath -- "$dir")
 }
 
