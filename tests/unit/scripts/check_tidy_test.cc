@@ -105,7 +105,7 @@ class TidyWorld {
   // A git checkout at root()/name with the script, .clang-tidy, libs/a.cc (including libs/a.h)
   // and build/compile_commands.json; `defines` goes into a.cc's compile command.
   fs::path Checkout(const std::string& name, const std::string& defines = "") const {
-    const fs::path top = root_ / name;
+    fs::path top = root_ / name;
     fs::create_directories(top / "scripts");
     fs::copy_file(fs::path(SPINE_SOURCE_DIR) / "scripts/check-tidy", top / "scripts/check-tidy");
     REQUIRE(Shell("git init -q " + ShellQuote(top.string())).exit_code == 0);
