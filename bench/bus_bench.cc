@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "bus_echo.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -383,6 +384,11 @@ void Sustained(const Bus& bus, int consumers, int seconds) {
   stop = true;
   producer.join();
   running.clear();
+  // A bus that accepts nothing or delivers nothing is a failure, not a figure of zero.
+  if (published_during <= 0 || acked_during <= 0) {
+    Die(absl::StrCat("sustained run with ", consumers, " consumer(s): published ", published_during,
+                     ", acked ", acked_during));
+  }
   std::printf("  %d consumer%s: %8.0f acked/s  (published %8.0f/s; backlog at the end %lld)\n",
               consumers, consumers == 1 ? " " : "s", static_cast<double>(acked_during) / elapsed,
               static_cast<double>(published_during) / elapsed,
@@ -417,6 +423,8 @@ int main(int argc, char** argv) {
                       {"SPINE_LOG_LEVEL", "warn"},
                       {"SPINE_DATA_DIR", dir.path() + "/data"},
                       {"SPINE_JWT_PUBLIC_KEY_FILE", public_key},
+                      // Outside dev mode spine-tasks refuses to start without its own token.
+                      {"SPINE_SERVICE_TOKEN_FILE", dir.WriteFile("service_token", bus.token)},
                       {"SPINE_TASKS_ADDR", bus.address},
                       // The sustained run keeps a backlog; it must not hit the default bound.
                       {"SPINE_BUS_MAX_MESSAGES", "2000000"},
@@ -426,8 +434,14 @@ int main(int argc, char** argv) {
   const std::string echo_address = absl::StrCat("127.0.0.1:", spine::testing::FreeLoopbackPort());
   ChildProcess echo(std::filesystem::read_symlink("/proc/self/exe").string(),
                     {{"BUS_BENCH_ECHO_ADDR", echo_address}}, dir.path() + "/echo.log");
-  if (!WaitHealthy(bus.address)) Die("spine-tasks did not become healthy");
-  if (!WaitHealthy(echo_address)) Die("the echo server did not become healthy");
+  if (!WaitHealthy(bus.address)) {
+    Die(absl::StrCat("spine-tasks did not become healthy; its log:\n",
+                     spine::bench::LogTail(dir.path() + "/tasks.log")));
+  }
+  if (!WaitHealthy(echo_address)) {
+    Die(absl::StrCat("the echo server did not become healthy; its log:\n",
+                     spine::bench::LogTail(dir.path() + "/echo.log")));
+  }
 
   auto echo_stub =
       spine::bench::Echo::NewStub(spine::rpc::MakeChannel(echo_address, kMaxMessageBytes));

@@ -12,6 +12,8 @@
 //  4. Starvation: stub-slow's runner busy; queueWaitMs of 50 prompts to another model.
 //
 //   llm_bench BINARY_DIR [SECONDS_PER_RUN=3]
+//
+// Exits non-zero when a generation fails: the figures of failing calls measure nothing.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -55,6 +57,11 @@ double Percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   const auto index = static_cast<size_t>(p * static_cast<double>(values.size() - 1));
   return values[index];
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "llm_bench: %s\n", what.c_str());
+  std::exit(1);
 }
 
 void Print(const char* what, int callers, const Figures& figures) {
@@ -128,6 +135,7 @@ void InProcess(absl::Duration duration) {
       if (!(*pool)->Submit(std::move(job)).ok()) done(false, 0);
     });
     Print("in-process RunnerPool", callers, figures);
+    if (figures.errors > 0 || figures.done == 0) Die("in-process jobs failed");
   }
 }
 
@@ -179,6 +187,7 @@ void OverGrpc(spine::testing::Constellation& stack, absl::Duration duration) {
       client.Generate(1 + caller % 8, "stub", done);
     });
     Print("spine-llm over gRPC", callers, figures);
+    if (figures.errors > 0 || figures.done == 0) Die("generations over gRPC failed");
   }
 }
 
@@ -248,6 +257,7 @@ void Fairness(spine::testing::Constellation& stack) {
       "max=%.0f over %zu prompts; user A mean queue_wait_ms=%.0f over %zu prompts\n",
       Percentile(b_waits, 0.5), Percentile(b_waits, 1.0), b_waits.size(), Mean(a_waits),
       a_waits.size());
+  if (b_waits.size() != 20 || a_waits.empty()) Die("fairness: generations failed");
 }
 
 void Starvation(spine::testing::Constellation& stack) {
@@ -265,7 +275,7 @@ void Starvation(spine::testing::Constellation& stack) {
   std::printf(
       "starvation (stub-slow's runner busy): 50 prompts to stub, queue_wait_ms p50=%.0f max=%.0f\n",
       Percentile(waits, 0.5), Percentile(waits, 1.0));
-  slow.Wait();
+  if (waits.size() != 50 || slow.Wait().size() != 1) Die("starvation: generations failed");
 }
 
 // Every generation above was audited; say whether spine-storage kept up.
@@ -278,9 +288,9 @@ void AuditFigures(const spine::testing::Constellation& stack) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   spine::v1::ServiceStatus reply;
   const grpc::Status rpc = status->GetServiceStatus(&context, {}, &reply);
-  std::printf("audit: write failures or drops reported by spine-llm: %s\n",
-              rpc.ok() ? std::to_string(reply.audit_write_failures()).c_str()
-                       : rpc.error_message().c_str());
+  if (!rpc.ok()) Die("GetServiceStatus failed: " + rpc.error_message());
+  std::printf("audit: write failures or drops reported by spine-llm: %lld\n",
+              static_cast<long long>(reply.audit_write_failures()));
 }
 
 }  // namespace

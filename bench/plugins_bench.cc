@@ -22,6 +22,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/auth/ed25519_keys.h"
 #include "libs/auth/jwt.h"
@@ -95,9 +96,10 @@ void BareNode() {
       Die("posix_spawn of node failed");
     }
     int status = 0;
-    waitpid(pid, &status, 0);
+    const pid_t reaped = waitpid(pid, &status, 0);
     samples.push_back(absl::Now() - t0);
     posix_spawn_file_actions_destroy(&actions);
+    if (reaped != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("node -e failed");
   }
   const Percentiles p = Summarize(samples);
   std::printf(
@@ -119,12 +121,19 @@ int main(int argc, char** argv) {
   auto keys = spine::GenerateEd25519PemPair();
   if (!keys.ok()) Die("key generation failed");
   const std::string public_key = dir.WriteFile("jwt_public.pem", keys->second);
+  auto key = spine::Ed25519PrivateKey::FromPem(keys->first);
+  if (!key.ok()) Die("bad private key");
+  const spine::JwtSigner signer(*std::move(key), spine::RealClock::Instance());
+  // Outside dev mode spine-plugins refuses to start without its own token (subject "plugins").
+  const std::string service_token_file =
+      dir.WriteFile("service_token", *signer.Sign("plugins", "spine-plugins", "service"));
   const std::string address = "127.0.0.1:" + std::to_string(spine::testing::FreeLoopbackPort());
   ChildProcess plugins(binary_dir + "/services/plugins/spine-plugins",
                        {{"SPINE_DEV_MODE", "0"},
                         {"SPINE_LOG_LEVEL", "warn"},
                         {"SPINE_DATA_DIR", dir.path() + "/data"},
                         {"SPINE_JWT_PUBLIC_KEY_FILE", public_key},
+                        {"SPINE_SERVICE_TOKEN_FILE", service_token_file},
                         {"SPINE_PLUGINS_DIR", plugins_dir},
                         {"SPINE_PLUGINS_ADDR", address},
                         {"SPINE_ENV_FILE", dir.WriteFile("empty.env", "")}},
@@ -140,9 +149,10 @@ int main(int argc, char** argv) {
     done.WaitForNotification();
     if (!up) absl::SleepFor(absl::Milliseconds(100));
   }
-  if (!up) Die("spine-plugins did not become healthy");
-  auto key = spine::Ed25519PrivateKey::FromPem(keys->first);
-  spine::JwtSigner signer(std::move(*key), spine::RealClock::Instance());
+  if (!up) {
+    Die("spine-plugins did not become healthy; its log:\n" +
+        spine::bench::LogTail(dir.path() + "/plugins.log"));
+  }
   const std::string token = "Bearer " + *signer.Sign("1", "bench", "user");
 
   spine::v1::InvokePluginRequest request;
@@ -187,6 +197,8 @@ int main(int argc, char** argv) {
         "%lld failed)\n",
         callers, done.load() / elapsed, p.p50_ms, p.p99_ms, static_cast<long long>(done.load()),
         static_cast<long long>(failed.load()));
+    // The figures of a service that fails calls measure the failure, not the service.
+    if (failed.load() > 0 || done.load() == 0) Die("invocations failed");
   }
   return 0;
 }

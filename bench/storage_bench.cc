@@ -1,5 +1,7 @@
-// bench/storage: what spine-storage costs and sustains on this machine. Prints figures; it is
-// not a pass/fail test (targets are judged by reading them).
+// bench/storage: what spine-storage costs and sustains on this machine. Prints figures, judged by
+// reading them; it exits non-zero when a call fails.
+//
+//   storage_bench BINARY_DIR [ROWS=100000] [SECONDS_PER_LOAD_STEP=5]
 //
 //   1. raw inserts/s through SqliteAdapter (the same statements, no gRPC) — the baseline
 //   2. CreateThought over gRPC at 1, 8 and 64 concurrent clients: throughput, p50, p99
@@ -13,8 +15,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "bench/bench_support.h"
 #include "libs/auth/ed25519_keys.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
@@ -73,6 +77,11 @@ double RawInserts(const std::string& path, int count) {
 int main(int argc, char** argv) {
   const std::string binary_dir = argc > 1 ? argv[1] : "build/release";
   const int table_rows = argc > 2 ? std::atoi(argv[2]) : 100000;
+  const int seconds = argc > 3 ? std::atoi(argv[3]) : 5;
+  if (table_rows < 1 || seconds < 1) {
+    std::fprintf(stderr, "usage: storage_bench BINARY_DIR [ROWS] [SECONDS_PER_LOAD_STEP]\n");
+    return 2;
+  }
   TempDir dir;
   const std::string data_dir = dir.path() + "/data";
   std::filesystem::create_directories(data_dir);
@@ -107,7 +116,8 @@ int main(int argc, char** argv) {
     if (!up) absl::SleepFor(absl::Milliseconds(100));
   }
   if (!up) {
-    std::fprintf(stderr, "spine-storage did not become healthy\n");
+    std::fprintf(stderr, "spine-storage did not become healthy; its log:\n%s\n",
+                 spine::bench::LogTail(dir.path() + "/storage.log").c_str());
     return 1;
   }
   auto key = spine::Ed25519PrivateKey::FromPem(keys->first);
@@ -117,7 +127,7 @@ int main(int argc, char** argv) {
 
   // 2. Creates over gRPC (user 2, so the 100 000-row user's figures stay as measured).
   for (int clients : {1, 8, 64}) {
-    const absl::Duration run_for = absl::Seconds(5);
+    const absl::Duration run_for = absl::Seconds(seconds);
     std::vector<std::vector<absl::Duration>> latencies(clients);
     std::vector<std::thread> threads;
     threads.reserve(clients);
@@ -176,26 +186,33 @@ int main(int argc, char** argv) {
     const Percentiles p = Summarize(samples);
     std::printf("%-52s p50 %.2f ms  p99 %.2f ms\n", label, p.p50_ms, p.p99_ms);
   };
+  // The page after half the table (after 50 000 rows of the default 100 000).
+  const int deep_pages = table_rows / 2 / 500;
   std::string deep_token;
   {
     spine::v1::ListThoughtsRequest request;
     request.set_page_size(500);
-    for (int page = 0; page < 100; ++page) {
+    for (int page = 0; page < deep_pages; ++page) {
       auto context = spine::rpc::MakeClientContext(absl::Seconds(10));
       context->AddMetadata("authorization", token);
       spine::v1::ListThoughtsResponse response;
-      if (!stub->ListThoughts(context.get(), request, &response).ok()) return 1;
+      const grpc::Status status = stub->ListThoughts(context.get(), request, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "paging: %s\n", status.error_message().c_str());
+        return 1;
+      }
       request.set_page_token(response.next_page_token());
     }
     deep_token = request.page_token();
   }
   std::printf("with %d thoughts for one user:\n", table_rows);
   measure("  ListThoughts, first page of 50", [](int) { return spine::v1::ListThoughtsRequest(); });
-  measure("  ListThoughts, page of 50 after 50 000 rows", [&](int) {
-    spine::v1::ListThoughtsRequest request;
-    request.set_page_token(deep_token);
-    return request;
-  });
+  measure(absl::StrFormat("  ListThoughts, page of 50 after %d rows", deep_pages * 500).c_str(),
+          [&](int) {
+            spine::v1::ListThoughtsRequest request;
+            request.set_page_token(deep_token);
+            return request;
+          });
   measure("  ListThoughts, tag filter (1/16 of rows)", [](int i) {
     spine::v1::ListThoughtsRequest request;
     request.set_tag(kWords[i % 16]);

@@ -5,6 +5,8 @@
 // median, p95 and max, then the throughput of 16 concurrent callers.
 //
 //   tasks_bench BINARY_DIR [RUNS=50]
+//
+// Exits non-zero when a run fails: the figures of failing runs measure nothing.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +47,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int runs = argc > 2 ? std::atoi(argv[2]) : 50;
+  if (runs < 1) {
+    std::fprintf(stderr, "usage: tasks_bench BINARY_DIR [RUNS]\n");
+    return 2;
+  }
   const std::vector<std::string> services = {"storage", "llm", "plugins", "tasks", "gateway"};
   spine::testing::Constellation stack(services,
                                       {{"SPINE_LOG_LEVEL", "warn"},
@@ -107,7 +113,7 @@ int main(int argc, char** argv) {
     return ms;
   };
 
-  run_one(-1);  // warm: the plugin's first worker starts cold
+  if (run_one(-1) < 0) return 1;  // warm: the plugin's first worker starts cold
   std::vector<double> latencies;
   int failed = 0;
   for (int i = 0; i < runs; ++i) {
@@ -151,5 +157,5 @@ int main(int argc, char** argv) {
       "%d concurrent callers, %d runs: %.1f runs/s  median %.1f ms  p95 %.1f ms  failed %d\n",
       callers, callers * per_caller, static_cast<double>(concurrent.size()) / seconds,
       Percentile(concurrent, 0.5), Percentile(concurrent, 0.95), concurrent_failed);
-  return 0;
+  return failed == 0 && concurrent_failed == 0 ? 0 : 1;
 }
