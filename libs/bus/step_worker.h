@@ -101,7 +101,7 @@ class StepWorker {
   std::deque<std::string> result_order_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool advertise_now_ ABSL_GUARDED_BY(mu_) = false;  // the job stream (re)subscribed
-  CancellableJobs running_;  // what a cancel from the bus or Stop stops
+  CancellableJobs running_;                          // what a cancel from the bus or Stop stops
   std::thread advertiser_;
 };
 

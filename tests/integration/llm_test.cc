@@ -52,7 +52,8 @@ int Running(const Constellation& stack, const std::string& model) {
 
 bool WaitStat(const Constellation& stack, const std::string& model, const std::string& field,
               int count) {
-  return spine::testing::PollUntil([&] { return ModelStat(stack, model, field) == count; });
+  return spine::testing::PollUntil([&] { return ModelStat(stack, model, field) == count; },
+                                   spine::testing::kPollTimeout, absl::Milliseconds(20));
 }
 
 // Joins a background request's thread however the test ends.

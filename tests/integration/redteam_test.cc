@@ -162,7 +162,11 @@ HttpResult CreateLlmPipeline(const Constellation& stack, const std::string& mode
               {{"name", absl::StrCat("redteam-", ++counter)}, {"definition", definition}});
 }
 
-using spine::testing::PollUntil;
+// Every 50 ms: the polls go through the gateway, whose per-IP rate limit a tighter loop would
+// trip.
+bool PollGateway(const std::function<bool()>& done, absl::Duration timeout) {
+  return spine::testing::PollUntil(done, timeout, absl::Milliseconds(50));
+}
 
 }  // namespace
 
@@ -183,8 +187,8 @@ TEST_CASE("spine-plugins' token cannot erase spine-llm's models by advertising u
     REQUIRE(stack.WaitHealthy(service, absl::Seconds(20)));
   }
   // spine-tasks has heard spine-llm: its models can be used.
-  REQUIRE(
-      PollUntil([&] { return CreateLlmPipeline(stack, "stub").status == 201; }, absl::Seconds(20)));
+  REQUIRE(PollGateway([&] { return CreateLlmPipeline(stack, "stub").status == 201; },
+                      absl::Seconds(20)));
 
   auto bus = spine::v1::EventBus::NewStub(rpc::MakeChannel(stack.GrpcAddress("tasks"), 4 << 20));
   const std::string llm_executor =
@@ -198,8 +202,8 @@ TEST_CASE("spine-plugins' token cannot erase spine-llm's models by advertising u
   REQUIRE(Publish(*bus, ServiceToken(stack, "llm"), "executors.advertise",
                   Advertisement("llm@redteam-control", "llm", {"control-model"}, 60000))
               .ok());
-  REQUIRE(PollUntil([&] { return CreateLlmPipeline(stack, "control-model").status == 201; },
-                    absl::Seconds(10)));
+  REQUIRE(PollGateway([&] { return CreateLlmPipeline(stack, "control-model").status == 201; },
+                      absl::Seconds(10)));
 
   const HttpResult stub = CreateLlmPipeline(stack, "stub");
   INFO("after the forged advertisement: " << stub.status << " " << stub.body);
@@ -273,7 +277,7 @@ TEST_CASE("spine-plugins' token cannot answer an LLM step with a plugin job it h
   const Json plugin_run = Json::parse(R"({"schemaVersion": 1, "steps": [
       {"id": "p", "plugin": {"name": "echo", "input": {"x": "y"}}}]})");
   HttpResult started;
-  REQUIRE(PollUntil(
+  REQUIRE(PollGateway(
       [&] {
         started = Http(stack, "POST", "/api/runs", UserToken(stack, "8"),
                        {{"definition", plugin_run}, {"input", Json::object()}});
@@ -290,7 +294,7 @@ TEST_CASE("spine-plugins' token cannot answer an LLM step with a plugin job it h
   const Json llm_run = Json::parse(R"({"schemaVersion": 1, "steps": [
       {"id": "draft", "llm": {"model": "stub-slow", "prompt": "Say {{input.text}}"}}]})");
   const std::string owner = UserToken(stack, "7");
-  REQUIRE(PollUntil(
+  REQUIRE(PollGateway(
       [&] {
         started = Http(stack, "POST", "/api/runs", owner,
                        {{"definition", llm_run}, {"input", {{"text", "hello"}}}});
@@ -310,7 +314,7 @@ TEST_CASE("spine-plugins' token cannot answer an LLM step with a plugin job it h
   INFO("forged reply: " << published.error_code() << " " << published.error_message());
 
   Json run;
-  PollUntil(
+  PollGateway(
       [&] {
         run = Json::parse(Http(stack, "GET", "/api/runs/" + run_id, owner).body);
         return run["state"] != "RUNNING" && run["state"] != "QUEUED";
