@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
+#include "libs/rpc/request_id.h"
 
 namespace spine::bus {
 namespace {
@@ -89,8 +90,11 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
   absl::StatusOr<StepJob> parsed = ParseStepJob(message.payload);
   if (!parsed.ok()) return parsed.status();
   const StepJob& job = *parsed;
-  log::Debug("step job received",
-             {{"job", job.job_id()}, {"attempt", std::to_string(message.attempt)}});
+  // The job's work is the run's request: this thread's logs and calls carry its id.
+  const rpc::RequestIdScope request(job.request_id());
+  log::Info("step job received", {{"job", job.job_id()},
+                                  {"attempt", std::to_string(message.attempt)},
+                                  {"request_id", rpc::CurrentRequestId()}});
   std::optional<StepResult> cached;
   {
     absl::MutexLock lock(&mu_);
@@ -122,8 +126,9 @@ absl::Status StepWorker::HandleJob(const ReceivedMessage& message) {
       *result.mutable_error() = StepErrorOf(output.status());
     }
   }
-  log::Debug("step job done",
-             {{"job", job.job_id()}, {"ok", result.has_error() ? "false" : "true"}});
+  log::Info("step job done", {{"job", job.job_id()},
+                              {"ok", result.has_error() ? "false" : "true"},
+                              {"request_id", rpc::CurrentRequestId()}});
   Remember(result);
   return Publish(result, message.delivery_id);
 }

@@ -170,8 +170,6 @@ bus::ConsumerOptions ConsumerFor(const Bus& bus, const std::string& queue) {
   return options;
 }
 
-using spine::testing::PollUntil;
-
 }  // namespace
 
 TEST_CASE("bus: published messages reach a consumer once each and leave the queue") {

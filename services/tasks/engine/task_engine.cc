@@ -8,6 +8,7 @@
 #include "libs/core/log.h"
 #include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
+#include "libs/rpc/request_id.h"
 #include "services/tasks/engine/retry_policy.h"
 #include "services/tasks/pipeline/template.h"
 
@@ -148,6 +149,7 @@ StepJob TaskEngine::JobFor(const RunState& state, int index) {
   job.set_step_index(index);
   job.set_attempt(step.attempts());
   job.set_step_id(step.id());
+  job.set_request_id(state.request_id());
   return job;
 }
 
@@ -222,6 +224,8 @@ absl::StatusOr<Run> TaskEngine::Submit(int64_t user_id, int64_t pipeline_id,
 
   RunState state;
   state.set_user_id(user_id);
+  // Called on the handler thread of the request that starts the run.
+  state.set_request_id(rpc::CurrentRequestId());
   Run& run = *state.mutable_run();
   run.set_pipeline_id(pipeline_id);
   run.set_state(Run::QUEUED);

@@ -421,7 +421,9 @@ TEST_CASE("GrpcServiceProber asks a service's StatusService and reports errors a
   const absl::StatusOr<ServiceStatus> hung =
       ProbeAndWait(prober, "plugins", absl::Milliseconds(100));
   CHECK(hung.status().code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(absl::Now() - start < absl::Seconds(2));
+  // The hanging service never answers: returning at all shows the deadline held. The bound is
+  // far above the 100 ms deadline so a loaded machine cannot fail a correct prober.
+  CHECK(absl::Now() - start < absl::Seconds(5));
   hanging.FinishAll();
 
   CHECK(ProbeAndWait(prober, "tasks", absl::Seconds(5)).status().code() ==
@@ -459,7 +461,9 @@ TEST_CASE("with real probes a hanging service makes /status degraded within the 
   CHECK(body["services"]["storage"]["up"] == true);
   CHECK(body["services"]["plugins"]["up"] == false);
   CHECK(elapsed >= absl::Milliseconds(150));  // it did wait for the 200 ms deadline...
-  CHECK(elapsed < absl::Seconds(1));          // ...and not much longer
+  // ...and not for the hanging service, which never answers (a bound far above the deadline, so
+  // a loaded machine cannot fail a correct aggregator).
+  CHECK(elapsed < absl::Seconds(5));
 }
 
 }  // namespace

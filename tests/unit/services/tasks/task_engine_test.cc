@@ -16,6 +16,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "libs/bus/step_protocol.h"
 #include "libs/rpc/error_info.h"
+#include "libs/rpc/request_id.h"
 #include "services/tasks/pipeline/pipeline_definition.h"
 #include "tests/support/manual_scheduler.h"
 
@@ -247,6 +248,22 @@ TEST_CASE("a run goes step by step, templates rendered, to its output") {
   CHECK(done.steps(1).attempts() == 1);
   CHECK(done.has_finish_time());
   CHECK(f.engine().active_runs() == 0);
+}
+
+TEST_CASE("every step's job carries the request id of the request that started the run") {
+  Fixture f;
+  Run started;
+  {
+    // As on the RunService handler thread of the request.
+    const rpc::RequestIdScope request("req-start-7");
+    started = f.Submit();
+  }
+  REQUIRE(f.dispatcher.jobs.size() == 1);
+  CHECK(f.dispatcher.jobs[0].request_id() == "req-start-7");
+  // The next step is dispatched from the result's thread, which has no request of its own.
+  f.Deliver(Success(f.dispatcher.jobs[0], R"({"text": "short"})"));
+  REQUIRE(f.dispatcher.jobs.size() == 2);
+  CHECK(f.dispatcher.jobs[1].request_id() == "req-start-7");
 }
 
 TEST_CASE("a result is taken only from the executor of the step, answering its job") {
