@@ -2,9 +2,7 @@
 // script and a stand-in clang-tidy that logs each file it analyses and reports a finding for any
 // file containing the word BAD. The preprocessing is the real compiler's.
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -12,41 +10,15 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/shell.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  quoted += "'";
-  return quoted;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult Shell(const std::string& command) {
-  RunResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  REQUIRE(status != -1);
-  REQUIRE(WIFEXITED(status));
-  result.exit_code = WEXITSTATUS(status);
-  return result;
-}
+using spine::testing::RunShell;
+using spine::testing::ShellQuote;
+using RunResult = spine::testing::ShellResult;
 
 void Write(const fs::path& path, const std::string& content) {
   fs::create_directories(path.parent_path());
@@ -108,7 +80,7 @@ class TidyWorld {
     fs::path top = root_ / name;
     fs::create_directories(top / "scripts");
     fs::copy_file(fs::path(SPINE_SOURCE_DIR) / "scripts/check-tidy", top / "scripts/check-tidy");
-    REQUIRE(Shell("git init -q " + ShellQuote(top.string())).exit_code == 0);
+    REQUIRE(RunShell("git init -q " + ShellQuote(top.string())).exit_code == 0);
     Write(top / ".clang-tidy", "Checks: '-*,bugprone-*'\n");
     Write(top / "libs/a.h", "#pragma once\ninline int Two() { return 2; }\n");
     Write(top / "libs/a.cc", "#include \"libs/a.h\"\nint Four() { return Two() * 2; }\n");
@@ -126,7 +98,7 @@ class TidyWorld {
 
   // Runs the checkout's check-tidy with the stand-in and the shared cache (or `cache`).
   RunResult Check(const fs::path& top, const std::string& cache = "") const {
-    return Shell(
+    return RunShell(
         "CLANG_TIDY=" + ShellQuote((root_ / "fake-clang-tidy").string()) +
         " SPINE_TIDY_CACHE=" + ShellQuote(cache.empty() ? (root_ / "cache").string() : cache) +
         " " + ShellQuote((top / "scripts/check-tidy").string()) + " " +

@@ -5,7 +5,6 @@
 // a string the secret scan would flag.
 
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include <fstream>
 #include <string>
 #include <utility>
+
+#include "tests/support/shell.h"
 
 namespace {
 
@@ -51,41 +52,13 @@ class TempTree {
   fs::path root_;
 };
 
-std::string ShellQuote(const std::string& s) {
-  std::string quoted = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  quoted += "'";
-  return quoted;
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using spine::testing::ShellQuote;
+using RunResult = spine::testing::ShellResult;
 
 // Runs scripts/<script> on `dir` and returns its exit status and combined output.
 RunResult RunCheck(const std::string& script, const fs::path& dir) {
-  const std::string command = ShellQuote(std::string(SPINE_SOURCE_DIR) + "/scripts/" + script) +
-                              " " + ShellQuote(dir.string()) + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) {
-    result.output.append(buffer, n);
-  }
-  const int status = pclose(pipe);
-  REQUIRE(status != -1);
-  REQUIRE(WIFEXITED(status));
-  result.exit_code = WEXITSTATUS(status);
-  return result;
+  return spine::testing::RunShell(ShellQuote(std::string(SPINE_SOURCE_DIR) + "/scripts/" + script) +
+                                  " " + ShellQuote(dir.string()));
 }
 
 // Plants `content` in a tree that is otherwise clean and runs check-secrets on it.
@@ -402,19 +375,9 @@ void Stop(pid_t pid) {
 }
 
 RunResult RunSpineDown(const fs::path& data_dir) {
-  const std::string command =
+  return spine::testing::RunShell(
       "SPINE_DATA_DIR=" + ShellQuote(data_dir.string()) + " " +
-      ShellQuote(std::string(SPINE_SOURCE_DIR) + "/deploy/local/spine-down") + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  REQUIRE(WIFEXITED(status));
-  result.exit_code = WEXITSTATUS(status);
-  return result;
+      ShellQuote(std::string(SPINE_SOURCE_DIR) + "/deploy/local/spine-down"));
 }
 
 }  // namespace
