@@ -9,6 +9,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "libs/core/status.h"
+#include "services/storage/error_reasons.h"
 #include "services/storage/page_token.h"
 
 namespace spine::storage {
@@ -31,14 +33,33 @@ inline std::string OwnedBinding(absl::string_view kind, int64_t user_id) {
   return absl::StrCat(kind, "\nuser=", user_id);
 }
 
-// Lists read one row more than a page: the extra row tells whether another page exists without
-// a second query. Drops it and returns the next page's token ("" on the last page).
+// One page of a newest-first listing.
 template <typename Row>
-std::string TrimToPage(std::vector<Row>& rows, int page_size, const PageTokenCodec& tokens,
-                       absl::string_view binding) {
-  if (static_cast<int>(rows.size()) <= page_size) return "";
-  rows.resize(page_size);
-  return tokens.Encode({.create_micros = rows.back().create_micros, .id = rows.back().id}, binding);
+struct PageOf {
+  std::vector<Row> rows;
+  std::string next_page_token;  // "" on the last page
+};
+
+// Reads one page of `query` through `list` (the adapter's listing). A `page_token` resumes after
+// the position it names, and is refused unless it was issued for `binding`. One row more than
+// the page is read: the extra row tells whether another page exists without a second query, and
+// is dropped.
+template <typename Row, typename Query, typename List>
+absl::StatusOr<PageOf<Row>> ReadPage(Query query, int page_size, absl::string_view page_token,
+                                     const PageTokenCodec& tokens, absl::string_view binding,
+                                     const List& list) {
+  if (!page_token.empty()) {
+    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(tokens, page_token, binding));
+  }
+  query.limit = page_size + 1;
+  PageOf<Row> page;
+  SPINE_ASSIGN_OR_RETURN(page.rows, list(query));
+  if (static_cast<int>(page.rows.size()) > page_size) {
+    page.rows.resize(page_size);
+    page.next_page_token = tokens.Encode(
+        {.create_micros = page.rows.back().create_micros, .id = page.rows.back().id}, binding);
+  }
+  return page;
 }
 
 }  // namespace spine::storage

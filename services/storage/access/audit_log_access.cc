@@ -80,17 +80,12 @@ absl::StatusOr<AuditPage> AuditLogAccess::ListAuditEvents(const ListAuditParams&
   }
   AuditQuery query{
       .actor = params.actor, .start_micros = params.start_micros, .end_micros = params.end_micros};
-  const std::string binding = AuditBinding(params);
-  if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(PageCursor cursor,
-                           DecodePageToken(page_tokens_, params.page_token, binding));
-    query.after = cursor;
-  }
-  query.limit = page_size + 1;
-  AuditPage page;
-  SPINE_ASSIGN_OR_RETURN(page.events, adapter_.ListAuditEvents(query));
-  page.next_page_token = TrimToPage(page.events, page_size, page_tokens_, binding);
-  return page;
+  SPINE_ASSIGN_OR_RETURN(
+      PageOf<AuditEvent> page,
+      ReadPage<AuditEvent>(std::move(query), page_size, params.page_token, page_tokens_,
+                           AuditBinding(params),
+                           [this](const AuditQuery& q) { return adapter_.ListAuditEvents(q); }));
+  return AuditPage{std::move(page.rows), std::move(page.next_page_token)};
 }
 
 }  // namespace spine::storage

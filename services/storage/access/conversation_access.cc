@@ -59,15 +59,13 @@ absl::StatusOr<ConversationPage> ConversationAccess::ListConversations(
     int64_t user_id, int page_size, const std::string& page_token) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_ASSIGN_OR_RETURN(const int size, PageSize(page_size));
-  const std::string binding = OwnedBinding("conversations", user_id);
-  OwnedPageQuery query{.user_id = user_id, .limit = size + 1};
-  if (!page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, page_token, binding));
-  }
-  ConversationPage page;
-  SPINE_ASSIGN_OR_RETURN(page.conversations, adapter_.ListConversations(query));
-  page.next_page_token = TrimToPage(page.conversations, size, page_tokens_, binding);
-  return page;
+  SPINE_ASSIGN_OR_RETURN(
+      PageOf<Conversation> page,
+      ReadPage<Conversation>(
+          OwnedPageQuery{.user_id = user_id}, size, page_token, page_tokens_,
+          OwnedBinding("conversations", user_id),
+          [this](const OwnedPageQuery& q) { return adapter_.ListConversations(q); }));
+  return ConversationPage{std::move(page.rows), std::move(page.next_page_token)};
 }
 
 absl::StatusOr<Conversation> ConversationAccess::AppendConversationMessages(

@@ -40,15 +40,12 @@ absl::StatusOr<PipelinePage> PipelineAccess::ListPipelines(int64_t user_id, int 
                                                            const std::string& page_token) {
   SPINE_RETURN_IF_ERROR(CheckOwner(user_id));
   SPINE_ASSIGN_OR_RETURN(const int size, PageSize(page_size));
-  const std::string binding = OwnedBinding("pipelines", user_id);
-  OwnedPageQuery query{.user_id = user_id, .limit = size + 1};
-  if (!page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, page_token, binding));
-  }
-  PipelinePage page;
-  SPINE_ASSIGN_OR_RETURN(page.pipelines, adapter_.ListPipelines(query));
-  page.next_page_token = TrimToPage(page.pipelines, size, page_tokens_, binding);
-  return page;
+  SPINE_ASSIGN_OR_RETURN(
+      PageOf<Pipeline> page,
+      ReadPage<Pipeline>(OwnedPageQuery{.user_id = user_id}, size, page_token, page_tokens_,
+                         OwnedBinding("pipelines", user_id),
+                         [this](const OwnedPageQuery& q) { return adapter_.ListPipelines(q); }));
+  return PipelinePage{std::move(page.rows), std::move(page.next_page_token)};
 }
 
 absl::Status PipelineAccess::DeletePipeline(int64_t user_id, int64_t id) {

@@ -106,15 +106,12 @@ absl::StatusOr<RunPage> RunAccess::ListRuns(const ListRunsParams& params) {
     query.states.push_back(params.unfinished_states[i]);
   }
   SPINE_ASSIGN_OR_RETURN(const int size, PageSize(params.page_size));
-  const std::string binding = RunBinding(params);
-  if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(query.after, DecodePageToken(page_tokens_, params.page_token, binding));
-  }
-  query.limit = size + 1;
-  RunPage page;
-  SPINE_ASSIGN_OR_RETURN(page.runs, adapter_.ListRuns(query));
-  page.next_page_token = TrimToPage(page.runs, size, page_tokens_, binding);
-  return page;
+  SPINE_ASSIGN_OR_RETURN(
+      PageOf<RunRecord> page,
+      ReadPage<RunRecord>(std::move(query), size, params.page_token, page_tokens_,
+                          RunBinding(params),
+                          [this](const RunQuery& q) { return adapter_.ListRuns(q); }));
+  return RunPage{std::move(page.rows), std::move(page.next_page_token)};
 }
 
 }  // namespace spine::storage

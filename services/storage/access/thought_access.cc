@@ -56,17 +56,12 @@ absl::StatusOr<ThoughtPage> ThoughtAccess::ListThoughts(int64_t user_id,
   if (!params.query.empty()) {
     SPINE_ASSIGN_OR_RETURN(query.fts_match, BuildFtsMatchExpression(params.query));
   }
-  const std::string binding = TokenBinding(user_id, params);
-  if (!params.page_token.empty()) {
-    SPINE_ASSIGN_OR_RETURN(PageCursor cursor,
-                           DecodePageToken(page_tokens_, params.page_token, binding));
-    query.after = cursor;
-  }
-  query.limit = page_size + 1;
-  ThoughtPage page;
-  SPINE_ASSIGN_OR_RETURN(page.thoughts, adapter_.ListThoughts(query));
-  page.next_page_token = TrimToPage(page.thoughts, page_size, page_tokens_, binding);
-  return page;
+  SPINE_ASSIGN_OR_RETURN(
+      PageOf<Thought> page,
+      ReadPage<Thought>(std::move(query), page_size, params.page_token, page_tokens_,
+                        TokenBinding(user_id, params),
+                        [this](const ThoughtQuery& q) { return adapter_.ListThoughts(q); }));
+  return ThoughtPage{std::move(page.rows), std::move(page.next_page_token)};
 }
 
 absl::StatusOr<Thought> ThoughtAccess::UpdateThought(
