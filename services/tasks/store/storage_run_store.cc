@@ -42,6 +42,9 @@ StorageRunStore::StorageRunStore(const std::shared_ptr<grpc::Channel>& storage,
 std::unique_ptr<grpc::ClientContext> StorageRunStore::Context() const {
   auto context = rpc::MakeClientContext(deadline_);
   context->AddMetadata("authorization", authorization_);
+  // Wait, within the deadline, for a storage channel still connecting or reconnecting (spine-tasks
+  // may have tried storage before it listened), rather than fail a user's call at once.
+  context->set_wait_for_ready(true);
   return context;
 }
 
