@@ -1,5 +1,6 @@
 #include "services/llm/llm_step_runner.h"
 
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_replace.h"
@@ -45,10 +46,13 @@ absl::StatusOr<bus::StopFn> LlmStepRunner::Start(const spine::v1::StepJob& job, 
     if (!result.result.ok()) return done(result.result.status());
     done(OutputOf(model, result));
   };
-  // The job id ties the audit event to the run; '/' is not allowed in a request id.
+  // The audit event carries the id of the request that started the run, so one id finds the
+  // run's generations too; a job from an older spine-tasks has none, and its id ('/' is not
+  // allowed in a request id) still ties the event to the run.
+  const std::string request_id =
+      job.request_id().empty() ? absl::StrReplaceAll(job.job_id(), {{"/", ":"}}) : job.request_id();
   absl::StatusOr<JobHandle> handle = admission_.Submit(
-      std::move(pool_job), {.action = "llm.pipeline_step",
-                            .request_id = absl::StrReplaceAll(job.job_id(), {{"/", ":"}})});
+      std::move(pool_job), {.action = "llm.pipeline_step", .request_id = request_id});
   if (!handle.ok()) return handle.status();
   return [handle = *std::move(handle)] { handle.Cancel(); };
 }
