@@ -192,3 +192,22 @@ TEST_CASE("check-tidy with SPINE_TIDY_CACHE=off analyses every time") {
   REQUIRE(world.Check(top, "off").exit_code == 0);
   REQUIRE(world.Analysed() == 2);
 }
+
+TEST_CASE("check-tidy's cache serves a sanitizer build of the same tree, analysed without them") {
+  TidyWorld world;
+  const fs::path top = world.Checkout("one");
+  REQUIRE(world.Check(top).exit_code == 0);
+  REQUIRE(world.Analysed() == 1);
+  // CI's asan build: the same command plus the sanitizer flags of CMakePresets.json.
+  TidyWorld::WriteCommand(top,
+                          "-fsanitize=address,undefined -fno-omit-frame-pointer "
+                          "-fno-sanitize-recover=undefined");
+  const RunResult r = world.Check(top);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(world.Analysed() == 1);
+  // Any other change to the command is still a change.
+  TidyWorld::WriteCommand(top, "-fsanitize=address -DSPINE_SOMETHING=1");
+  REQUIRE(world.Check(top).exit_code == 0);
+  REQUIRE(world.Analysed() == 2);
+}
