@@ -14,6 +14,7 @@
 #include "libs/rpc/channel.h"
 #include "libs/rpc/health_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 
@@ -132,13 +133,14 @@ bool Constellation::WaitHealthy(const std::string& service, absl::Duration timeo
 
 int Constellation::WaitForHttpStatus(const std::string& path, int status,
                                      absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
   int last = 0;
-  while (absl::Now() < deadline) {
-    last = HttpRequestTo(http_port_, "GET", path).status;
-    if (last == status) return last;
-    absl::SleepFor(absl::Milliseconds(50));  // polling an HTTP endpoint; no push channel exists
-  }
+  // Every 50 ms: polling an HTTP endpoint (no push channel exists) under the per-IP rate limit.
+  PollUntil(
+      [&] {
+        last = HttpRequestTo(http_port_, "GET", path).status;
+        return last == status;
+      },
+      timeout, absl::Milliseconds(50));
   return last;
 }
 

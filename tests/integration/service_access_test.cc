@@ -32,6 +32,7 @@
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -218,10 +219,9 @@ TEST_CASE("spine-plugins' token cannot mint a refresh token and become admin") {
   // The first admin (user 1) exists once it can log in.
   const Json login = {{"username", Constellation::kAdminUsername},
                       {"password", Constellation::kAdminPassword}};
-  const absl::Time give_up = absl::Now() + absl::Seconds(15);
-  while (Http(stack, "POST", "/api/auth/login", "", login).status != 200 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  REQUIRE(testing::PollUntil(
+      [&] { return Http(stack, "POST", "/api/auth/login", "", login).status == 200; },
+      absl::Seconds(15), absl::Milliseconds(100)));
   auto storage =
       spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
   // The admin is user 1; R has the shape of a real refresh token (32 bytes, base64url).
@@ -344,14 +344,14 @@ TEST_CASE("spine-plugins' token cannot read LLM jobs, forge jobs, results or adv
       {"id": "draft", "llm": {"model": "stub-slow", "prompt": "Say {{input.text}}"}}]})");
     const std::string owner = UserToken(stack, "7");
     HttpResult started;
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    do {  // until spine-tasks has heard spine-llm advertise stub-slow
-      started = Http(stack, "POST", "/api/runs", owner,
-                     {{"definition", definition}, {"input", {{"text", "hello"}}}});
-      if (started.status == 202) break;
-      absl::SleepFor(absl::Milliseconds(100));
-    } while (absl::Now() < give_up);
-    REQUIRE(started.status == 202);
+    // Until spine-tasks has heard spine-llm advertise stub-slow.
+    REQUIRE(testing::PollUntil(
+        [&] {
+          started = Http(stack, "POST", "/api/runs", owner,
+                         {{"definition", definition}, {"input", {{"text", "hello"}}}});
+          return started.status == 202;
+        },
+        absl::Seconds(20), absl::Milliseconds(100)));
     const std::string run_id = Json::parse(started.body)["id"];
     spine::v1::StepResult forged;
     forged.set_job_id(absl::StrCat(run_id, "/0/1"));
@@ -367,12 +367,12 @@ TEST_CASE("spine-plugins' token cannot read LLM jobs, forge jobs, results or adv
               .error_code() == grpc::StatusCode::FAILED_PRECONDITION);
     // The run ends with the model's answer, not the forged one.
     Json run;
-    const absl::Time until = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < until) {
-      run = Json::parse(Http(stack, "GET", "/api/runs/" + run_id, owner).body);
-      if (run["state"] != "RUNNING" && run["state"] != "QUEUED") break;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+    testing::PollUntil(
+        [&] {
+          run = Json::parse(Http(stack, "GET", "/api/runs/" + run_id, owner).body);
+          return run["state"] != "RUNNING" && run["state"] != "QUEUED";
+        },
+        absl::Seconds(30), absl::Milliseconds(100));
     CHECK(run["state"] == "SUCCEEDED");
     CHECK(run.dump().find("pwned") == std::string::npos);
   }
@@ -400,11 +400,9 @@ TEST_CASE("spine-plugins' token cannot read LLM jobs, forge jobs, results or adv
     // A genuine one after it, through the same ordered consumer: once it is known, the forged
     // one has been read too.
     REQUIRE(advertise(ServiceToken(stack, "llm"), "llm@control", "control-model").ok());
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    while (create("control-model").status != 201 && absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(200));  // well under the per-IP rate limit
-    }
-    REQUIRE(create("control-model").status == 201);
+    // Every 200 ms: well under the per-IP rate limit.
+    REQUIRE(testing::PollUntil([&] { return create("control-model").status == 201; },
+                               absl::Seconds(10), absl::Milliseconds(200)));
     const HttpResult evil = create("evil-model");
     CHECK(evil.status == 400);
     CHECK(absl::StrContains(evil.body, "UNKNOWN_MODEL"));

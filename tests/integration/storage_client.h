@@ -15,6 +15,7 @@
 #include "libs/rpc/channel.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 
@@ -56,14 +57,15 @@ inline void EnsureUserIds(const Constellation& stack, const std::string& user_id
   static absl::Mutex mu(absl::kConstInit);
   absl::MutexLock lock(&mu);
   InternalClient storage(stack);
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
   int64_t users = 0;
-  while (absl::Now() < deadline) {
-    spine::v1::CountUsersResponse count;
-    if (storage->CountUsers(storage.Context().get(), {}, &count).ok()) users = count.count();
-    if (users >= 1 || !stack.runs("gateway")) break;
-    absl::SleepFor(absl::Milliseconds(50));  // no push signal for "first admin created"
-  }
+  // No push signal exists for "first admin created".
+  PollUntil(
+      [&] {
+        spine::v1::CountUsersResponse count;
+        if (storage->CountUsers(storage.Context().get(), {}, &count).ok()) users = count.count();
+        return users >= 1 || !stack.runs("gateway");
+      },
+      absl::Seconds(20), absl::Milliseconds(50));
   for (int64_t id = users + 1; id <= highest; ++id) {
     spine::v1::CreateUserRecordRequest request;
     request.set_username(absl::StrCat("user", id));
