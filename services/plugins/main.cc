@@ -99,7 +99,12 @@ int Run(spine::plugins::PluginsConfig config) {
   PluginHost& host_ref = **host;
 
   SandboxMonitor monitor(
-      [node = config.node_binary] { return spine::plugins::sandbox::SandboxSelfTest(node); },
+      [node = config.node_binary,
+       options = spine::plugins::sandbox::SelfTestOptions{.accept_without_namespaces =
+                                                              config.accept_weaker_sandbox}](
+          std::string* layers) {
+        return spine::plugins::sandbox::SandboxSelfTest(node, options, layers);
+      },
       [&host_ref](bool passed) { host_ref.SetSandboxAvailable(passed); }, clock,
       absl::Milliseconds(config.self_test_interval_ms));
   (void)monitor.RunOnce();  // before serving, so the first invocation knows
@@ -136,6 +141,7 @@ int Run(spine::plugins::PluginsConfig config) {
       common, common.addresses.plugins, authenticator, {&service},
       [&monitor, &host_ref, &audit_writer](spine::v1::ServiceStatus* status) {
         status->set_plugin_sandbox_alive(monitor.Alive());
+        status->set_plugin_sandbox(monitor.Report());
         status->set_audit_write_failures(audit_writer.Stats().failed +
                                          audit_writer.Stats().dropped);
         for (const auto& stats : host_ref.Stats()) {

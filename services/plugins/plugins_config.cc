@@ -49,6 +49,7 @@ PluginsConfig ReadPluginsConfig(ConfigReader& reader) {
   config.breaker_users = reader.Int("SPINE_PLUGINS_BREAKER_USERS", 3, 1, 1000000);
   config.self_test_interval_ms =
       reader.Int("SPINE_PLUGINS_SELF_TEST_INTERVAL_MS", 10000, 100, 3600000);
+  config.accept_weaker_sandbox = reader.Bool("SPINE_PLUGINS_ACCEPT_WEAKER_SANDBOX", false);
   // The audit log (spine-storage) and the event bus (spine-tasks) are reached with this token.
   config.service_token = reader.SecretOrFile("SPINE_SERVICE_TOKEN", 32);
   config.step_concurrency = reader.Int("SPINE_PLUGINS_STEP_CONCURRENCY", 16, 1, 1024);

@@ -27,8 +27,11 @@ struct PluginsConfig {
   int64_t breaker_open_ms = 0;     // SPINE_PLUGINS_BREAKER_OPEN_MS: how long it stays open
   int64_t breaker_users = 0;       // SPINE_PLUGINS_BREAKER_USERS: users whose crashes open it
   int64_t self_test_interval_ms = 0;  // SPINE_PLUGINS_SELF_TEST_INTERVAL_MS
-  std::string service_token{};        // SPINE_SERVICE_TOKEN or the file SPINE_SERVICE_TOKEN_FILE
-  int64_t step_concurrency = 0;       // SPINE_PLUGINS_STEP_CONCURRENCY: pipeline steps at once
+  // SPINE_PLUGINS_ACCEPT_WEAKER_SANDBOX: run plugins even when the kernel refuses the workers'
+  // namespaces (the self-test fails otherwise); every other layer stays required.
+  bool accept_weaker_sandbox = false;
+  std::string service_token{};   // SPINE_SERVICE_TOKEN or the file SPINE_SERVICE_TOKEN_FILE
+  int64_t step_concurrency = 0;  // SPINE_PLUGINS_STEP_CONCURRENCY: pipeline steps at once
 };
 
 PluginsConfig ReadPluginsConfig(ConfigReader& reader);

@@ -73,6 +73,7 @@ spine::v1::PlatformStatus MergeServiceStatuses(
   const spine::v1::ServiceStatus* plugins = UpReply(results, kPlugins);
   platform.set_plugin_sandbox_alive(plugins != nullptr && plugins->has_plugin_sandbox_alive() &&
                                     plugins->plugin_sandbox_alive());
+  if (plugins != nullptr) platform.set_plugin_sandbox(plugins->plugin_sandbox());
 
   const bool ok = all_up && platform.db_conn() && platform.plugin_sandbox_alive();
   platform.set_status(ok ? "ok" : "degraded");

@@ -17,19 +17,21 @@ SandboxMonitor::SandboxMonitor(SelfTest self_test, std::function<void(bool)> on_
       fresh_for_(fresh_for) {}
 
 absl::Status SandboxMonitor::RunOnce() {
-  absl::Status status = self_test_();
+  std::string layers;
+  absl::Status status = self_test_(&layers);
   bool changed = false;
   {
     absl::MutexLock lock(&mu_);
     changed = status.ok() != last_ok_ || !last_pass_.has_value();
     last_ok_ = status.ok();
     if (status.ok()) last_pass_ = clock_.MonotonicNow();
+    last_report_ = status.ok() ? layers : std::string(status.message());
   }
   if (!status.ok()) {
     log::Error("plugin sandbox self-test failed; plugins are refused",
                {{"error", std::string(status.message())}});
   } else if (changed) {
-    log::Info("plugin sandbox self-test passed");
+    log::Info("plugin sandbox self-test passed", {{"layers", layers}});
   }
   if (on_result_) on_result_(status.ok());
   return status;
@@ -56,6 +58,11 @@ void SandboxMonitor::Stop() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+}
+
+std::string SandboxMonitor::Report() const {
+  absl::MutexLock lock(&mu_);
+  return last_report_;
 }
 
 bool SandboxMonitor::Alive() const {

@@ -33,6 +33,9 @@
 namespace spine::plugins::sandbox {
 namespace {
 
+// The layers entry of a worker that runs without namespaces.
+constexpr char kNoNamespaces[] = "namespaces: none";
+
 constexpr uid_t kNobody = 65534;
 
 // Steps of the child's setup; reported to the host through the error pipe with errno.
@@ -254,11 +257,13 @@ absl::StatusOr<unsigned long> NoexecMountFlags(const std::string& path) {
 std::vector<std::string> NodeRuntimeReadOnlyPaths(const std::string& node_binary) {
   std::vector<std::string> paths;
   // Shared-library directories (Debian multiarch) rather than single files: the loader and
-  // libc load further libraries (NSS, iconv) by name, and these hold no secrets.
+  // libc load further libraries (NSS, iconv) by name, and these hold no secrets. Debian's own
+  // Node.js (not a self-contained build) loads some of its builtins (cjs-module-lexer, undici,
+  // acorn) at start from /usr/share/nodejs, Debian's packaged JavaScript libraries.
   for (const char* candidate :
        {node_binary.c_str(), "/lib64", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
-        "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/etc/ld.so.cache",
-        "/etc/ssl/openssl.cnf", "/dev/null", "/dev/urandom"}) {
+        "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/share/nodejs",
+        "/etc/ld.so.cache", "/etc/ssl/openssl.cnf", "/dev/null", "/dev/urandom"}) {
     std::array<char, PATH_MAX> resolved{};
     if (realpath(candidate, resolved.data()) == nullptr) continue;
     std::string path(resolved.data());
@@ -430,6 +435,7 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
   pthread_sigmask(SIG_SETMASK, &all, &saved);
   int pidfd = -1;
   pid_t pid = -1;
+  int namespaces_errno = 0;  // why the kernel refused namespaces, if it did
   for (;;) {
     plan.sync_fd = (ns_flags & CLONE_NEWUSER) != 0 ? sync.read.get() : -1;
     plan.change_identity = host_root || (ns_flags & CLONE_NEWUSER) != 0;
@@ -442,6 +448,7 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
     // The kernel refused namespaces: they are the optional layer, except for the mount
     // namespace that noexec data dirs need.
     if (!plan.noexec_mounts.empty()) break;
+    namespaces_errno = errno;
     ns_flags = 0;
   }
   const int clone_errno = errno;
@@ -511,8 +518,12 @@ absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec) {
   if (ns_flags != 0) {
     absl::StrAppend(&layers.emplace_back("namespaces: user,pid,ipc,mnt"),
                     (ns_flags & CLONE_NEWNET) != 0 ? ",net" : "");
+  } else if (namespaces_errno != 0) {
+    // Said, not silent: SandboxSelfTest refuses this unless told to accept it.
+    layers.emplace_back(absl::StrCat(
+        kNoNamespaces, " (clone refused them: ", std::strerror(namespaces_errno), ")"));
   } else {
-    layers.emplace_back("namespaces: none");
+    layers.emplace_back(kNoNamespaces);
   }
   return SandboxedProcess(pid, std::move(pidfd_owned), std::move(in.write), std::move(out.read),
                           std::move(err.read), absl::StrJoin(layers, "; "));
@@ -541,7 +552,8 @@ std::string ReadUntilEof(int fd, absl::Time deadline) {
 
 }  // namespace
 
-absl::Status SandboxSelfTest(const std::string& node_binary) {
+absl::Status SandboxSelfTest(const std::string& node_binary, const SelfTestOptions& options,
+                             std::string* layers) {
   UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -569,6 +581,15 @@ absl::Status SandboxSelfTest(const std::string& node_binary) {
   spec.read_only_paths = NodeRuntimeReadOnlyPaths(node_binary);
   spec.limits.cpu_seconds = 5;
   SPINE_ASSIGN_OR_RETURN(SandboxedProcess canary, SpawnSandboxed(spec));
+  if (layers != nullptr) *layers = canary.layers();
+  // First, as it decides alone; the destructor kills and reaps the canary.
+  if (!options.accept_without_namespaces && absl::StrContains(canary.layers(), kNoNamespaces)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sandbox self-test: the canary runs without namespaces (", canary.layers(),
+        "); in a container, its seccomp profile must allow them "
+        "(deploy/compose/seccomp-plugins.json), or SPINE_PLUGINS_ACCEPT_WEAKER_SANDBOX=1 "
+        "accepts the weaker sandbox"));
+  }
   canary.CloseStdin();
   const std::string out = ReadUntilEof(canary.stdout_fd(), absl::Now() + absl::Seconds(10));
   canary.Kill();

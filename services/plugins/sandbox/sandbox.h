@@ -137,9 +137,17 @@ class SandboxedProcess {
 // step and errno).
 absl::StatusOr<SandboxedProcess> SpawnSandboxed(const SandboxSpec& spec);
 
+struct SelfTestOptions {
+  // Namespaces are the one layer SpawnSandboxed does without when the kernel (or a container's
+  // seccomp profile) refuses them; the self-test fails then unless this accepts it.
+  bool accept_without_namespaces = false;
+};
+
 // Spawns a canary worker with `node_binary` and checks that it runs, cannot read
-// /etc/passwd and cannot connect to a loopback port the self-test listens on. OK, or
-// FAILED_PRECONDITION naming what did not hold.
-absl::Status SandboxSelfTest(const std::string& node_binary = "/usr/bin/node");
+// /etc/passwd, cannot connect to a loopback port the self-test listens on, and (unless
+// accepted) ran in its own namespaces. OK, or FAILED_PRECONDITION naming what did not hold.
+// `layers`, when given, receives the canary's SandboxedProcess::layers() once it started.
+absl::Status SandboxSelfTest(const std::string& node_binary = "/usr/bin/node",
+                             const SelfTestOptions& options = {}, std::string* layers = nullptr);
 
 }  // namespace spine::plugins::sandbox

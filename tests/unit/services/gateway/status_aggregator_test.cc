@@ -165,7 +165,8 @@ TEST_CASE("all services up: status ok with summed heap and every field in API.md
     CHECK(entry.size() == 5);
   }
   CHECK(body["services"]["llm"]["rssMB"] == 61.0);
-  CHECK(body.size() == 6);
+  CHECK(body["pluginSandbox"] == "");  // this fake plugins names no layers
+  CHECK(body.size() == 7);
   // Every service probed once, with the 200 ms deadline.
   for (const absl::Duration timeout : prober.Timeouts()) CHECK(timeout == absl::Milliseconds(200));
   CHECK(prober.Timeouts().size() == 5);
@@ -207,13 +208,15 @@ TEST_CASE("signals that are false or missing make it degraded even with every se
   FakeProber prober;
   StatusAggregator aggregator(prober, clock);
 
-  SECTION("the plugin sandbox self-test failed") {
+  SECTION("the plugin sandbox self-test failed; /status says why") {
     ServiceStatus plugins = Up("plugins", 10);
     plugins.set_plugin_sandbox_alive(false);
+    plugins.set_plugin_sandbox("sandbox self-test: the canary ran without namespaces");
     prober.Set("plugins", plugins);
     const Json body = GetNow(aggregator);
     CHECK(body["status"] == "degraded");
     CHECK(body["pluginSandboxAlive"] == false);
+    CHECK(body["pluginSandbox"] == "sandbox self-test: the canary ran without namespaces");
     CHECK(body["services"]["plugins"]["up"] == true);
   }
   SECTION("storage answers but has lost its database") {
