@@ -18,6 +18,7 @@ namespace {
 constexpr char kStorage[] = "storage";
 constexpr char kTasks[] = "tasks";
 constexpr char kPlugins[] = "plugins";
+constexpr char kLlm[] = "llm";
 
 // The answer of `service` when it answered and says it is up; nullptr otherwise.
 const spine::v1::ServiceStatus* UpReply(
@@ -74,7 +75,16 @@ spine::v1::PlatformStatus MergeServiceStatuses(
   platform.set_plugin_sandbox_alive(plugins != nullptr && plugins->has_plugin_sandbox_alive() &&
                                     plugins->plugin_sandbox_alive());
 
-  const bool ok = all_up && platform.db_conn() && platform.plugin_sandbox_alive();
+  if (const spine::v1::ServiceStatus* llm = UpReply(results, kLlm); llm != nullptr) {
+    for (const spine::v1::ModelBackendHealth& backend : llm->model_backends()) {
+      if (!backend.reachable()) {
+        (*platform.mutable_unreachable_models())[backend.model()] = backend.error();
+      }
+    }
+  }
+
+  const bool ok = all_up && platform.db_conn() && platform.plugin_sandbox_alive() &&
+                  platform.unreachable_models().empty();
   platform.set_status(ok ? "ok" : "degraded");
   return platform;
 }
