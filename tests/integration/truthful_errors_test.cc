@@ -312,7 +312,7 @@ TEST_CASE("generations, runs, readiness and metrics tell the truth on the whole 
   }
 }
 
-TEST_CASE("CORS: listed origins get their headers and preflights; others get none") {
+TEST_CASE("CORS: listed origins get their headers and preflights, others get none") {
   Constellation stack(std::vector<std::string>{"storage", "gateway"},
                       {{"SPINE_CORS_ORIGINS", "http://app.example:5173, https://spine.example"}});
   StartServices(stack, {"storage", "gateway"});
