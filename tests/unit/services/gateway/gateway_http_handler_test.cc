@@ -287,7 +287,7 @@ TEST_CASE("GET /readyz is 200 degraded naming a model whose backend cannot be re
   CHECK(ModelsDegraded(absl::UnavailableError("llm is down")).empty());
 }
 
-TEST_CASE("CORS: a listed origin's preflight is answered before the rate limit, others get none") {
+TEST_CASE("CORS: a listed origin's preflight is answered with its headers, others get none") {
   const ReadinessChecker readiness({});
   absl::StatusOr<CorsPolicy> cors = CorsPolicy::Parse(" https://app.example , http://[::1]:8000");
   REQUIRE(cors.ok());
