@@ -91,9 +91,9 @@ absl::Status Gateway::Build() {
   upstream_ = std::make_unique<UpstreamClient>(Channels(common), upstream_deadline, edge_.key());
   std::vector<std::string> route_labels(std::begin(kOperationsPaths), std::end(kOperationsPaths));
   for (const Route& route : routes_->routes()) {
-    if (std::find(route_labels.begin(), route_labels.end(), route.path.text()) ==
+    if (std::find(route_labels.begin(), route_labels.end(), route.public_path) ==
         route_labels.end()) {
-      route_labels.push_back(route.path.text());
+      route_labels.push_back(route.public_path);
     }
   }
   std::vector<std::string> services;
@@ -113,7 +113,7 @@ absl::Status Gateway::Build() {
   for (auto& [service, channel] : Channels(common)) {
     health.emplace(service, rpc::HealthClient(std::move(channel)));
   }
-  ReadinessExtras extras{.tasks_prober = prober_.get()};
+  ReadinessExtras extras{.tasks_prober = prober_.get(), .llm_prober = prober_.get()};
   if (auth_ != nullptr) {
     extras.first_admin_ready = [auth = auth_.get()] { return auth->FirstAdminReady(); };
   }
@@ -123,6 +123,7 @@ absl::Status Gateway::Build() {
       ApiEndpoints{.api = api_.get(),
                    .limiter = limiter_.get(),
                    .trusted_proxies = &config_.trusted_proxies,
+                   .cors = &config_.cors,
                    .metrics = metrics_.get(),
                    .status = status_.get(),
                    .openapi_json = &openapi_json_,

@@ -52,6 +52,14 @@ GatewayConfig ReadGatewayConfig(ConfigReader& reader) {
     reader.AddProblem(
         absl::StrCat("SPINE_TRUSTED_PROXIES=", proxies, ": ", trusted.status().message()));
   }
+  const std::string origins = reader.String("SPINE_CORS_ORIGINS", "");
+  absl::StatusOr<CorsPolicy> cors = CorsPolicy::Parse(origins);
+  if (cors.ok()) {
+    config.cors = *std::move(cors);
+  } else {
+    reader.AddProblem(
+        absl::StrCat("SPINE_CORS_ORIGINS=", origins.substr(0, 200), ": ", cors.status().message()));
+  }
   return config;
 }
 

@@ -6,6 +6,7 @@
 
 #include "libs/core/common_config.h"
 #include "libs/core/config_reader.h"
+#include "services/gateway/http/cors_policy.h"
 #include "services/gateway/rate_limit/client_address.h"
 
 namespace spine::gateway {
@@ -25,6 +26,7 @@ struct GatewayConfig {
   int64_t rate_limit_per_minute = 0;   // SPINE_RATE_LIMIT_PER_MINUTE: bucket size and refill/min
   int64_t rate_limit_max_clients = 0;  // SPINE_RATE_LIMIT_MAX_CLIENTS: limiter table capacity
   TrustedProxies trusted_proxies{};    // SPINE_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For counts
+  CorsPolicy cors{};                   // SPINE_CORS_ORIGINS: browser origins allowed (none)
 };
 
 GatewayConfig ReadGatewayConfig(ConfigReader& reader);

@@ -41,15 +41,28 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
       {"route", route.empty() ? "unmatched" : route}, {"client", request.client_ip}};
   std::optional<AccessClaims> claims = ClaimsOf(request);
   if (claims) log_fields.emplace_back("user", claims->sub);
+  std::optional<HttpRequest> cors_request;
+  if (api_.cors != nullptr && !api_.cors->empty()) {
+    // Only what Decorate reads: the request itself moves on to the API.
+    cors_request.emplace();
+    cors_request->method = request.method;
+    cors_request->headers = request.headers;
+  }
   reply = [reply = std::move(reply), metrics = api_.metrics, route = std::move(route),
-           log_fields = std::move(log_fields), method = request.method,
-           start = absl::Now()](HttpResponse response) {
+           log_fields = std::move(log_fields), method = request.method, start = absl::Now(),
+           cors = api_.cors, cors_request = std::move(cors_request)](HttpResponse response) {
+    if (cors_request) cors->Decorate(*cors_request, response);
     if (metrics != nullptr) {
       metrics->RecordRequest(route, method, response.status, absl::Now() - start);
     }
     response.access_log.insert(response.access_log.end(), log_fields.begin(), log_fields.end());
     reply(std::move(response));
   };
+  if (api_.cors != nullptr) {
+    if (std::optional<HttpResponse> preflight = api_.cors->Preflight(request)) {
+      return reply(*std::move(preflight));
+    }
+  }
   // /openapi.json is served here but is not on API.md's exempt list: it is limited like the API.
   const bool limited_operation = request.path == "/openapi.json";
   if (limited_operation && !Admit(request, reply)) return;
@@ -170,20 +183,28 @@ bool GatewayHttpHandler::Admit(const HttpRequest& request, HttpReply& reply) con
 }
 
 void GatewayHttpHandler::Readyz(HttpReply reply) const {
-  readiness_.CheckAll(
-      readiness_timeout_, [reply = std::move(reply)](const std::vector<std::string>& not_ready) {
-        if (not_ready.empty()) return reply(JsonResponse(200, {{"status", "ready"}}));
-        HttpResponse response = MakeErrorResponse(
-            absl::StatusCode::kUnavailable,
-            absl::StrCat("not ready: ", absl::StrJoin(not_ready, ", ")), "SERVICES_NOT_READY");
-        // The names are also a list, so scripts need not parse the message.
-        nlohmann::ordered_json body = nlohmann::ordered_json::parse(response.body);
-        body["error"]["details"][0]["metadata"]["services"] = absl::StrJoin(not_ready, ",");
-        body["notReady"] = not_ready;
-        response.body = body.dump();
-        response.headers.emplace_back("Retry-After", "1");
-        reply(std::move(response));
-      });
+  readiness_.CheckAll(readiness_timeout_, [reply = std::move(reply)](const Readiness& readiness) {
+    const std::vector<std::string>& not_ready = readiness.not_ready;
+    if (not_ready.empty() && readiness.degraded.empty()) {
+      return reply(JsonResponse(200, {{"status", "ready"}}));
+    }
+    if (not_ready.empty()) {
+      // Usable, but not all of it: still 200, so the stack is not taken out of service for
+      // one model server being down.
+      return reply(JsonResponse(200, {{"status", "degraded"}, {"degraded", readiness.degraded}}));
+    }
+    HttpResponse response = MakeErrorResponse(
+        absl::StatusCode::kUnavailable, absl::StrCat("not ready: ", absl::StrJoin(not_ready, ", ")),
+        "SERVICES_NOT_READY");
+    // The names are also a list, so scripts need not parse the message.
+    nlohmann::ordered_json body = nlohmann::ordered_json::parse(response.body);
+    body["error"]["details"][0]["metadata"]["services"] = absl::StrJoin(not_ready, ",");
+    body["notReady"] = not_ready;
+    if (!readiness.degraded.empty()) body["degraded"] = readiness.degraded;
+    response.body = body.dump();
+    response.headers.emplace_back("Retry-After", "1");
+    reply(std::move(response));
+  });
 }
 
 }  // namespace spine::gateway

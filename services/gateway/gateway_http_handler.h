@@ -1,6 +1,7 @@
 // GatewayHttpHandler: routes HTTP requests to the gateway's own endpoints.
 //
-// The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) are answered
+// The operations endpoints (/healthz, /readyz, /status, /metrics, /openapi.json) and CORS
+// preflights (before the rate limit, as browsers send one ahead of many requests) are answered
 // here; all but /openapi.json are exempt from the rate limit (API.md). Every other request
 // passes the per-client rate limit and goes to the API handler (the transcoder). Every request is
 // counted in the metrics under its route template, and its access log line names the route
@@ -13,6 +14,7 @@
 #include "absl/time/time.h"
 #include "libs/auth/jwt.h"
 #include "services/gateway/auth/session_gate.h"
+#include "services/gateway/http/cors_policy.h"
 #include "services/gateway/http/http_message.h"
 #include "services/gateway/metrics/metrics.h"
 #include "services/gateway/ops/status_aggregator.h"
@@ -29,6 +31,7 @@ struct ApiEndpoints {
   TranscodingHandler* api = nullptr;                // null: every API path is 404
   RateLimiter* limiter = nullptr;                   // null: no rate limit
   const TrustedProxies* trusted_proxies = nullptr;  // null: trust nobody's X-Forwarded-For
+  const CorsPolicy* cors = nullptr;                 // null: no CORS headers, no preflights
   GatewayMetrics* metrics = nullptr;                // null: /metrics is 404, nothing recorded
   StatusAggregator* status = nullptr;               // null: /status is 404
   const std::string* openapi_json = nullptr;        // null: /openapi.json is 404

@@ -8,24 +8,30 @@
 namespace spine::gateway {
 namespace {
 
+void SortUnique(std::vector<std::string>& names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+}
+
 struct Fanout {
   absl::Mutex mu;
   size_t pending ABSL_GUARDED_BY(mu) = 0;
-  std::vector<std::string> not_ready ABSL_GUARDED_BY(mu);
-  std::function<void(std::vector<std::string>)> done;
+  Readiness result ABSL_GUARDED_BY(mu);
+  std::function<void(Readiness)> done;
 
   // Records one check's answer; the last one calls `done`.
-  void Finish(std::vector<std::string> names) {
-    std::vector<std::string> result;
+  void Finish(std::vector<std::string> not_ready, std::vector<std::string> degraded = {}) {
+    Readiness all;
     {
       absl::MutexLock lock(&mu);
-      not_ready.insert(not_ready.end(), names.begin(), names.end());
+      result.not_ready.insert(result.not_ready.end(), not_ready.begin(), not_ready.end());
+      result.degraded.insert(result.degraded.end(), degraded.begin(), degraded.end());
       if (--pending > 0) return;
-      result = std::move(not_ready);
+      all = std::move(result);
     }
-    std::sort(result.begin(), result.end());
-    result.erase(std::unique(result.begin(), result.end()), result.end());
-    done(std::move(result));
+    SortUnique(all.not_ready);
+    SortUnique(all.degraded);
+    done(std::move(all));
   }
 };
 
@@ -40,15 +46,24 @@ std::vector<std::string> ExecutorsNotReady(const absl::StatusOr<spine::v1::Servi
   return names;
 }
 
-void ReadinessChecker::CheckAll(absl::Duration timeout,
-                                std::function<void(std::vector<std::string>)> done) const {
+std::vector<std::string> ModelsDegraded(const absl::StatusOr<spine::v1::ServiceStatus>& llm) {
+  if (!llm.ok()) return {};
+  std::vector<std::string> names;
+  for (const spine::v1::ModelBackendHealth& backend : llm->model_backends()) {
+    if (!backend.reachable()) names.push_back(absl::StrCat("model:", backend.model()));
+  }
+  return names;
+}
+
+void ReadinessChecker::CheckAll(absl::Duration timeout, std::function<void(Readiness)> done) const {
   auto fanout = std::make_shared<Fanout>();
   fanout->done = std::move(done);
   {
     absl::MutexLock lock(&fanout->mu);
     // One more than the checks: the last Finish below, once every check has been started, so
     // `done` cannot run while this loop still reads the targets.
-    fanout->pending = health_.size() + (extras_.tasks_prober != nullptr ? 1 : 0) + 1;
+    fanout->pending = health_.size() + (extras_.tasks_prober != nullptr ? 1 : 0) +
+                      (extras_.llm_prober != nullptr ? 1 : 0) + 1;
   }
   for (const auto& [name, client] : health_) {
     client.CheckAsync(timeout, [fanout, name = name](bool serving) {
@@ -60,6 +75,12 @@ void ReadinessChecker::CheckAll(absl::Duration timeout,
                                 [fanout](const absl::StatusOr<spine::v1::ServiceStatus>& status) {
                                   fanout->Finish(ExecutorsNotReady(status));
                                 });
+  }
+  if (extras_.llm_prober != nullptr) {
+    extras_.llm_prober->Probe("llm", timeout,
+                              [fanout](const absl::StatusOr<spine::v1::ServiceStatus>& status) {
+                                fanout->Finish({}, ModelsDegraded(status));
+                              });
   }
   const bool admin_ready = !extras_.first_admin_ready || extras_.first_admin_ready();
   fanout->Finish(admin_ready ? std::vector<std::string>{}

@@ -30,6 +30,9 @@ struct ReadinessExtras {
   // Asks "tasks" for its ServiceStatus, whose executor_kinds must each have a live executor.
   // Null: executors are not awaited.
   ServiceProber* tasks_prober = nullptr;
+  // Asks "llm" for its ServiceStatus: a model whose backend cannot be reached makes the answer
+  // degraded (still ready: the other models work). Null: not asked.
+  ServiceProber* llm_prober = nullptr;
   // Whether the first admin is settled (created, or users exist). Null: not awaited (this
   // gateway creates no admin). Called on a gRPC or I/O thread; must not block.
   std::function<bool()> first_admin_ready{};
@@ -39,6 +42,16 @@ struct ReadinessExtras {
 // "executor:<kind>" for each kind it reports with no live executor.
 std::vector<std::string> ExecutorsNotReady(const absl::StatusOr<spine::v1::ServiceStatus>& tasks);
 
+// "model:<name>" for each model spine-llm's status answer reports unreachable; none when it
+// failed (its health check says so).
+std::vector<std::string> ModelsDegraded(const absl::StatusOr<spine::v1::ServiceStatus>& llm);
+
+// The outcome of one CheckAll: what is not ready (then 503), and what works only in part.
+struct Readiness {
+  std::vector<std::string> not_ready{};  // sorted, without repeats
+  std::vector<std::string> degraded{};   // sorted, without repeats
+};
+
 class ReadinessChecker {
  public:
   // `health`: service name → health client of that service; copied in.
@@ -47,9 +60,9 @@ class ReadinessChecker {
       : health_(std::move(health)), extras_(std::move(extras)) {}
 
   // Runs every check in parallel, each within `timeout`; `done` gets the names of what is not
-  // ready (sorted, without repeats, empty when all is ready). Runs on a gRPC thread, or on the
-  // caller's when nothing needs a call.
-  void CheckAll(absl::Duration timeout, std::function<void(std::vector<std::string>)> done) const;
+  // ready and of what is degraded (both empty when all is well). Runs on a gRPC thread, or on
+  // the caller's when nothing needs a call.
+  void CheckAll(absl::Duration timeout, std::function<void(Readiness)> done) const;
 
  private:
   std::map<std::string, rpc::HealthClient> health_;

@@ -17,6 +17,7 @@ LlmConfig ReadLlmConfig(ConfigReader& reader) {
       reader.Int("SPINE_LLM_USER_REQUESTS_PER_MINUTE", 120, 1, 1'000'000);
   config.audit_queue_limit = reader.Int("SPINE_AUDIT_QUEUE_LIMIT", 4096, 1, 1'000'000);
   config.step_concurrency = reader.Int("SPINE_LLM_STEP_CONCURRENCY", 16, 1, 1024);
+  config.backend_check_ms = reader.Int("SPINE_LLM_BACKEND_CHECK_MS", 10000, 100, 3'600'000);
   return config;
 }
 

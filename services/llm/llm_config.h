@@ -20,6 +20,7 @@ struct LlmConfig {
   int64_t user_requests_per_minute = 0;  // SPINE_LLM_USER_REQUESTS_PER_MINUTE
   int64_t audit_queue_limit = 0;         // SPINE_AUDIT_QUEUE_LIMIT: events waiting for storage
   int64_t step_concurrency = 0;          // SPINE_LLM_STEP_CONCURRENCY: pipeline steps run at once
+  int64_t backend_check_ms = 0;  // SPINE_LLM_BACKEND_CHECK_MS: how often backends are checked
 };
 
 LlmConfig ReadLlmConfig(ConfigReader& reader);

@@ -63,7 +63,26 @@ bool DeadlineReached(absl::Time deadline) {
   return absl::Now() >= deadline - absl::Milliseconds(5);
 }
 
+// The caller's timeoutMs when it, not the RPC's deadline, bounds the generation; else 0.
+int32_t CallerTimeoutMs(const GenerateRequest& request, absl::Time rpc_deadline) {
+  if (!request.has_timeout_ms() ||
+      absl::Now() + absl::Milliseconds(request.timeout_ms()) > rpc_deadline) {
+    return 0;
+  }
+  return request.timeout_ms();
+}
+
 }  // namespace
+
+absl::Status NameGenerationTimeout(absl::Status status, const std::string& model,
+                                   int32_t timeout_ms) {
+  if (!absl::IsDeadlineExceeded(status) || timeout_ms <= 0 || rpc::GetErrorInfo(status)) {
+    return status;
+  }
+  return rpc::WithErrorInfo(
+      absl::DeadlineExceededError(absl::StrCat("generation exceeded timeoutMs ", timeout_ms)),
+      kGenerationTimeout, {{"model", model}, {"timeoutMs", absl::StrCat(timeout_ms)}});
+}
 
 absl::StatusOr<GenerateParams> LlmService::Validate(const GenerateRequest& request,
                                                     const RunnerPool& pool, const LlmLimits& limits,
@@ -119,15 +138,19 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
  public:
   // Submits the job; when the pool refuses it the call is finished with the pool's error.
   void Start(GenerationAdmission& admission, std::string user_id, GenerateParams params,
-             const std::string& model, const std::string& request_id, GenerateResponse* response) {
+             const std::string& model, int32_t timeout_ms, const std::string& request_id,
+             GenerateResponse* response) {
     {
       absl::MutexLock lock(&mu_);
       deadline_ = params.deadline;
     }
     JobRequest job{.model = model, .user_id = std::move(user_id), .params = std::move(params)};
     // The response stays valid until Finish; nothing touches the reactor after Finish.
-    job.on_done = [this, response, model](const JobResult& result) {
-      if (!result.result.ok()) return Finish(rpc::ToGrpcStatus(result.result.status()));
+    job.on_done = [this, response, model, timeout_ms](const JobResult& result) {
+      if (!result.result.ok()) {
+        return Finish(
+            rpc::ToGrpcStatus(NameGenerationTimeout(result.result.status(), model, timeout_ms)));
+      }
       ToResponse(model, result, response);
       Finish(grpc::Status::OK);
     };
@@ -161,7 +184,8 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
 // without the lock held.
 class LlmService::StreamReactor final : public grpc::ServerWriteReactor<GenerateStreamEvent> {
  public:
-  explicit StreamReactor(std::string model) : model_(std::move(model)) {}
+  StreamReactor(std::string model, int32_t timeout_ms)
+      : model_(std::move(model)), timeout_ms_(timeout_ms) {}
 
   // Finishes a call that never submitted a job.
   void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
@@ -226,7 +250,8 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
         if (!broken_) ToResponse(model_, result, queue_.emplace_back().mutable_done());
         final_status_ = grpc::Status::OK;
       } else {
-        final_status_ = rpc::ToGrpcStatus(result.result.status());
+        final_status_ =
+            rpc::ToGrpcStatus(NameGenerationTimeout(result.result.status(), model_, timeout_ms_));
       }
     }
     Pump();
@@ -257,6 +282,7 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
   void CancelJob() { stop_.Cancel(); }
 
   const std::string model_;
+  const int32_t timeout_ms_;  // the caller's timeoutMs, when it bounds the generation
   absl::Mutex mu_;
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bus::PendingCancel stop_;  // the job, once submitted
@@ -322,14 +348,16 @@ grpc::ServerUnaryReactor* LlmService::Generate(grpc::CallbackServerContext* cont
     return reactor;
   }
   reactor->Start(admission_, std::move(caller->user_id), *std::move(params), request->model(),
-                 caller->request_id, response);
+                 CallerTimeoutMs(*request, rpc::DeadlineOf(*context)), caller->request_id,
+                 response);
   return reactor;
 }
 
 grpc::ServerWriteReactor<GenerateStreamEvent>* LlmService::StreamGenerate(
     grpc::CallbackServerContext* context, const GenerateRequest* request) {
   // Created here, deleted in OnDone, as with Generate.
-  auto* reactor = new StreamReactor(request->model());
+  auto* reactor =
+      new StreamReactor(request->model(), CallerTimeoutMs(*request, rpc::DeadlineOf(*context)));
   absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
   if (!caller.ok()) {
     reactor->Reject(caller.status());

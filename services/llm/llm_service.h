@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -31,6 +32,12 @@ struct LlmLimits {
   int max_tokens_ceiling = 32768;     // largest max_tokens accepted
   absl::Duration max_timeout = absl::Minutes(10);  // largest timeout_ms accepted
 };
+
+// `status`, when it is a bare DEADLINE_EXCEEDED and the caller's `timeout_ms` (> 0) bounded the
+// generation, as "generation exceeded timeoutMs N" with reason GENERATION_TIMEOUT (metadata model,
+// timeoutMs); any other status unchanged.
+absl::Status NameGenerationTimeout(absl::Status status, const std::string& model,
+                                   int32_t timeout_ms);
 
 class LlmService final : public spine::v1::LlmService::CallbackService {
  public:

@@ -9,6 +9,7 @@
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/llm/backend_reachability.h"
 #include "services/llm/conversation_orchestrator.h"
 #include "services/llm/conversation_service.h"
 #include "services/llm/generation_admission.h"
@@ -90,9 +91,18 @@ int Run(const spine::llm::LlmConfig& config) {
     return 1;
   }
   spine::llm::RunnerPool& pool = (*registry)->pool();
+  const spine::llm::BackendReachability backends(
+      pool.models(), absl::Milliseconds(config.backend_check_ms),
+      [](const std::string& base_url) { return spine::llm::ProbeTcp(base_url, absl::Seconds(1)); });
   return spine::rpc::ServeUntilSignal(
       common, common.addresses.llm, authenticator, {&llm, &conversations},
-      [&pool, &audit_writer](spine::v1::ServiceStatus* status) {
+      [&pool, &audit_writer, &backends](spine::v1::ServiceStatus* status) {
+        for (const spine::llm::BackendHealth& health : backends.Snapshot()) {
+          spine::v1::ModelBackendHealth* entry = status->add_model_backends();
+          entry->set_model(health.model);
+          entry->set_reachable(health.reachable);
+          entry->set_error(health.error);
+        }
         status->set_audit_write_failures(audit_writer.Stats().failed +
                                          audit_writer.Stats().dropped);
         for (const spine::llm::ModelStats& stats : pool.Stats()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -22,7 +23,8 @@ struct RunnerPool::Job {
   absl::Time started{};    // MonotonicNow, once running
   bool running = false;
   bool cancel_requested = false;
-  TimerId deadline_timer = 0;  // while queued with a finite deadline
+  bool model_timeout_first = false;  // the model's timeout, not the caller's, bounds the run
+  TimerId deadline_timer = 0;        // while queued with a finite deadline
   // Shared with Apply, which calls Cancel on it outside the lock while `done` may erase the job.
   std::shared_ptr<Generation> generation{};
 };
@@ -262,6 +264,9 @@ void RunnerPool::OnBackendDone(uint64_t id, absl::StatusOr<GenerateResult> resul
     const absl::Duration run = clock_.MonotonicNow() - job->started;
     model.average_run =
         model.average_run == absl::ZeroDuration() ? run : (model.average_run * 7 + run) / 8;
+    if (!result.ok()) {
+      result = NameModel(std::move(result).status(), *model.config, job->model_timeout_first);
+    }
     effects.finishes.push_back({.on_done = std::move(job->on_done),
                                 .result = {.result = std::move(result),
                                            .ran = true,
@@ -311,7 +316,9 @@ void RunnerPool::StartJob(Model& model, Job& job, Effects& effects) {
   job.running = true;
   job.started = clock_.MonotonicNow();
   job.params.backend_model = model.config->backend_model;
-  job.params.deadline = std::min(job.params.deadline, clock_.Now() + model.config->timeout);
+  const absl::Time model_deadline = clock_.Now() + model.config->timeout;
+  job.model_timeout_first = model_deadline < job.params.deadline;
+  job.params.deadline = std::min(job.params.deadline, model_deadline);
   effects.starts.push_back({.id = job.id,
                             .backend = model.backend,
                             .params = std::move(job.params),
@@ -353,6 +360,28 @@ void RunnerPool::Apply(Effects effects) {
   }
   absl::MutexLock lock(&mu_);
   --busy_;
+}
+
+absl::Status NameModel(absl::Status status, const ModelConfig& model, bool model_timeout_first) {
+  if (absl::IsCancelled(status)) return status;
+  if (absl::IsDeadlineExceeded(status) && !rpc::GetErrorInfo(status)) {
+    // The caller's own deadline is the caller's to name (it knows its timeoutMs); the model's
+    // limit is named here, for it is nobody's request.
+    if (!model_timeout_first) return status;
+    const int64_t ms = absl::ToInt64Milliseconds(model.timeout);
+    return rpc::WithErrorInfo(
+        absl::DeadlineExceededError(absl::StrCat("model '", model.name, "' exceeded its ", ms,
+                                                 " ms timeout (timeoutMs in the models file)")),
+        kGenerationTimeout, {{"model", model.name}, {"timeoutMs", absl::StrCat(ms)}});
+  }
+  std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status);
+  if (!info)
+    return absl::Status(status.code(),
+                        absl::StrCat("model '", model.name, "': ", status.message()));
+  (*info->mutable_metadata())["model"] = model.name;
+  return rpc::AttachErrorInfo(
+      absl::Status(status.code(), absl::StrCat("model '", model.name, "': ", status.message())),
+      *info);
 }
 
 absl::Status RunnerPool::QueueFullError(const Model& model) const {

@@ -74,6 +74,16 @@ struct ModelStats {
 
 class RunnerPool;
 
+// DEADLINE_EXCEEDED of a generation whose own limit ran out: the caller's timeoutMs or the
+// model's timeout from the models file.
+inline constexpr char kGenerationTimeout[] = "GENERATION_TIMEOUT";
+
+// A backend's error for a job of `model`, naming the model: its message prefixed "model 'x': "
+// and its ErrorInfo given metadata "model". A bare DEADLINE_EXCEEDED is named only when the
+// model's timeout came first (then "model 'x' exceeded its N ms timeout", GENERATION_TIMEOUT);
+// CANCELLED is left alone.
+absl::Status NameModel(absl::Status status, const ModelConfig& model, bool model_timeout_first);
+
 // A submitted job. Copyable; must not outlive its pool. Dropping it does not cancel the job.
 class JobHandle {
  public:

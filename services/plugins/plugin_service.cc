@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
@@ -113,8 +114,36 @@ absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& re
   const int32_t plugin_ms = plugin->limits.timeout_ms;
   const int32_t timeout_ms =
       request.has_timeout_ms() ? std::min(request.timeout_ms(), plugin_ms) : plugin_ms;
-  invocation.deadline = std::min(rpc_deadline, now + absl::Milliseconds(timeout_ms));
+  const absl::Time timeout_at = now + absl::Milliseconds(timeout_ms);
+  invocation.deadline = std::min(rpc_deadline, timeout_at);
+  if (timeout_at <= rpc_deadline) invocation.timeout_ms = timeout_ms;
   return invocation;
+}
+
+absl::Status NameTimeout(absl::Status status, const std::string& plugin, int32_t timeout_ms) {
+  if (!absl::IsDeadlineExceeded(status) || timeout_ms <= 0 || rpc::GetErrorInfo(status)) {
+    return status;
+  }
+  return rpc::WithErrorInfo(absl::DeadlineExceededError(absl::StrCat(
+                                "plugin '", plugin, "' exceeded its ", timeout_ms, " ms timeout")),
+                            kPluginTimeout,
+                            {{"plugin", plugin}, {"timeoutMs", absl::StrCat(timeout_ms)}});
+}
+
+absl::Status WithLogs(absl::Status status, const std::vector<std::string>& logs) {
+  std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(status);
+  if (status.ok() || logs.empty() || !info) return status;
+  // The last lines, most likely about the failure, within the budget: the error travels in
+  // gRPC trailers, which the gateway's channel takes up to 8 KiB of.
+  size_t first = logs.size();
+  size_t bytes = 0;
+  while (first > 0 && bytes + logs[first - 1].size() + 1 <= kMaxErrorLogBytes) {
+    bytes += logs[--first].size() + 1;
+  }
+  if (first == logs.size()) return status;
+  std::vector<std::string> kept(logs.begin() + static_cast<std::ptrdiff_t>(first), logs.end());
+  (*info->mutable_metadata())["logs"] = absl::StrJoin(kept, "\n");
+  return rpc::AttachErrorInfo(absl::Status(status.code(), status.message()), *info);
 }
 
 std::string OutcomeOf(const absl::Status& status) {
@@ -163,9 +192,10 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
   void Start(PluginHost& host, Invocation invocation, InvokePluginResponse* response) {
     const std::string plugin = invocation.plugin;
     const auto input_bytes = static_cast<int64_t>(invocation.input_json.size());
+    const int32_t timeout_ms = invocation.timeout_ms;
     // The response stays valid until Finish; nothing touches the reactor after Finish.
-    invocation.on_done = [this, response, plugin, input_bytes](InvokeResult result,
-                                                               InvocationStats stats) {
+    invocation.on_done = [this, response, plugin, input_bytes, timeout_ms](InvokeResult result,
+                                                                           InvocationStats stats) {
       absl::Status status = result.output.status();
       int64_t output_bytes = 0;
       if (status.ok()) {
@@ -174,8 +204,8 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
             google::protobuf::util::JsonStringToMessage(*result.output, response->mutable_output());
         if (!parsed.ok()) {
           status = rpc::WithErrorInfo(
-              absl::UnknownError(absl::StrCat("plugin '", plugin,
-                                              "' answered badly: ", std::string(parsed.message()))),
+              absl::InternalError(absl::StrCat(
+                  "plugin '", plugin, "' answered badly: ", std::string(parsed.message()))),
               kPluginBadOutput);
         }
       }
@@ -188,7 +218,10 @@ class PluginService::InvokeReactor final : public grpc::ServerUnaryReactor {
                                    .outcome = OutcomeOf(status),
                                    .request_id = request_id_});
       }
-      if (!status.ok()) return Finish(rpc::ToGrpcStatus(status));
+      if (!status.ok()) {
+        status = WithLogs(NameTimeout(std::move(status), plugin, timeout_ms), result.logs);
+        return Finish(rpc::ToGrpcStatus(status));
+      }
       response->set_duration_ms(ClampedMillis(stats.run_duration));
       for (std::string& line : result.logs) response->add_logs(std::move(line));
       Finish(grpc::Status::OK);

@@ -9,9 +9,11 @@
 // with; the server must be shut down before the host is destroyed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -42,6 +44,20 @@ using InvocationObserver = std::function<void(const InvocationRecord&)>;
 spine::v1::AuditEvent AuditEventOf(const InvocationRecord& record);
 // InvocationRecord::outcome for `status`: "OK", or its code name and ErrorInfo reason.
 std::string OutcomeOf(const absl::Status& status);
+
+// DEADLINE_EXCEEDED of an invocation whose own timeout ran out (the caller's timeoutMs or the
+// plugin's limit), named as such.
+inline constexpr char kPluginTimeout[] = "PLUGIN_TIMEOUT";
+// At most this much of a failed invocation's captured logs rides on its error.
+inline constexpr size_t kMaxErrorLogBytes = 2048;
+
+// `status`, when it is a bare DEADLINE_EXCEEDED and `timeout_ms` (> 0) was the limit, as
+// "plugin 'x' exceeded its N ms timeout" with reason PLUGIN_TIMEOUT (metadata plugin,
+// timeoutMs); any other status unchanged.
+absl::Status NameTimeout(absl::Status status, const std::string& plugin, int32_t timeout_ms);
+// `status` with the last of `logs` that fit in kMaxErrorLogBytes, one per line, as its ErrorInfo
+// metadata "logs"; unchanged when it is OK, has no ErrorInfo or there are no logs.
+absl::Status WithLogs(absl::Status status, const std::vector<std::string>& logs);
 
 struct InvokeLimits {
   int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON

@@ -40,7 +40,7 @@ absl::StatusOr<bus::StopFn> PluginStepRunner::Start(const spine::v1::StepJob& jo
         output = std::move(value);
       } else {
         output = rpc::WithErrorInfo(
-            absl::UnknownError(absl::StrCat("plugin '", record.plugin, "' answered badly")),
+            absl::InternalError(absl::StrCat("plugin '", record.plugin, "' answered badly")),
             "PLUGIN_BAD_OUTPUT");
       }
     }

@@ -151,7 +151,7 @@ TEST_CASE("the example plugins answer through warm sandboxed workers") {
       host->InvokeAndWait("uppercase", R"({"text":"Shout ß"})", absl::Seconds(10));
   CHECK(Output(upper) == Json{{"text", "SHOUT SS"}});
   const InvokeResult bad = host->InvokeAndWait("uppercase", R"({"text":7})", absl::Seconds(10));
-  CHECK(bad.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(bad.output.status().code() == absl::StatusCode::kInternal);
   CHECK(ReasonOf(bad.output.status()) == "PLUGIN_ERROR");
 
   const InvokeResult unknown = host->InvokeAndWait("nope", "{}", absl::Seconds(1));
@@ -288,13 +288,13 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
     absl::StatusCode code;
     const char* reason;
   };
-  for (const Case c : {Case{"exit", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
-                       Case{"throws", absl::StatusCode::kUnknown, "PLUGIN_ERROR"},
-                       Case{"garbage", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
-                       Case{"flood", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
-                       Case{"hugeOutput", absl::StatusCode::kUnknown, "PLUGIN_BAD_OUTPUT"},
-                       Case{"closeStdout", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
-                       Case{"memoryBomb", absl::StatusCode::kUnknown, "PLUGIN_CRASHED"},
+  for (const Case c : {Case{"exit", absl::StatusCode::kInternal, "PLUGIN_CRASHED"},
+                       Case{"throws", absl::StatusCode::kInternal, "PLUGIN_ERROR"},
+                       Case{"garbage", absl::StatusCode::kInternal, "PLUGIN_BAD_OUTPUT"},
+                       Case{"flood", absl::StatusCode::kInternal, "PLUGIN_BAD_OUTPUT"},
+                       Case{"hugeOutput", absl::StatusCode::kInternal, "PLUGIN_BAD_OUTPUT"},
+                       Case{"closeStdout", absl::StatusCode::kInternal, "PLUGIN_CRASHED"},
+                       Case{"memoryBomb", absl::StatusCode::kInternal, "PLUGIN_CRASHED"},
                        Case{"spin", absl::StatusCode::kDeadlineExceeded, ""},
                        Case{"ignoreTerm", absl::StatusCode::kDeadlineExceeded, ""}}) {
     INFO(c.attack);
@@ -310,7 +310,7 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
   // (an error it may catch) or node dies of it; either way the host carries on.
   const InvokeResult buffers = Attack(*host, {{"attack", "bufferBomb"}}, absl::Seconds(10));
   INFO(buffers.output.status());
-  CHECK(buffers.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(buffers.output.status().code() == absl::StatusCode::kInternal);
   CHECK((ReasonOf(buffers.output.status()) == "PLUGIN_ERROR" ||
          ReasonOf(buffers.output.status()) == "PLUGIN_CRASHED"));
   HelloWorldStillAnswers(*host);
@@ -429,7 +429,7 @@ TEST_CASE("native code loaded by a plugin meets the seccomp filter") {
     CHECK(result["result"] == "EPERM");
   }
   const InvokeResult killed = Attack(*host, {{"attack", "native"}, {"call", "init_module"}});
-  CHECK(killed.output.status().code() == absl::StatusCode::kUnknown);
+  CHECK(killed.output.status().code() == absl::StatusCode::kPermissionDenied);
   CHECK(ReasonOf(killed.output.status()) == "SANDBOX_VIOLATION");
   // The next invocation gets a fresh worker.
   CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 2}}))["x"] == 2);

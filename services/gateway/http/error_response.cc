@@ -87,12 +87,18 @@ HttpResponse MakeErrorResponse(int http_status, absl::StatusCode code, absl::str
 }
 
 int HttpStatusFor(absl::StatusCode code, absl::string_view reason) {
-  // API.md's one exception: a plugin's own failure is UNKNOWN over gRPC and 502 at the edge.
-  if (code == absl::StatusCode::kUnknown &&
-      (reason == "PLUGIN_ERROR" || reason == "PLUGIN_CRASHED" || reason == "PLUGIN_BAD_OUTPUT" ||
-       reason == "SANDBOX_VIOLATION")) {
+  // API.md's one exception: a plugin's own failure is 502 at the edge, whatever gRPC code says
+  // what kind of failure it was (INTERNAL, PERMISSION_DENIED for the sandbox; UNKNOWN from
+  // services of before).
+  const bool plugin_failure = reason == "PLUGIN_ERROR" || reason == "PLUGIN_CRASHED" ||
+                              reason == "PLUGIN_BAD_OUTPUT" || reason == "SANDBOX_VIOLATION";
+  if (plugin_failure &&
+      (code == absl::StatusCode::kUnknown || code == absl::StatusCode::kInternal ||
+       code == absl::StatusCode::kPermissionDenied)) {
     return 502;
   }
+  // RFC 9110's 422: the request is well-formed, but its idempotency key belongs to another.
+  if (code == absl::StatusCode::kInvalidArgument && reason == "IDEMPOTENCY_KEY_REUSED") return 422;
   return HttpStatusFor(code);
 }
 

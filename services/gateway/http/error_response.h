@@ -10,8 +10,9 @@ namespace spine::gateway {
 
 // API.md's table (grpc-gateway's mapping); CANCELLED is 499.
 int HttpStatusFor(absl::StatusCode code);
-// The same, with API.md's one exception: UNKNOWN with a plugin failure's reason (PLUGIN_ERROR,
-// PLUGIN_CRASHED, PLUGIN_BAD_OUTPUT, SANDBOX_VIOLATION) is 502.
+// The same, with API.md's exceptions: a plugin failure's reason (PLUGIN_ERROR, PLUGIN_CRASHED,
+// PLUGIN_BAD_OUTPUT, SANDBOX_VIOLATION) with UNKNOWN, INTERNAL or PERMISSION_DENIED is 502;
+// INVALID_ARGUMENT with IDEMPOTENCY_KEY_REUSED is 422.
 int HttpStatusFor(absl::StatusCode code, absl::string_view reason);
 
 // {"error":{"code":<http>,"status":"<CODE_NAME>","message":...,"details":[ErrorInfo]}} with

@@ -1,5 +1,7 @@
 #include "services/gateway/metrics/service_metrics.h"
 
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -22,13 +24,17 @@ class Writer {
   // One metric family: its header, then a sample per answering service that has it.
   void Family(const char* name, const char* help,
               const std::function<void(const std::string&, const ServiceStatus&)>& samples,
-              const Results& results) {
-    absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " gauge\n");
+              const Results& results, const char* type = "gauge") {
+    absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
     for (const auto& [service, result] : results) {
       if (result.ok() && result->up()) samples(service, *result);
     }
   }
   void Sample(const char* name, const std::string& labels, double value) {
+    absl::StrAppend(&text_, name, "{", labels, "} ", value, "\n");
+  }
+  // Exact, where a double's six significant digits would round (bytes).
+  void SampleInt(const char* name, const std::string& labels, int64_t value) {
     absl::StrAppend(&text_, name, "{", labels, "} ", value, "\n");
   }
   std::string& text() { return text_; }
@@ -51,10 +57,12 @@ std::string RenderServiceMetrics(const Results& results) {
   auto service_label = [](const std::string& service) {
     return absl::StrCat("service=\"", Label(service), "\"");
   };
+  // Prometheus base units (bytes, seconds), so `promtool check metrics` passes.
   out.Family(
-      "spine_service_rss_megabytes", "Resident memory of the service process.",
+      "spine_service_resident_memory_bytes", "Resident memory of the service process.",
       [&](const std::string& service, const ServiceStatus& status) {
-        out.Sample("spine_service_rss_megabytes", service_label(service), status.rss_mb());
+        out.SampleInt("spine_service_resident_memory_bytes", service_label(service),
+                      static_cast<int64_t>(std::llround(status.rss_mb() * 1024 * 1024)));
       },
       results);
   out.Family(
@@ -65,12 +73,24 @@ std::string RenderServiceMetrics(const Results& results) {
       },
       results);
   out.Family(
-      "spine_audit_write_failures",
+      "spine_audit_write_failures_total",
       "Audit events the service could not write to the audit log since it started.",
       [&](const std::string& service, const ServiceStatus& status) {
         if (status.has_audit_write_failures()) {
-          out.Sample("spine_audit_write_failures", service_label(service),
-                     static_cast<double>(status.audit_write_failures()));
+          out.SampleInt("spine_audit_write_failures_total", service_label(service),
+                        static_cast<int64_t>(status.audit_write_failures()));
+        }
+      },
+      results, "counter");
+  out.Family(
+      "spine_llm_backend_reachable",
+      "Whether the model's backend server accepts connections (stub models always do).",
+      [&](const std::string& service, const ServiceStatus& status) {
+        for (const spine::v1::ModelBackendHealth& backend : status.model_backends()) {
+          out.SampleInt(
+              "spine_llm_backend_reachable",
+              absl::StrCat(service_label(service), ",model=\"", Label(backend.model()), "\""),
+              static_cast<int64_t>(backend.reachable() ? 1 : 0));
         }
       },
       results);

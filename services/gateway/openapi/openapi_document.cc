@@ -313,7 +313,7 @@ class DocumentBuilder {
     for (const Route& route : routes.routes()) {
       absl::StatusOr<Json> operation = Operation(route);
       if (!operation.ok()) return operation.status();
-      Json& path = paths[route.path.text()];
+      Json& path = paths[route.public_path];
       path[Lowercase(route.http_method)] = *std::move(operation);
       const std::string& tag = route.method->service()->name();
       if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag);
@@ -363,7 +363,7 @@ class DocumentBuilder {
         return absl::InternalError(absl::StrCat(where, "'", variable, "' is not a request field"));
       }
       if (!absl::StrContains(variable, '.')) from_path.insert(field);
-      Json parameter = Json{{"name", variable},
+      Json parameter = Json{{"name", JsonFieldPath(input, variable)},
                             {"in", "path"},
                             {"required", true},
                             {"schema", schemas_.ValueSchema(field)}};

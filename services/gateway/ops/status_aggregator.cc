@@ -18,6 +18,7 @@ namespace {
 constexpr char kStorage[] = "storage";
 constexpr char kTasks[] = "tasks";
 constexpr char kPlugins[] = "plugins";
+constexpr char kLlm[] = "llm";
 
 // The answer of `service` when it answered and says it is up; nullptr otherwise.
 const spine::v1::ServiceStatus* UpReply(
@@ -75,7 +76,16 @@ spine::v1::PlatformStatus MergeServiceStatuses(
                                     plugins->plugin_sandbox_alive());
   if (plugins != nullptr) platform.set_plugin_sandbox(plugins->plugin_sandbox());
 
-  const bool ok = all_up && platform.db_conn() && platform.plugin_sandbox_alive();
+  if (const spine::v1::ServiceStatus* llm = UpReply(results, kLlm); llm != nullptr) {
+    for (const spine::v1::ModelBackendHealth& backend : llm->model_backends()) {
+      if (!backend.reachable()) {
+        (*platform.mutable_unreachable_models())[backend.model()] = backend.error();
+      }
+    }
+  }
+
+  const bool ok = all_up && platform.db_conn() && platform.plugin_sandbox_alive() &&
+                  platform.unreachable_models().empty();
   platform.set_status(ok ? "ok" : "degraded");
   return platform;
 }

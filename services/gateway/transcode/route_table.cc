@@ -4,6 +4,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -57,8 +59,15 @@ absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api
           where, "deadline_field '", rule.deadline_field(), "' is not an int32 request field"));
     }
   }
+  std::string public_path = path->text();
+  for (const std::string& variable : path->Variables()) {
+    public_path = absl::StrReplaceAll(
+        public_path, {{absl::StrCat("{", variable, "}"),
+                       absl::StrCat("{", JsonFieldPath(method->input_type(), variable), "}")}});
+  }
   return Route{.http_method = rule.method(),
                .path = *std::move(path),
+               .public_path = std::move(public_path),
                .body = rule.body(),
                .success_code = code,
                .method = method,
@@ -104,6 +113,18 @@ const FieldDescriptor* FindFieldPath(const Descriptor* message, absl::string_vie
     message = field->type() == FieldDescriptor::TYPE_MESSAGE ? field->message_type() : nullptr;
   }
   return field;
+}
+
+std::string JsonFieldPath(const Descriptor* message, absl::string_view path) {
+  std::vector<std::string> names;
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    const FieldDescriptor* field =
+        message == nullptr ? nullptr : message->FindFieldByName(std::string(part));
+    if (field == nullptr) return std::string(path);
+    names.push_back(field->json_name());
+    message = field->type() == FieldDescriptor::TYPE_MESSAGE ? field->message_type() : nullptr;
+  }
+  return absl::StrJoin(names, ".");
 }
 
 absl::StatusOr<RouteTable> RouteTable::Build(

@@ -23,6 +23,9 @@ namespace spine::gateway {
 struct Route {
   std::string http_method{};  // "GET", "POST", ...
   PathTemplate path;
+  // The template as clients see it, each variable by its JSON name like every other name
+  // ("/api/pipelines/{pipelineId}/runs"): in the OpenAPI document, the metrics and the logs.
+  std::string public_path{};
   std::string body{};  // "*", a top-level field name, or "" (no body)
   int success_code = 200;
   const google::protobuf::MethodDescriptor* method = nullptr;
@@ -80,5 +83,8 @@ std::string UpstreamOf(absl::string_view file_name);
 // The field at dotted `path` ("a.b") in `message`, or null.
 const google::protobuf::FieldDescriptor* FindFieldPath(const google::protobuf::Descriptor* message,
                                                        absl::string_view path);
+// The dotted `path` of proto field names in `message` by JSON names ("pipeline_id" →
+// "pipelineId"); `path` itself when it names no field.
+std::string JsonFieldPath(const google::protobuf::Descriptor* message, absl::string_view path);
 
 }  // namespace spine::gateway

@@ -256,6 +256,13 @@ std::string Quoted(absl::string_view text) {
   return absl::StrCat("'", absl::CEscape(text.substr(0, 64)), text.size() > 64 ? "...'" : "'");
 }
 
+// Whether a body's `said` value is the path segment `text` written as JSON ("42" or 42 for 42).
+bool SameParamValue(const json& said, const std::string& text) {
+  if (said.is_string()) return said.get_ref<const std::string&>() == text;
+  if (said.is_number() || said.is_boolean()) return said.dump() == text;
+  return false;
+}
+
 // RFC 8259 plus what API.md's strict parsing adds: nlohmann checks the grammar and UTF-8, and
 // on its own would let a leading byte-order mark pass (it skips one), keep the last of duplicate
 // keys and decode \u0000 into a NUL that travels on into the services. All three are refused,
@@ -416,10 +423,25 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
     }
   }
   for (const auto& [variable, value] : bindings) {
-    // The path wins over the body: remove what the body said first.
+    // The path names the resource. A body that names another one (or means something else by
+    // the same key: {"name": "Ada"} sent to /api/plugins/hello-world/invoke) would otherwise be
+    // dropped without a word; the same value said twice is harmless.
     const FieldDescriptor* field = FindFieldPath(input, variable);
-    if (field != nullptr && field->containing_type() == input) root.erase(field->json_name());
-    if (absl::Status status = SetParam(input, root, variable, value, /*from_path=*/true);
+    if (field != nullptr && field->containing_type() == input) {
+      for (const std::string& key : {field->json_name(), field->name()}) {
+        const auto said = root.find(key);
+        if (said == root.end()) continue;
+        if (!SameParamValue(*said, value)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              key, ": given in the body as ", Quoted(said->dump()), " but the path says ",
+              Quoted(value), "; the path's {", field->json_name(), "} names the resource"));
+        }
+        root.erase(said);
+      }
+    }
+    // Named in errors as clients know it, by JSON name ("pipelineId").
+    if (absl::Status status =
+            SetParam(input, root, JsonFieldPath(input, variable), value, /*from_path=*/true);
         !status.ok()) {
       return status;
     }

@@ -34,7 +34,8 @@ absl::StatusOr<QueryParams> ParseQueryString(absl::string_view query);
 // dotted for nested fields; repeated fields repeat the parameter; they are accepted only on
 // routes whose body is not "*". For a route with body "*" and a FieldMask field `update_mask`
 // the client did not set, the mask is filled from the top-level keys of the body (PATCH
-// semantics: fields present are replaced). Path variables override the body.
+// semantics: fields present are replaced). A body key naming a path variable's field must say
+// the same value as the path, else INVALID_ARGUMENT naming it.
 absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
     const Route& route, const PathBindings& bindings, const QueryParams& query,
     absl::string_view body);

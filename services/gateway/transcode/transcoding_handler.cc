@@ -105,6 +105,32 @@ HttpResponse UpstreamError(const Route& route, const absl::Status& status,
   }
 }
 
+// The `Idempotency-Key` header (the IETF httpapi draft's name) as the request's
+// `idempotency_key`: the same as that body field. Refused where the route has no such field
+// (ignoring it would run the request twice on a retry) and when the body says otherwise.
+absl::Status ApplyIdempotencyKeyHeader(const HttpRequest& http,
+                                       google::protobuf::Message& request) {
+  const std::optional<std::string> header = http.Header("Idempotency-Key");
+  if (!header) return absl::OkStatus();
+  const google::protobuf::FieldDescriptor* field =
+      request.GetDescriptor()->FindFieldByName("idempotency_key");
+  if (field == nullptr || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING ||
+      field->is_repeated()) {
+    return absl::InvalidArgumentError("Idempotency-Key: this route takes no idempotency key");
+  }
+  const std::string key(absl::StripAsciiWhitespace(*header));
+  if (key.empty()) return absl::InvalidArgumentError("Idempotency-Key: must not be empty");
+  const google::protobuf::Reflection& reflection = *request.GetReflection();
+  const std::string in_body = reflection.GetString(request, field);
+  if (!in_body.empty() && in_body != key) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Idempotency-Key: the header says '", key.substr(0, 128), "' but the body's ",
+                     field->json_name(), " says '", in_body.substr(0, 128), "'"));
+  }
+  reflection.SetString(&request, field, key);
+  return absl::OkStatus();
+}
+
 // `Location` of a created resource: the GET route whose template is this one plus "/{id}".
 std::optional<std::string> LocationOf(const RouteTable& routes, const Route& route,
                                       const google::protobuf::Message& response) {
@@ -290,7 +316,7 @@ std::string TranscodingHandler::RouteLabel(const HttpRequest& request) const {
   absl::StatusOr<std::vector<std::string>> segments = SplitPath(request.path);
   if (!segments.ok()) return "";
   auto match = routes_.Match(request.method, *segments);
-  if (const auto* found = std::get_if<RouteMatch>(&match)) return found->route->path.text();
+  if (const auto* found = std::get_if<RouteMatch>(&match)) return found->route->public_path;
   return "";
 }
 
@@ -339,6 +365,9 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
   absl::StatusOr<std::unique_ptr<google::protobuf::Message>> rpc_request =
       BuildRequest(route, found.bindings, *query, request.body);
   if (!rpc_request.ok()) return reply(BadRequest(rpc_request.status()));
+  if (absl::Status key = ApplyIdempotencyKeyHeader(request, **rpc_request); !key.ok()) {
+    return reply(BadRequest(key));
+  }
   if (const size_t size = (*rpc_request)->ByteSizeLong();
       size > static_cast<size_t>(max_message_bytes_)) {
     // JSON can encode to more protobuf than it has bytes (e.g. many empty objects).

@@ -252,6 +252,10 @@ absl::StatusOr<LoadedPlugin> ParseManifest(const std::string& json, const std::s
     return FieldError("name",
                       absl::StrCat(Shown(m.name()), " must match ^[a-z0-9][a-z0-9-]{0,63}$"));
   }
+  // GET /api/plugins/list is the listing, so a plugin named "list" could never be read by name.
+  if (m.name() == "list") {
+    return FieldError("name", "\"list\" is reserved: /api/plugins/list is the list of plugins");
+  }
   const std::string folder_name = std::filesystem::path(plugin.folder).filename().string();
   if (m.name() != folder_name) {
     return FieldError(

@@ -2,7 +2,8 @@
 // plugins issue sets on every field, and the loader that scans SPINE_PLUGINS_DIR.
 //
 // A manifest is parsed with protobuf's JSON mapping, unknown fields refused. Then: `name`
-// matches ^[a-z0-9][a-z0-9-]{0,63}$ and the folder's name; `version` is semver; `runtime` is
+// matches ^[a-z0-9][a-z0-9-]{0,63}$, is not "list" (reserved by the route that lists plugins),
+// and is the folder's name; `version` is semver; `runtime` is
 // "node"; `entry` is a relative path to a regular file that resolves (symlinks followed) inside
 // the folder; `permissions.fs.read` paths resolve inside the folder (default: the folder);
 // `permissions.fs.write` paths lie inside the plugin's own data directory

@@ -121,11 +121,15 @@ std::optional<std::string> ReasonOf(const absl::Status& status) {
 }
 
 // What an invocation's end means to the breaker: a dead worker is a crash, a plugin's own
-// error is an answer like any other, and a timeout or cancel says nothing about the plugin.
+// error is an answer like any other, and a timeout, cancel or refusal (any error without a
+// plugin failure's reason) says nothing about the plugin.
 CircuitBreaker::Outcome OutcomeOf(const absl::Status& status, bool worker_died) {
   if (status.ok()) return CircuitBreaker::Outcome::kSuccess;
-  if (status.code() != absl::StatusCode::kUnknown) return CircuitBreaker::Outcome::kNeither;
   const std::optional<std::string> reason = ReasonOf(status);
+  if (reason != kPluginError && reason != kPluginCrashed && reason != kPluginBadOutput &&
+      reason != kSandboxViolation) {
+    return CircuitBreaker::Outcome::kNeither;
+  }
   if (reason == kPluginError && !worker_died) return CircuitBreaker::Outcome::kSuccess;
   if (reason == kPluginBadOutput && !worker_died) return CircuitBreaker::Outcome::kSuccess;
   return CircuitBreaker::Outcome::kCrash;

@@ -71,6 +71,9 @@ struct Invocation {
   std::string user_id{};     // the unit of fairness and of the per-user circuit breaker
   std::string input_json{};  // one JSON value
   absl::Time deadline{};     // Clock::Now() based
+  // The timeout `deadline` came from (the caller's timeoutMs or the plugin's own limit), for the
+  // error that names it; 0 when the RPC's deadline came first.
+  int32_t timeout_ms = 0;
   std::function<void(InvokeResult, InvocationStats)> on_done{};
 };
 

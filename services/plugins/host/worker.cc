@@ -371,8 +371,8 @@ absl::Status Worker::DiagnoseExit(absl::string_view what_happened) {
     return Crashed(plugin_name_, absl::StrCat(what_happened, " and was stopped"));
   }
   if (exit->signaled && exit->signal == SIGSYS) {
-    return Reason(absl::UnknownError(absl::StrCat("plugin '", plugin_name_,
-                                                  "' was stopped for a forbidden system call")),
+    return Reason(absl::PermissionDeniedError(absl::StrCat(
+                      "plugin '", plugin_name_, "' was stopped for a forbidden system call")),
                   kSandboxViolation);
   }
   // Stray output before the end (a flood that ran it out of memory, say) is the first fault.

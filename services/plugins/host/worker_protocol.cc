@@ -50,13 +50,13 @@ bool NestingWithin(absl::string_view text, int max_depth) {
 
 absl::Status BadOutput(absl::string_view plugin, absl::string_view why) {
   return rpc::WithErrorInfo(
-      absl::UnknownError(absl::StrCat("plugin '", plugin, "' answered badly: ", why)),
+      absl::InternalError(absl::StrCat("plugin '", plugin, "' answered badly: ", why)),
       kPluginBadOutput);
 }
 
 absl::Status Crashed(absl::string_view plugin, absl::string_view why) {
   return rpc::WithErrorInfo(
-      absl::UnknownError(absl::StrCat("plugin '", plugin, "' crashed: ", why)), kPluginCrashed);
+      absl::InternalError(absl::StrCat("plugin '", plugin, "' crashed: ", why)), kPluginCrashed);
 }
 
 std::string CleanText(absl::string_view text, size_t max) {
@@ -88,7 +88,7 @@ absl::Status ParseHello(absl::string_view plugin, absl::string_view line) {
     return absl::OkStatus();
   }
   if (hello.is_object() && hello.contains("fatal") && hello["fatal"].is_string()) {
-    return rpc::WithErrorInfo(absl::UnknownError(absl::StrCat(
+    return rpc::WithErrorInfo(absl::InternalError(absl::StrCat(
                                   "plugin '", plugin, "' failed to load: ",
                                   CleanText(hello["fatal"].get<std::string>(), kMaxMessageBytes))),
                               kPluginError);
@@ -131,8 +131,8 @@ Answer ParseAnswer(absl::string_view plugin, absl::string_view line, uint64_t id
   }
   if (auto error = parsed.find("error"); error != parsed.end() && error->is_string()) {
     answer.output = rpc::WithErrorInfo(
-        absl::UnknownError(absl::StrCat("plugin '", plugin, "' failed: ",
-                                        CleanText(error->get<std::string>(), kMaxMessageBytes))),
+        absl::InternalError(absl::StrCat("plugin '", plugin, "' failed: ",
+                                         CleanText(error->get<std::string>(), kMaxMessageBytes))),
         kPluginError);
     return answer;
   }

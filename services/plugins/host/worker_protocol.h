@@ -15,23 +15,24 @@
 
 namespace spine::plugins {
 
-// Error reasons of a failed invocation (API.md, "Errors"; they ride on UNKNOWN).
+// Error reasons of a failed invocation (docs/api.md, "Errors"). They ride on INTERNAL (the
+// plugin failed), SANDBOX_VIOLATION on PERMISSION_DENIED; 502 at the edge.
 inline constexpr char kPluginError[] = "PLUGIN_ERROR";
 inline constexpr char kPluginCrashed[] = "PLUGIN_CRASHED";
 inline constexpr char kPluginBadOutput[] = "PLUGIN_BAD_OUTPUT";
 inline constexpr char kSandboxViolation[] = "SANDBOX_VIOLATION";
 inline constexpr char kSandboxUnavailable[] = "SANDBOX_UNAVAILABLE";
 
-// UNKNOWN with reason PLUGIN_BAD_OUTPUT / PLUGIN_CRASHED, naming the plugin.
+// INTERNAL with reason PLUGIN_BAD_OUTPUT / PLUGIN_CRASHED, naming the plugin.
 absl::Status BadOutput(absl::string_view plugin, absl::string_view why);
 absl::Status Crashed(absl::string_view plugin, absl::string_view why);
 
-// The first line a worker prints: OK when it is {"ready":true}; UNKNOWN PLUGIN_ERROR with the
+// The first line a worker prints: OK when it is {"ready":true}; INTERNAL PLUGIN_ERROR with the
 // plugin's message for {"fatal": ...} (it could not be loaded); PLUGIN_BAD_OUTPUT otherwise.
 absl::Status ParseHello(absl::string_view plugin, absl::string_view line);
 
 struct Answer {
-  // The output as compact JSON, or UNKNOWN with PLUGIN_ERROR (it threw) or PLUGIN_BAD_OUTPUT.
+  // The output as compact JSON, or INTERNAL with PLUGIN_ERROR (it threw) or PLUGIN_BAD_OUTPUT.
   absl::StatusOr<std::string> output = absl::UnknownError("not parsed");
   std::vector<std::string> logs{};  // at most 101 lines of at most 1000 bytes, valid UTF-8
   // False when the line was not an answer to this request at all: the worker must be ended.

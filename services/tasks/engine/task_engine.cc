@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/bus/step_protocol.h"
 #include "libs/core/log.h"
@@ -238,10 +239,26 @@ absl::StatusOr<Run> TaskEngine::Submit(int64_t user_id, int64_t pipeline_id,
   }
   *state.mutable_definition() = std::move(definition);
 
+  // Kept for the comparison below: `state` is the store's to keep once the run is created.
+  const int64_t requested_pipeline = run.pipeline_id();
+  const Value requested_input = run.input();
   absl::StatusOr<CreatedRun> created = store_.Create(state, idempotency_key);
   if (!created.ok() || !created->created) {
     release_slot();
     if (!created.ok()) return created.status();
+    const Run& first = created->state.run();
+    if (first.pipeline_id() != requested_pipeline ||
+        !google::protobuf::util::MessageDifferencer::Equals(first.input(), requested_input)) {
+      // Answering with the first run would tell the caller its different request was done.
+      return rpc::WithErrorInfo(
+          absl::InvalidArgumentError(absl::StrCat(
+              "idempotencyKey '", idempotency_key, "' was already used for run ", first.id(),
+              " with a different request (",
+              first.pipeline_id() != requested_pipeline ? "another pipeline" : "another input",
+              "); use a new key for a new request")),
+          kIdempotencyKeyReused,
+          {{"idempotencyKey", idempotency_key}, {"runId", absl::StrCat(first.id())}});
+    }
     // The first run with this key: as this engine knows it if it is driving it.
     if (ActivePtr active = Find(created->state.run().id())) {
       absl::MutexLock lock(&active->mu);

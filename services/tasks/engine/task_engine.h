@@ -59,6 +59,9 @@ struct EngineOptions {
 // Runs `task` off the caller's thread. An error means it will not run.
 using Post = std::function<absl::Status(std::function<void()>)>;
 
+// The reason of a reused idempotency key with a different request; 422 at the edge.
+inline constexpr char kIdempotencyKeyReused[] = "IDEMPOTENCY_KEY_REUSED";
+
 class TaskEngine {
  public:
   TaskEngine(RunStore& store, StepDispatcher& dispatcher, Scheduler& scheduler, const Clock& clock,
@@ -69,7 +72,8 @@ class TaskEngine {
 
   // Accepts a run of `definition` (already parsed and checked) and starts its first step.
   // With an `idempotency_key` the same user gets their first run with that key back, unstarted
-  // again. INVALID_ARGUMENT (TEMPLATE_OUTPUT_TOO_LARGE) when the templates over `input` alone
+  // again; INVALID_ARGUMENT (kIdempotencyKeyReused) when that first run was of another pipeline
+  // or input. INVALID_ARGUMENT (TEMPLATE_OUTPUT_TOO_LARGE) when the templates over `input` alone
   // already render beyond the render limits; RESOURCE_EXHAUSTED (RUN_LIMIT) over the user's
   // concurrent runs; the store's errors as they are.
   absl::StatusOr<spine::v1::Run> Submit(int64_t user_id, int64_t pipeline_id,

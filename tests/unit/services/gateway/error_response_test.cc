@@ -179,9 +179,31 @@ TEST_CASE("a plugin's own failure is 502 with its reason, other UNKNOWN errors s
       MakeErrorResponse(rpc::WithErrorInfo(absl::UnknownError("x"), "SOMETHING_ELSE"), "").status ==
       500);
   CHECK(MakeErrorResponse(absl::UnknownError("x"), "UNKNOWN").status == 500);
-  // The reason alone does not make a 502: only with UNKNOWN.
-  CHECK(MakeErrorResponse(rpc::WithErrorInfo(absl::InternalError("x"), "PLUGIN_CRASHED"), "")
-            .status == 500);
+  // The reason alone does not make a 502: only with the codes a plugin failure travels under.
+  CHECK(MakeErrorResponse(rpc::WithErrorInfo(absl::NotFoundError("x"), "PLUGIN_CRASHED"), "")
+            .status == 404);
+}
+
+TEST_CASE("a plugin failure under its meaningful gRPC code is still 502, named by that code") {
+  const HttpResponse crashed = MakeErrorResponse(
+      rpc::WithErrorInfo(absl::InternalError("plugin 'x' crashed"), "PLUGIN_CRASHED"), "");
+  CHECK(crashed.status == 502);
+  CHECK(Json::parse(crashed.body)["error"]["status"] == "INTERNAL");
+  const HttpResponse violation =
+      MakeErrorResponse(rpc::WithErrorInfo(absl::PermissionDeniedError("plugin 'x' was stopped"),
+                                           "SANDBOX_VIOLATION"),
+                        "");
+  CHECK(violation.status == 502);
+  CHECK(Json::parse(violation.body)["error"]["status"] == "PERMISSION_DENIED");
+}
+
+TEST_CASE("a reused idempotency key is 422, other invalid arguments stay 400") {
+  CHECK(MakeErrorResponse(
+            rpc::WithErrorInfo(absl::InvalidArgumentError("idempotencyKey 'k' was already used"),
+                               "IDEMPOTENCY_KEY_REUSED"),
+            "")
+            .status == 422);
+  CHECK(MakeErrorResponse(absl::InvalidArgumentError("x"), "INVALID_ARGUMENT").status == 400);
 }
 
 TEST_CASE("an error status without an ErrorInfo answers with the default reason") {

@@ -76,10 +76,21 @@ Json Body(const HttpResponse& response) {
   return Json::parse(response.body);
 }
 
-HttpResponse Send(GatewayHttpHandler& handler, std::string method, std::string path) {
+HttpResponse Send(GatewayHttpHandler& handler, std::string method, std::string path,
+                  HttpHeaders headers = {}) {
   ReplyCatcher catcher;
-  handler.Handle(Request(std::move(method), std::move(path)), catcher.Reply());
+  HttpRequest request = Request(std::move(method), std::move(path));
+  request.headers = std::move(headers);
+  handler.Handle(std::move(request), catcher.Reply());
   return catcher.Wait();
+}
+
+std::vector<std::string> HeaderValues(const HttpResponse& response, absl::string_view name) {
+  std::vector<std::string> values;
+  for (const auto& [key, value] : response.headers) {
+    if (absl::EqualsIgnoreCase(key, name)) values.push_back(value);
+  }
+  return values;
 }
 
 // A health client whose server is not there: loopback port 1 refuses connections. All share
@@ -246,6 +257,63 @@ TEST_CASE("GET /readyz is 503 naming each executor kind spine-tasks has not hear
              Catch::Contains("executor:plugin"));
   tasks.Set(TasksHeard(1, 1));
   CHECK(Send(handler, "GET", "/readyz").status == 200);
+}
+
+// Answers "llm" with a status whose model `down` cannot reach its backend.
+class LlmStatusProber final : public ServiceProber {
+ public:
+  void Probe(const std::string& service, absl::Duration /*timeout*/, Callback done) override {
+    if (service != "llm") return done(absl::NotFoundError(service));
+    spine::v1::ServiceStatus status;
+    auto* up = status.add_model_backends();
+    up->set_model("stub");
+    up->set_reachable(true);
+    auto* down = status.add_model_backends();
+    down->set_model("down");
+    down->set_reachable(false);
+    down->set_error("127.0.0.1:9: Connection refused");
+    done(status);
+  }
+};
+
+TEST_CASE("GET /readyz is 200 degraded naming a model whose backend cannot be reached") {
+  LlmStatusProber llm;
+  const ReadinessChecker readiness({}, {.llm_prober = &llm});
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200));
+  const HttpResponse answer = Send(handler, "GET", "/readyz");
+  CHECK(answer.status == 200);
+  CHECK(Body(answer)["status"] == "degraded");
+  CHECK(Body(answer)["degraded"] == Json::array({"model:down"}));
+  CHECK(ModelsDegraded(absl::UnavailableError("llm is down")).empty());
+}
+
+TEST_CASE("CORS: a listed origin's preflight is answered with its headers, others get none") {
+  const ReadinessChecker readiness({});
+  absl::StatusOr<CorsPolicy> cors = CorsPolicy::Parse(" https://app.example , http://[::1]:8000");
+  REQUIRE(cors.ok());
+  GatewayHttpHandler handler(readiness, absl::Milliseconds(200), {.cors = &*cors});
+  const HttpResponse preflight =
+      Send(handler, "OPTIONS", "/api/thoughts",
+           {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "PATCH"}});
+  CHECK(preflight.status == 204);
+  CHECK(HeaderValues(preflight, "Access-Control-Allow-Origin") ==
+        std::vector<std::string>{"https://app.example"});
+  CHECK(HeaderValues(preflight, "Vary") == std::vector<std::string>{"Origin"});
+  const HttpResponse healthz = Send(handler, "GET", "/healthz", {{"Origin", "http://[::1]:8000"}});
+  CHECK(HeaderValues(healthz, "Access-Control-Allow-Origin") ==
+        std::vector<std::string>{"http://[::1]:8000"});
+  const HttpResponse other = Send(handler, "GET", "/healthz", {{"Origin", "https://x.example"}});
+  CHECK(HeaderValues(other, "Access-Control-Allow-Origin").empty());
+  CHECK(Send(handler, "OPTIONS", "/api/thoughts",
+             {{"Origin", "https://x.example"}, {"Access-Control-Request-Method", "GET"}})
+            .status == 403);
+
+  for (const char* bad : {"*", "app.example", "https://app.example/path", "ftp://app.example"}) {
+    INFO(bad);
+    CHECK_FALSE(CorsPolicy::Parse(bad).ok());
+  }
+  CHECK(CorsPolicy::Parse("").ok());
+  CHECK(CorsPolicy::Parse("")->empty());
 }
 
 TEST_CASE("GET /readyz names tasks once when it neither answers its health check nor its status") {

@@ -220,7 +220,7 @@ TEST_CASE("every route of the router is in the OpenAPI document with its method 
   REQUIRE_FALSE(SpineRoutes().routes().empty());
   for (const Route& route : SpineRoutes().routes()) {
     INFO(route.http_method << " " << route.path.text());
-    const json& operation = Operation(document, route.path.text(), Lower(route.http_method));
+    const json& operation = Operation(document, route.public_path, Lower(route.http_method));
     CHECK(operation["responses"].contains(std::to_string(route.success_code)));
     CHECK(operation["responses"].contains("default"));
     CHECK(operation["tags"] == json::array({route.method->service()->name()}));
@@ -431,7 +431,7 @@ TEST_CASE("security follows each RPC's access policy") {
   for (const Route& route : SpineRoutes().routes()) {
     INFO(route.http_method << " " << route.path.text());
     const json& security =
-        Operation(document, route.path.text(), Lower(route.http_method))["security"];
+        Operation(document, route.public_path, Lower(route.http_method))["security"];
     CHECK(security == (route.access == spine::api::ACCESS_PUBLIC ? json::array() : bearer));
   }
 }
@@ -554,18 +554,19 @@ TEST_CASE("recursive messages, comments, named bodies, unsigned and wrapper type
                                                         "format": "int32"})"));
   CHECK(node["properties"]["small"]["minimum"] == 0);
 
-  const json& get = Operation(document, "/nodes/{node_id}", "get");
+  // Path parameters by JSON name, like every other name.
+  const json& get = Operation(document, "/nodes/{nodeId}", "get");
   CHECK(get["summary"] == "Returns one node.");
   CHECK_THAT(get["description"].get<std::string>(), Catch::Contains("With its children."));
   CHECK(get["security"] == json::array());
   REQUIRE(get["parameters"].size() == 2);
-  CHECK(get["parameters"][0]["name"] == "node_id");
+  CHECK(get["parameters"][0]["name"] == "nodeId");
   CHECK(get["parameters"][1] == json::parse(R"({"name": "depth", "in": "query", "required": false,
                         "schema": {"type": "array", "items": {"type": "integer", "format": "int32"}},
                         "style": "form", "explode": true})"));
 
   // body: "node" — the body is that field; what is left (dryRun) is a query parameter.
-  const json& put = Operation(document, "/nodes/{node_id}", "put");
+  const json& put = Operation(document, "/nodes/{nodeId}", "put");
   CHECK(put["requestBody"]["content"]["application/json"]["schema"] == Ref("fixture.Node"));
   REQUIRE(put["parameters"].size() == 2);
   CHECK(put["parameters"][1]["name"] == "dryRun");

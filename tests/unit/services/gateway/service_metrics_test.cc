@@ -51,17 +51,17 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   has("spine_plugin_invocations_total{service=\"plugins\",plugin=\"hello-world\"} 12\n");
   has("spine_bus_queue_depth{service=\"tasks\",queue=\"steps.llm\"} 5\n");
   has("spine_bus_queue_dead_letters{service=\"tasks\",queue=\"steps.llm\"} 1\n");
-  has("spine_service_rss_megabytes{service=\"llm\"} 42.5\n");
-  has("spine_audit_write_failures{service=\"llm\"} 3\n");
+  has("spine_service_resident_memory_bytes{service=\"llm\"} 44564480\n");  // 42.5 MiB
+  has("spine_audit_write_failures_total{service=\"llm\"} 3\n");
   has("spine_db_up{service=\"storage\"} 1\n");
   has("spine_llm_queue_depth{service=\"llm\",model=\"stub\\\"slow\"} 7\n");
   has("spine_llm_running{service=\"llm\",model=\"stub\\\"slow\"} 1\n");
   has("spine_llm_runner_utilisation{service=\"llm\",model=\"stub\\\"slow\"} 0.25\n");
   has("spine_llm_oldest_queued_seconds{service=\"llm\",model=\"stub\\\"slow\"} 1.5\n");
   // Nothing from the silent service but its up 0.
-  CHECK(text.find("spine_service_rss_megabytes{service=\"gateway\"}") == std::string::npos);
+  CHECK(text.find("spine_service_resident_memory_bytes{service=\"gateway\"}") == std::string::npos);
   // A storage that reports no audit figure has no audit sample.
-  CHECK(text.find("spine_audit_write_failures{service=\"storage\"}") == std::string::npos);
+  CHECK(text.find("spine_audit_write_failures_total{service=\"storage\"}") == std::string::npos);
 }
 
 }  // namespace

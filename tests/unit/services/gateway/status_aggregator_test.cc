@@ -166,7 +166,8 @@ TEST_CASE("all services up: status ok with summed heap and every field in API.md
   }
   CHECK(body["services"]["llm"]["rssMB"] == 61.0);
   CHECK(body["pluginSandbox"] == "");  // this fake plugins names no layers
-  CHECK(body.size() == 7);
+  CHECK(body["unreachableModels"] == Json::object());
+  CHECK(body.size() == 8);
   // Every service probed once, with the 200 ms deadline.
   for (const absl::Duration timeout : prober.Timeouts()) CHECK(timeout == absl::Milliseconds(200));
   CHECK(prober.Timeouts().size() == 5);
@@ -234,6 +235,21 @@ TEST_CASE("signals that are false or missing make it degraded even with every se
     CHECK(body["services"]["llm"]["up"] == false);
     CHECK(body["services"]["llm"]["version"] == "0.1.0");
     CHECK(body["heapUsedMB"] == 40.0);
+  }
+  SECTION("a model's backend cannot be reached: degraded, naming the model and why") {
+    ServiceStatus llm = Up("llm", 10);
+    auto* up = llm.add_model_backends();
+    up->set_model("stub");
+    up->set_reachable(true);
+    auto* down = llm.add_model_backends();
+    down->set_model("llama3");
+    down->set_reachable(false);
+    down->set_error("127.0.0.1:11434: Connection refused");
+    prober.Set("llm", llm);
+    const Json body = GetNow(aggregator);
+    CHECK(body["status"] == "degraded");
+    CHECK(body["unreachableModels"] == Json{{"llama3", "127.0.0.1:11434: Connection refused"}});
+    CHECK(body["services"]["llm"]["up"] == true);
   }
   SECTION("tasks reports no queue lag: 0, and still ok") {
     ServiceStatus tasks = Up("tasks", 10);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "libs/rpc/method_access.h"
 #include "nlohmann/json.hpp"
 #include "services/gateway/transcode/route_table.h"
@@ -139,6 +140,16 @@ TEST_CASE("the route table holds every annotated RPC of API.md") {
   CHECK(RouteFor("GET", "/api/plugins/list").method->name() == "ListPlugins");
   CHECK(RouteFor("GET", "/api/plugins/hello").method->name() == "GetPlugin");
   CHECK(RouteFor("HEAD", "/api/thoughts").method->name() == "ListThoughts");
+  // Clients see path variables by their JSON names, like every other name.
+  CHECK(RouteFor("POST", "/api/pipelines/3/runs").public_path ==
+        "/api/pipelines/{pipelineId}/runs");
+  CHECK(RouteFor("GET", "/api/thoughts/3").public_path == "/api/thoughts/{id}");
+  auto bad = SpineRoutes().Match("POST", Segments("/api/pipelines/x/runs"));
+  REQUIRE(std::holds_alternative<RouteMatch>(bad));
+  auto built =
+      BuildRequest(*std::get<RouteMatch>(bad).route, std::get<RouteMatch>(bad).bindings, {}, "{}");
+  REQUIRE_FALSE(built.ok());
+  CHECK(absl::StartsWith(built.status().message(), "pipelineId: "));
 }
 
 TEST_CASE("a known path with the wrong method lists the methods it allows") {
@@ -177,8 +188,23 @@ TEST_CASE("a request is built from path, query and body with the JSON mapping") 
   CHECK(dynamic_cast<spine::v1::CreateThoughtRequest&>(**empty_body).text().empty());
 }
 
-TEST_CASE("a PATCH fills the update mask from the keys present and the path wins") {
-  auto patch = Build("PATCH", "/api/thoughts/9", "", R"({"tags":[],"id":"123"})");
+TEST_CASE("a body field that contradicts a path variable is refused, the same value passes") {
+  auto contradicts = Build("PATCH", "/api/thoughts/9", "", R"({"tags":[],"id":"123"})");
+  REQUIRE_FALSE(contradicts.ok());
+  CHECK(contradicts.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(contradicts.status().message(), "id: given in the body"));
+  auto invoke = Build("POST", "/api/plugins/hello-world/invoke", "", R"({"name":"Ada"})");
+  REQUIRE_FALSE(invoke.ok());
+  CHECK(absl::StrContains(invoke.status().message(), "'hello-world'"));
+  for (const char* same : {R"({"tags":[],"id":"9"})", R"({"tags":[],"id":9})"}) {
+    auto agrees = Build("PATCH", "/api/thoughts/9", "", same);
+    REQUIRE(agrees.ok());
+    CHECK(dynamic_cast<spine::v1::UpdateThoughtRequest&>(**agrees).update_mask().paths_size() == 1);
+  }
+}
+
+TEST_CASE("a PATCH fills the update mask from the keys present") {
+  auto patch = Build("PATCH", "/api/thoughts/9", "", R"({"tags":[]})");
   REQUIRE(patch.ok());
   const auto& request = dynamic_cast<spine::v1::UpdateThoughtRequest&>(**patch);
   CHECK(request.id() == 9);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
+#include "libs/rpc/error_info.h"
 #include "spine/v1/llm.grpc.pb.h"
 #include "tests/unit/services/llm/service_test_env.h"
 
@@ -399,6 +400,20 @@ TEST_CASE_METHOD(Fixture, "a user over their concurrent limit is refused; others
   }));
   CHECK(Generate(Request("stub", "hi"), &response, "7").ok());
   CancelAndWait(*running);
+}
+
+TEST_CASE("a generation past the caller's timeoutMs is named as such") {
+  const absl::Status named = NameGenerationTimeout(
+      absl::DeadlineExceededError("stub generation passed its deadline"), "slow", 1500);
+  CHECK(named.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(named.message() == "generation exceeded timeoutMs 1500");
+  CHECK(rpc::GetErrorInfo(named)->reason() == "GENERATION_TIMEOUT");
+  CHECK(rpc::GetErrorInfo(named)->metadata().at("model") == "slow");
+  // Without a timeoutMs of the caller's, or already named: unchanged.
+  CHECK(NameGenerationTimeout(absl::DeadlineExceededError("x"), "slow", 0).message() == "x");
+  const absl::Status model_limit = rpc::WithErrorInfo(
+      absl::DeadlineExceededError("model 'slow' exceeded"), "GENERATION_TIMEOUT");
+  CHECK(NameGenerationTimeout(model_limit, "slow", 1500).message() == "model 'slow' exceeded");
 }
 
 }  // namespace spine::llm

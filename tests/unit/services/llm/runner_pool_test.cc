@@ -195,6 +195,35 @@ TEST_CASE_METHOD(PoolFixture, "the backend gets the model's backend name and a t
   backend("m").Finish(1);
 }
 
+TEST_CASE_METHOD(PoolFixture, "a backend's error names the model, and so does its own timeout") {
+  Make({Model("m", 2, 10)});
+  MustSubmit("m", "a");
+  backend("m").Finish(0, rpc::WithErrorInfo(absl::UnavailableError("ollama: not reachable"),
+                                            "BACKEND_UNAVAILABLE"));
+  REQUIRE(outcome(0).done());
+  const absl::Status unavailable = outcome(0).result->result.status();
+  CHECK(unavailable.code() == absl::StatusCode::kUnavailable);
+  CHECK(unavailable.message() == "model 'm': ollama: not reachable");
+  CHECK(rpc::GetErrorInfo(unavailable)->reason() == "BACKEND_UNAVAILABLE");
+  CHECK(rpc::GetErrorInfo(unavailable)->metadata().at("model") == "m");
+
+  // The model's 60 s came before the caller's (none): named as the model's.
+  MustSubmit("m", "a");
+  backend("m").Finish(1, absl::DeadlineExceededError("stub generation passed its deadline"));
+  const absl::Status timed_out = outcome(1).result->result.status();
+  CHECK(timed_out.message() ==
+        "model 'm' exceeded its 60000 ms timeout (timeoutMs in the models file)");
+  CHECK(rpc::GetErrorInfo(timed_out)->reason() == "GENERATION_TIMEOUT");
+  // The caller's earlier deadline is left for the caller to name.
+  MustSubmit("m", "a", clock_.Now() + absl::Seconds(5));
+  backend("m").Finish(2, absl::DeadlineExceededError("stub generation passed its deadline"));
+  CHECK_FALSE(rpc::GetErrorInfo(outcome(2).result->result.status()).has_value());
+  // A cancel is not the model's doing.
+  MustSubmit("m", "a");
+  backend("m").Finish(3, absl::CancelledError("cancelled"));
+  CHECK(outcome(3).result->result.status().message() == "cancelled");
+}
+
 TEST_CASE_METHOD(PoolFixture, "deltas reach the caller in order") {
   Make({Model("m", 1, 10)});
   std::string text;

@@ -117,6 +117,8 @@ TEST_CASE("name, version and runtime are checked") {
   }
   // A valid name that is not the folder's.
   CHECK(absl::StrContains(ErrorOf(plugin.Parse(Manifest("", "other"))), "folder"));
+  // "list" is the listing's path segment: such a plugin could never be read by name.
+  CHECK(absl::StrContains(ErrorOf(plugin.Parse(Manifest("", "list"))), "reserved"));
   for (const char* bad : {"1", "1.2", "01.2.3", "1.2.3.4", "v1.2.3", "1.2.3-"}) {
     INFO(bad);
     std::string json = Manifest();

@@ -69,6 +69,42 @@ TEST_CASE("an invoke request becomes one JSON line with the earliest deadline") 
             ->input_json == "null");
 }
 
+TEST_CASE("the timeout that bounds an invocation is kept, to be named when it runs out") {
+  auto host = HostWith(5000);
+  auto limit = [&](std::optional<int32_t> timeout_ms, absl::Time rpc_deadline) {
+    return PluginService::Validate(Request("1", timeout_ms), *host, InvokeLimits{}, rpc_deadline,
+                                   kNow)
+        ->timeout_ms;
+  };
+  CHECK(limit(1000, absl::InfiniteFuture()) == 1000);
+  CHECK(limit(std::nullopt, absl::InfiniteFuture()) == 5000);  // the plugin's own
+  CHECK(limit(60000, absl::InfiniteFuture()) == 5000);
+  CHECK(limit(1000, kNow + absl::Milliseconds(500)) == 0);  // the RPC's deadline came first
+
+  const absl::Status named = NameTimeout(absl::DeadlineExceededError("slow"), "echo", 1000);
+  CHECK(named.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(named.message() == "plugin 'echo' exceeded its 1000 ms timeout");
+  CHECK(rpc::GetErrorInfo(named)->reason() == "PLUGIN_TIMEOUT");
+  CHECK(rpc::GetErrorInfo(named)->metadata().at("timeoutMs") == "1000");
+  CHECK(NameTimeout(absl::DeadlineExceededError("slow"), "echo", 0).message() == "slow");
+  CHECK(NameTimeout(absl::CancelledError("gone"), "echo", 1000).message() == "gone");
+}
+
+TEST_CASE("a failed invocation keeps the last of its logs that fit on the error") {
+  const absl::Status failed =
+      rpc::WithErrorInfo(absl::InternalError("plugin 'echo' failed: no"), "PLUGIN_ERROR");
+  const absl::Status with = WithLogs(failed, {"first", "second"});
+  CHECK(with.code() == absl::StatusCode::kInternal);
+  CHECK(with.message() == failed.message());
+  CHECK(rpc::GetErrorInfo(with)->reason() == "PLUGIN_ERROR");
+  CHECK(rpc::GetErrorInfo(with)->metadata().at("logs") == "first\nsecond");
+  const std::vector<std::string> many(100, std::string(999, 'x'));
+  const std::string kept = rpc::GetErrorInfo(WithLogs(failed, many))->metadata().at("logs");
+  CHECK(kept.size() <= kMaxErrorLogBytes);
+  CHECK(kept.size() >= kMaxErrorLogBytes - 1000);
+  CHECK(rpc::GetErrorInfo(WithLogs(failed, {}))->metadata().count("logs") == 0);
+}
+
 TEST_CASE("bad invoke requests are refused before reaching the host") {
   auto host = HostWith(5000);
   for (const int32_t timeout : {0, -1, 60001}) {

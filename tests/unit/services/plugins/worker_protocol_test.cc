@@ -21,7 +21,7 @@ std::string ReasonOf(const absl::Status& status) {
 TEST_CASE("the hello line is ready, a load failure, or bad output") {
   CHECK(ParseHello("p", R"({"ready":true})").ok());
   const absl::Status fatal = ParseHello("p", R"({"fatal":"no function exported"})");
-  CHECK(fatal.code() == absl::StatusCode::kUnknown);
+  CHECK(fatal.code() == absl::StatusCode::kInternal);
   CHECK(ReasonOf(fatal) == "PLUGIN_ERROR");
   CHECK(absl::StrContains(fatal.message(), "no function exported"));
   for (const char* line :

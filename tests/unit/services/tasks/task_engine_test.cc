@@ -427,8 +427,18 @@ TEST_CASE("cancel stops the running job and ends the run; a finished run stays a
 TEST_CASE("the same idempotency key returns the first run and starts nothing") {
   Fixture f;
   const Run first = f.Submit(kTwoSteps, R"({"text": "t", "n": 1})", 7, "key-1");
-  const Run again = f.Submit(kTwoSteps, R"({"text": "other", "n": 2})", 7, "key-1");
+  const Run again = f.Submit(kTwoSteps, R"({"n": 1, "text": "t"})", 7, "key-1");
   CHECK(again.id() == first.id());
+  CHECK(f.dispatcher.jobs.size() == 1);
+  // The same key for a different request is refused, naming the key, not answered as a match.
+  auto other =
+      f.engine().Submit(7, 0, Pipeline(kTwoSteps), JsonValue(R"({"text": "other"})"), "key-1");
+  REQUIRE(other.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(rpc::GetErrorInfo(other.status())->reason() == "IDEMPOTENCY_KEY_REUSED");
+  CHECK(absl::StrContains(other.status().message(), "'key-1'"));
+  auto other_pipeline =
+      f.engine().Submit(7, 5, Pipeline(kTwoSteps), JsonValue(R"({"text": "t", "n": 1})"), "key-1");
+  CHECK(other_pipeline.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(f.dispatcher.jobs.size() == 1);
   // Another user's same key is another run.
   CHECK(f.Submit(kTwoSteps, R"({"text": "t", "n": 1})", 8, "key-1").id() != first.id());
