@@ -1,7 +1,7 @@
 // SessionGate: the gateway's check that a verified access token still stands before a request
 // goes on with it — the token has not been revoked (logout, a revoked refresh family, a user
-// change; session_revocations.h), its user still exists and is not disabled, and its role is the
-// user's role now (a demoted admin's token stops). The services verify the signature
+// change; session_revocations.h), its user still exists and is not disabled, and it claims no
+// more than the user's role now (a demoted admin's token stops). The services verify the signature
 // themselves; they cannot know either of these.
 //
 // A user's state is asked of the UserStore and remembered for `ttl` (both answers), in a
