@@ -59,14 +59,14 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
     const std::optional<std::string> authorization = request.Header("Authorization");
     if (authorization && absl::StartsWith(*authorization, "Bearer ") &&
         IsApiKey(absl::string_view(*authorization).substr(7))) {
-      std::string key = authorization->substr(7);
-      return ForwardWithApiKey(std::move(request), std::move(key), std::move(reply));
+      const std::string key = authorization->substr(7);
+      return ForwardWithApiKey(std::move(request), key, std::move(reply));
     }
   }
   Forward(std::move(request), std::move(claims), std::move(reply));
 }
 
-void GatewayHttpHandler::ForwardWithApiKey(HttpRequest request, std::string key,
+void GatewayHttpHandler::ForwardWithApiKey(HttpRequest request, const std::string& key,
                                            HttpReply reply) const {
   std::string method = request.method;
   std::string path = request.path;

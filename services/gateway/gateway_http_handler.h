@@ -70,7 +70,7 @@ class GatewayHttpHandler final : public HttpHandler {
   std::optional<AccessClaims> ClaimsOf(const HttpRequest& request) const;
   // Replaces the request's API key by an access token for its user (or answers the refusal),
   // then forwards it.
-  void ForwardWithApiKey(HttpRequest request, std::string key, HttpReply reply) const;
+  void ForwardWithApiKey(HttpRequest request, const std::string& key, HttpReply reply) const;
   // Forwards `request` to the API once its token, if any, is known to still stand.
   void Forward(HttpRequest request, std::optional<AccessClaims> claims, HttpReply reply) const;
 

@@ -53,10 +53,9 @@ absl::StatusOr<NewApiKey> MakeApiKey() {
   const char* raw = reinterpret_cast<const char*>(bytes.data());
   std::string prefix = absl::BytesToHexString(absl::string_view(raw, kPrefixBytes));
   std::string secret = Base64UrlEncode(std::string_view(raw + kPrefixBytes, kSecretBytes));
-  NewApiKey key{.key = absl::StrCat(kApiKeyPrefix, prefix, "_", secret),
-                .prefix = std::move(prefix),
-                .secret_hash = Sha256(secret)};
-  return key;
+  std::string key = absl::StrCat(kApiKeyPrefix, prefix, "_", secret);
+  return NewApiKey{
+      .key = std::move(key), .prefix = std::move(prefix), .secret_hash = Sha256(secret)};
 }
 
 std::optional<ParsedApiKey> ParseApiKey(absl::string_view key) {

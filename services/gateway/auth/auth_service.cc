@@ -263,8 +263,8 @@ grpc::ServerUnaryReactor* AuthService::ChangePassword(
   if (!caller.ok()) return FinishNow(context, caller.status());
   return RunOnPool(context, "changePassword",
                    [this, context, request, actor = caller->user_id]() -> absl::Status {
-                     const absl::Status changed = logic_.ChangePassword(
-                         actor, request->old_password(), request->new_password());
+                     absl::Status changed = logic_.ChangePassword(actor, request->old_password(),
+                                                                  request->new_password());
                      Audit(*context,
                            AuthEvent{.actor = actor,
                                      .action = "auth.password.change",
@@ -283,8 +283,7 @@ grpc::ServerUnaryReactor* AuthService::ResetPassword(grpc::CallbackServerContext
   if (!caller.ok()) return FinishNow(context, caller.status());
   return RunOnPool(context, "resetPassword",
                    [this, context, request, actor = caller->user_id]() -> absl::Status {
-                     const absl::Status reset =
-                         logic_.ResetPassword(request->id(), request->password());
+                     absl::Status reset = logic_.ResetPassword(request->id(), request->password());
                      Audit(*context, AuthEvent{.actor = actor,
                                                .action = "auth.password.reset",
                                                .target = UserTarget(request->id()),
