@@ -32,8 +32,18 @@ log::Fields Describe(const spine::v1::AuditEvent& event) {
 
 StorageAuditWriter::StorageAuditWriter(const std::shared_ptr<grpc::Channel>& storage,
                                        const std::string& service_token, AuditWriterOptions options)
+    : StorageAuditWriter(
+          storage,
+          [authorization = "Bearer " + service_token]() -> absl::StatusOr<std::string> {
+            return authorization;
+          },
+          options) {}
+
+StorageAuditWriter::StorageAuditWriter(const std::shared_ptr<grpc::Channel>& storage,
+                                       AuthorizationSource authorization,
+                                       AuditWriterOptions options)
     : stub_(spine::v1::StorageService::NewStub(storage)),
-      authorization_("Bearer " + service_token),
+      authorization_(std::move(authorization)),
       options_(options),
       thread_([this] { Run(); }) {}
 
@@ -111,8 +121,10 @@ grpc::Status StorageAuditWriter::WithRetries(const std::string& request_id, Call
   absl::Duration pause = options_.retry_pause;
   grpc::Status status;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    absl::StatusOr<std::string> authorization = authorization_();
+    if (!authorization.ok()) return rpc::ToGrpcStatus(authorization.status());
     auto context = rpc::MakeClientContext(options_.deadline);
-    context->AddMetadata("authorization", authorization_);
+    context->AddMetadata("authorization", *authorization);
     if (rpc::IsValidRequestId(request_id)) context->AddMetadata(rpc::kRequestIdHeader, request_id);
     status = call(context.get());
     if (status.ok() || !IsTransient(status.error_code()) || attempt == options_.max_attempts) break;

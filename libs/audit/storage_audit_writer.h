@@ -19,12 +19,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
@@ -53,6 +55,12 @@ class StorageAuditWriter final : public AuditSink {
  public:
   StorageAuditWriter(const std::shared_ptr<grpc::Channel>& storage,
                      const std::string& service_token, AuditWriterOptions options = {});
+  // For a service whose token is re-minted while it runs (the gateway's ServiceTokenSource):
+  // `authorization` gives the current "Bearer ..." value for each call; it must be thread-safe
+  // and outlive the writer.
+  using AuthorizationSource = std::function<absl::StatusOr<std::string>()>;
+  StorageAuditWriter(const std::shared_ptr<grpc::Channel>& storage,
+                     AuthorizationSource authorization, AuditWriterOptions options = {});
   StorageAuditWriter(const StorageAuditWriter&) = delete;
   StorageAuditWriter& operator=(const StorageAuditWriter&) = delete;
   ~StorageAuditWriter() override;
@@ -74,7 +82,7 @@ class StorageAuditWriter final : public AuditSink {
   bool Stopping() const ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::unique_ptr<spine::v1::StorageService::Stub> stub_;
-  const std::string authorization_;
+  const AuthorizationSource authorization_;
   const AuditWriterOptions options_;
 
   mutable absl::Mutex mu_;

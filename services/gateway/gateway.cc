@@ -128,7 +128,8 @@ absl::Status Gateway::Build() {
                    .status = status_.get(),
                    .openapi_json = &openapi_json_,
                    .verifier = verifier_.get(),
-                   .sessions = auth_ ? auth_->session_gate() : nullptr});
+                   .sessions = auth_ ? auth_->session_gate() : nullptr,
+                   .api_keys = auth_ ? auth_->api_key_gate() : nullptr});
   return absl::OkStatus();
 }
 

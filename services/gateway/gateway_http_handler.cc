@@ -68,7 +68,46 @@ void GatewayHttpHandler::Handle(HttpRequest request, HttpReply reply) {
   if (limited_operation && !Admit(request, reply)) return;
   if (HandleOperations(request, reply)) return;
   if (!limited_operation && !Admit(request, reply)) return;
+  if (api_.api_keys != nullptr && api_.api != nullptr) {
+    const std::optional<std::string> authorization = request.Header("Authorization");
+    if (authorization && absl::StartsWith(*authorization, "Bearer ") &&
+        IsApiKey(absl::string_view(*authorization).substr(7))) {
+      const std::string key = authorization->substr(7);
+      return ForwardWithApiKey(std::move(request), key, std::move(reply));
+    }
+  }
   Forward(std::move(request), std::move(claims), std::move(reply));
+}
+
+void GatewayHttpHandler::ForwardWithApiKey(HttpRequest request, const std::string& key,
+                                           HttpReply reply) const {
+  std::string method = request.method;
+  std::string path = request.path;
+  api_.api_keys->Resolve(
+      key, std::move(method), std::move(path),
+      [this, request = std::move(request),
+       reply = std::move(reply)](absl::StatusOr<std::string> token) mutable {
+        if (!token.ok()) {
+          HttpResponse response =
+              MakeErrorResponse(token.status(), absl::StatusCodeToString(token.status().code()));
+          if (absl::IsUnavailable(token.status())) {
+            response.headers.emplace_back("Retry-After", "1");
+          }
+          return reply(std::move(response));
+        }
+        for (auto& [name, value] : request.headers) {
+          if (absl::EqualsIgnoreCase(name, "Authorization"))
+            value = absl::StrCat("Bearer ", *token);
+        }
+        std::optional<AccessClaims> claims = ClaimsOf(request);
+        reply = [reply = std::move(reply),
+                 user = claims ? claims->sub : std::string()](HttpResponse response) {
+          response.access_log.emplace_back("user", user);
+          response.access_log.emplace_back("credential", "api_key");
+          reply(std::move(response));
+        };
+        Forward(std::move(request), std::move(claims), std::move(reply));
+      });
 }
 
 void GatewayHttpHandler::Forward(HttpRequest request, std::optional<AccessClaims> claims,

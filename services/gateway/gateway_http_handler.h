@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "libs/auth/jwt.h"
+#include "services/gateway/auth/api_keys.h"
 #include "services/gateway/auth/session_gate.h"
 #include "services/gateway/http/cors_policy.h"
 #include "services/gateway/http/http_message.h"
@@ -41,6 +42,10 @@ struct ApiEndpoints {
   // An API request whose bearer token verifies is forwarded only if the token still stands
   // (not revoked, its user exists): else 401 here. Null: not checked (no AuthService).
   const SessionGate* sessions = nullptr;
+  // A request whose bearer credential is an API key ("spk_...") is admitted by its scope and
+  // forwarded with an access token for the key's user in its place. Null: API keys are refused
+  // as any malformed token is.
+  const ApiKeyGate* api_keys = nullptr;
 };
 
 // Route labels of the operations endpoints, for the metrics registry.
@@ -66,6 +71,9 @@ class GatewayHttpHandler final : public HttpHandler {
   IpAddress ClientOf(const HttpRequest& request) const;
   // The verified claims of the request's bearer token, if it has one that verifies.
   std::optional<AccessClaims> ClaimsOf(const HttpRequest& request) const;
+  // Replaces the request's API key by an access token for its user (or answers the refusal),
+  // then forwards it.
+  void ForwardWithApiKey(HttpRequest request, const std::string& key, HttpReply reply) const;
   // Forwards `request` to the API once its token, if any, is known to still stand.
   void Forward(HttpRequest request, std::optional<AccessClaims> claims, HttpReply reply) const;
 

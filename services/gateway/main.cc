@@ -8,6 +8,7 @@
 #include "libs/rpc/signals.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_config.h"
+#include "services/gateway/reset_admin_password.h"
 #include "services/gateway/service_token.h"
 
 namespace {
@@ -35,8 +36,14 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string_view(argv[1]) == "mint-service-token") {
     return spine::gateway::RunMintServiceTokenCommand(argc, argv);
   }
+  if (argc >= 2 && std::string_view(argv[1]) == "reset-admin-password") {
+    return spine::gateway::RunResetAdminPasswordCommand(argc, argv);
+  }
   if (argc != 1) {
-    std::fputs("usage: spine-gateway [mint-service-token <service> [ttl-hours]]\n", stderr);
+    std::fputs(
+        "usage: spine-gateway [mint-service-token <service> [ttl-hours] | reset-admin-password "
+        "<username> [--password-file FILE]]\n",
+        stderr);
     return 2;
   }
   spine::rpc::BlockTerminationSignals();

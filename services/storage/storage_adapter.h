@@ -40,6 +40,27 @@ class StorageAdapter {
   virtual absl::StatusOr<User> GetUserById(int64_t id) = 0;
   virtual absl::StatusOr<User> GetUserByName(const std::string& username) = 0;  // NOT_FOUND
   virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
+  // Applies `patch` atomically (see UserPatch). NOT_FOUND for an unknown user; ABORTED with
+  // reason LAST_ADMIN when the change would leave no enabled admin (demoting or disabling the
+  // last one), checked in the same transaction so two admins cannot demote each other at once.
+  virtual absl::StatusOr<User> UpdateUser(int64_t id, const UserPatch& patch) = 0;
+  // Deletes the user and everything it owns — thoughts, conversations with their messages,
+  // pipelines, runs, refresh tokens, API keys — in one transaction; the audit log keeps its
+  // events. NOT_FOUND for an unknown user; ABORTED with reason LAST_ADMIN for the last enabled
+  // admin. User ids are never reused, so nothing left elsewhere can reach a later account.
+  virtual absl::Status DeleteUser(int64_t id) = 0;
+
+  // API keys. Insert fails with ALREADY_EXISTS for a taken prefix. Get by prefix is NOT_FOUND
+  // for an unknown one (revoked and expired keys are returned: the caller decides).
+  virtual absl::StatusOr<ApiKey> InsertApiKey(const ApiKey& key) = 0;
+  virtual absl::StatusOr<ApiKey> GetApiKeyByPrefix(const std::string& prefix) = 0;
+  // The keys of `user_id` (0: every user's), newest first, revoked ones included.
+  virtual absl::StatusOr<std::vector<ApiKey>> ListApiKeys(int64_t user_id) = 0;
+  // Marks the key revoked at `now_micros` (a revoked key stays revoked at its first time).
+  // NOT_FOUND unless the key exists and belongs to `user_id` (0: any user).
+  virtual absl::StatusOr<ApiKey> RevokeApiKey(int64_t user_id, int64_t id, int64_t now_micros) = 0;
+  // Records a use; never moves last_used backwards. NOT_FOUND for an unknown key.
+  virtual absl::Status TouchApiKey(int64_t id, int64_t now_micros) = 0;
 
   // Login lockout: records a failure at `now_micros`, forgets failures older than the window,
   // and locks the username when the window holds `max_failures`. One transaction.

@@ -20,6 +20,24 @@ void ToProto(const User& user, spine::v1::UserRecord* out) {
   out->set_role(user.role);
   out->set_password_hash(user.password_hash);
   *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(user.create_micros);
+  out->set_disabled(user.disabled);
+}
+
+void ToProto(const ApiKey& key, spine::v1::ApiKeyRecord* out) {
+  out->set_id(key.id);
+  out->set_user_id(key.user_id);
+  out->set_name(key.name);
+  out->set_scope(key.scope);
+  out->set_prefix(key.prefix);
+  out->set_secret_hash(key.secret_hash);
+  *out->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(key.create_micros);
+  *out->mutable_expire_time() = TimeUtil::MicrosecondsToTimestamp(key.expire_micros);
+  if (key.last_used_micros != 0) {
+    *out->mutable_last_use_time() = TimeUtil::MicrosecondsToTimestamp(key.last_used_micros);
+  }
+  if (key.revoke_micros != 0) {
+    *out->mutable_revoke_time() = TimeUtil::MicrosecondsToTimestamp(key.revoke_micros);
+  }
 }
 
 void ToProto(const LoginLock& lock, spine::v1::LoginLockState* out) {
@@ -194,6 +212,83 @@ grpc::Status StorageService::CountUsers(grpc::ServerContext* context,
   if (!users.ok()) return rpc::ToGrpcStatus(users.status());
   response->set_count(static_cast<int64_t>(users->size()));
   return grpc::Status::OK;
+}
+
+grpc::Status StorageService::UpdateUserRecord(grpc::ServerContext* context,
+                                              const spine::v1::UpdateUserRecordRequest* request,
+                                              spine::v1::UserRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  std::optional<std::string> role;
+  std::optional<bool> disabled;
+  std::optional<std::string> password_hash;
+  if (request->has_role()) role = request->role();
+  if (request->has_disabled()) disabled = request->disabled();
+  if (request->has_password_hash()) password_hash = request->password_hash();
+  auto user =
+      data_.users.UpdateUser(request->id(), std::move(role), disabled, std::move(password_hash));
+  if (!user.ok()) return rpc::ToGrpcStatus(user.status());
+  ToProto(*user, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::DeleteUserRecord(grpc::ServerContext* context,
+                                              const spine::v1::DeleteUserRecordRequest* request,
+                                              google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.users.DeleteUser(request->id()));
+}
+
+grpc::Status StorageService::CreateApiKeyRecord(grpc::ServerContext* context,
+                                                const spine::v1::CreateApiKeyRecordRequest* request,
+                                                spine::v1::ApiKeyRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  const spine::v1::ApiKeyRecord& in = request->key();
+  auto key = data_.api_keys.CreateApiKey(ApiKey{.user_id = in.user_id(),
+                                                .name = in.name(),
+                                                .scope = in.scope(),
+                                                .prefix = in.prefix(),
+                                                .secret_hash = in.secret_hash(),
+                                                .expire_micros = Micros(in.expire_time())});
+  if (!key.ok()) return rpc::ToGrpcStatus(key.status());
+  ToProto(*key, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetApiKeyRecord(grpc::ServerContext* context,
+                                             const spine::v1::GetApiKeyRecordRequest* request,
+                                             spine::v1::ApiKeyRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto key = data_.api_keys.GetApiKeyByPrefix(request->prefix());
+  if (!key.ok()) return rpc::ToGrpcStatus(key.status());
+  ToProto(*key, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::ListApiKeyRecords(grpc::ServerContext* context,
+                                               const spine::v1::ListApiKeyRecordsRequest* request,
+                                               spine::v1::ListApiKeyRecordsResponse* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto keys = data_.api_keys.ListApiKeys(request->user_id());
+  if (!keys.ok()) return rpc::ToGrpcStatus(keys.status());
+  for (const ApiKey& key : *keys) ToProto(key, response->add_keys());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::RevokeApiKeyRecord(grpc::ServerContext* context,
+                                                const spine::v1::RevokeApiKeyRecordRequest* request,
+                                                spine::v1::ApiKeyRecord* response) {
+  SPINE_REQUIRE_CALLER(context);
+  auto key = data_.api_keys.RevokeApiKey(request->user_id(), request->id());
+  if (!key.ok()) return rpc::ToGrpcStatus(key.status());
+  ToProto(*key, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::TouchApiKeyRecord(grpc::ServerContext* context,
+                                               const spine::v1::TouchApiKeyRecordRequest* request,
+                                               google::protobuf::Empty* /*response*/) {
+  SPINE_REQUIRE_CALLER(context);
+  return rpc::ToGrpcStatus(data_.api_keys.TouchApiKey(request->id()));
 }
 
 grpc::Status StorageService::RecordLoginFailure(grpc::ServerContext* context,

@@ -27,6 +27,27 @@ class StorageService final : public spine::v1::StorageService::Service {
                                spine::v1::ListUserRecordsResponse* response) override;
   grpc::Status CountUsers(grpc::ServerContext* context, const spine::v1::CountUsersRequest* request,
                           spine::v1::CountUsersResponse* response) override;
+  grpc::Status UpdateUserRecord(grpc::ServerContext* context,
+                                const spine::v1::UpdateUserRecordRequest* request,
+                                spine::v1::UserRecord* response) override;
+  grpc::Status DeleteUserRecord(grpc::ServerContext* context,
+                                const spine::v1::DeleteUserRecordRequest* request,
+                                google::protobuf::Empty* response) override;
+  grpc::Status CreateApiKeyRecord(grpc::ServerContext* context,
+                                  const spine::v1::CreateApiKeyRecordRequest* request,
+                                  spine::v1::ApiKeyRecord* response) override;
+  grpc::Status GetApiKeyRecord(grpc::ServerContext* context,
+                               const spine::v1::GetApiKeyRecordRequest* request,
+                               spine::v1::ApiKeyRecord* response) override;
+  grpc::Status ListApiKeyRecords(grpc::ServerContext* context,
+                                 const spine::v1::ListApiKeyRecordsRequest* request,
+                                 spine::v1::ListApiKeyRecordsResponse* response) override;
+  grpc::Status RevokeApiKeyRecord(grpc::ServerContext* context,
+                                  const spine::v1::RevokeApiKeyRecordRequest* request,
+                                  spine::v1::ApiKeyRecord* response) override;
+  grpc::Status TouchApiKeyRecord(grpc::ServerContext* context,
+                                 const spine::v1::TouchApiKeyRecordRequest* request,
+                                 google::protobuf::Empty* response) override;
   grpc::Status RecordLoginFailure(grpc::ServerContext* context,
                                   const spine::v1::RecordLoginFailureRequest* request,
                                   spine::v1::LoginLockState* response) override;

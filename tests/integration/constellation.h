@@ -29,6 +29,9 @@ class Constellation {
   // gRPC address of a service ("gateway" means the gateway's gRPC address).
   std::string GrpcAddress(const std::string& service) const;
   int http_port() const { return http_port_; }
+  // The environment every service starts with (before its own SPINE_SERVICE_TOKEN_FILE), e.g.
+  // to run a service binary's subcommand against the stack.
+  const std::map<std::string, std::string>& env() const { return env_; }
   // SPINE_DATA_DIR of every service.
   std::string data_dir() const { return dir_.path() + "/data"; }
   const std::string& private_key_pem() const { return private_key_pem_; }

@@ -161,9 +161,9 @@ TEST_CASE("every internal RPC admits exactly the service tokens its protos decla
       }
     }
   }
-  // 25 internal RPCs of StorageService and 4 of EventBus, five tokens each.
-  CHECK(allowed + refused == 29 * 5);
-  CHECK(allowed >= 29);
+  // 32 internal RPCs of StorageService and 4 of EventBus, five tokens each.
+  CHECK(allowed + refused == 36 * 5);
+  CHECK(allowed >= 36);
   CHECK(refused >= 100);
 }
 
@@ -177,6 +177,13 @@ TEST_CASE("spine-plugins' token is refused the gateway's, llm's and tasks' stora
                                               "GetUserRecord",
                                               "ListUserRecords",
                                               "CountUsers",
+                                              "UpdateUserRecord",
+                                              "DeleteUserRecord",
+                                              "CreateApiKeyRecord",
+                                              "GetApiKeyRecord",
+                                              "ListApiKeyRecords",
+                                              "RevokeApiKeyRecord",
+                                              "TouchApiKeyRecord",
                                               "RecordLoginFailure",
                                               "GetLoginLock",
                                               "ResetLoginFailures",

@@ -25,22 +25,33 @@ absl::StatusOr<std::unique_ptr<AuthComponent>> AuthComponent::Create(
       rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
       *component->service_tokens_, absl::Milliseconds(common.rpc_deadline_ms));
   component->revocations_ = std::make_unique<SessionRevocations>(clock);
+  // Its own channel: audit batches never queue behind the session checks.
+  component->audit_writer_ = std::make_unique<audit::StorageAuditWriter>(
+      rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
+      [tokens = component->service_tokens_.get()] { return tokens->AuthorizationHeader(); });
+  component->audit_ = std::make_unique<AuthAudit>(component->audit_writer_.get());
   component->logic_ =
       std::make_unique<AuthLogic>(*component->store_, *component->signer_, clock,
-                                  AuthLogicOptions{.revocations = component->revocations_.get()});
+                                  AuthLogicOptions{.revocations = component->revocations_.get(),
+                                                   .audit = component->audit_.get()});
   SPINE_ASSIGN_OR_RETURN(component->pool_,
                          WorkerPool::Create(kPasswordHashThreads, kPasswordHashQueue));
   SPINE_ASSIGN_OR_RETURN(component->gate_pool_,
                          WorkerPool::Create(kSessionCheckThreads, kSessionCheckQueue));
   component->gate_ = std::make_unique<SessionGate>(*component->revocations_, *component->store_,
                                                    *component->gate_pool_, clock);
+  component->api_keys_ =
+      std::make_unique<ApiKeyGate>(*component->store_, *component->signer_,
+                                   *component->revocations_, *component->gate_pool_, clock);
   component->service_ =
       std::make_unique<AuthService>(*component->logic_, *component->pool_, authenticator,
                                     AuthServiceGuards{.limiter = limiter,
                                                       .edge = &edge,
                                                       .gate = component->gate_.get(),
                                                       .revocations = component->revocations_.get(),
-                                                      .verifier = &verifier});
+                                                      .verifier = &verifier,
+                                                      .audit = component->audit_.get(),
+                                                      .api_keys = component->api_keys_.get()});
   if (config.admin_password.empty()) {
     log::Warn("SPINE_ADMIN_PASSWORD is not set; no first admin will be created");
   } else {

@@ -10,10 +10,13 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "libs/audit/storage_audit_writer.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
 #include "libs/core/worker_pool.h"
 #include "libs/rpc/caller.h"
+#include "services/gateway/auth/api_keys.h"
+#include "services/gateway/auth/audit_events.h"
 #include "services/gateway/auth/auth_logic.h"
 #include "services/gateway/auth/auth_service.h"
 #include "services/gateway/auth/edge_identity.h"
@@ -50,6 +53,8 @@ class AuthComponent {
   grpc::Service* service() { return service_.get(); }
   // Whether an access token still stands (not revoked, user exists), for the HTTP edge.
   const SessionGate* session_gate() const { return gate_.get(); }
+  // Turns API keys into access tokens at the HTTP edge.
+  const ApiKeyGate* api_key_gate() const { return api_keys_.get(); }
   // Whether the configured first admin exists (or is known to), for /readyz; true when none is
   // configured. Never blocks.
   bool FirstAdminReady() const { return first_admin_ == nullptr || first_admin_->AdminExists(); }
@@ -65,10 +70,13 @@ class AuthComponent {
   std::unique_ptr<ServiceTokenSource> service_tokens_;
   std::unique_ptr<StorageUserStore> store_;
   std::unique_ptr<SessionRevocations> revocations_;
+  std::unique_ptr<audit::StorageAuditWriter> audit_writer_;
+  std::unique_ptr<AuthAudit> audit_;
   std::unique_ptr<AuthLogic> logic_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<WorkerPool> gate_pool_;  // user lookups for the HTTP edge's session checks
   std::unique_ptr<SessionGate> gate_;
+  std::unique_ptr<ApiKeyGate> api_keys_;
   std::unique_ptr<AuthService> service_;
   std::unique_ptr<FirstAdminBootstrap> first_admin_;
 };

@@ -10,9 +10,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "libs/auth/base64url.h"
 #include "libs/core/log.h"
 #include "libs/core/status.h"
+#include "libs/rpc/error_info.h"
+#include "services/gateway/auth/api_keys.h"
 
 namespace spine::gateway {
 namespace {
@@ -54,7 +57,32 @@ std::string Rfc3339Utc(absl::Time t) {
 int32_t Seconds(absl::Duration d) { return static_cast<int32_t>(absl::ToInt64Seconds(d)); }
 
 AuthUser ToAuthUser(const UserRecord& record) {
-  return AuthUser{.id = record.id, .username = record.username, .role = record.role};
+  return AuthUser{.id = record.id,
+                  .username = record.username,
+                  .role = record.role,
+                  .disabled = record.disabled};
+}
+
+absl::Status CheckRole(const std::string& role) {
+  if (role == "user" || role == "admin") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("role: '", absl::CEscape(role.substr(0, 16)), "' must be user or admin"));
+}
+
+// Storage's errors for a user change, with the reasons clients switch on.
+absl::Status UserChangeError(absl::Status status, int64_t id) {
+  if (absl::IsNotFound(status)) {
+    return rpc::WithErrorInfo(absl::NotFoundError(absl::StrCat("user ", id, " not found")),
+                              "USER_NOT_FOUND");
+  }
+  if (absl::IsAborted(status)) {
+    return rpc::WithErrorInfo(
+        absl::AbortedError(absl::StrCat("user ", id,
+                                        " is the last enabled admin; make another user an admin "
+                                        "first")),
+        kLastAdminReason);
+  }
+  return status;
 }
 
 }  // namespace
@@ -111,7 +139,9 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
                   {"error", std::string(verified.status().message())}});
       return absl::InternalError("cannot verify the password");
     }
-    password_ok = *verified;
+    // A disabled account cannot log in; it gets the same answer as a wrong password, so a
+    // guesser learns nothing about the account.
+    password_ok = *verified && !user->disabled;
   } else if (absl::IsNotFound(user.status())) {
     SPINE_RETURN_IF_ERROR(options_.hashing.dummy_verify(password));
   } else {
@@ -126,6 +156,14 @@ absl::StatusOr<SessionTokens> AuthLogic::Login(const std::string& username,
     } else if (after->locked) {
       log::Warn("username locked after repeated failed logins",
                 {{"username", lockout_key}, {"until", Rfc3339Utc(after->locked_until)}});
+      if (options_.audit != nullptr) {
+        options_.audit->Record(AuthEvent{
+            .actor = kGatewayActor,
+            .action = "auth.lockout",
+            .target = absl::StrCat("username:", username),
+            .outcome = "denied",
+            .details = {{"clientIp", client}, {"until", Rfc3339Utc(after->locked_until)}}});
+      }
     }
     return invalid;
   }
@@ -146,19 +184,125 @@ absl::StatusOr<SessionTokens> AuthLogic::IssueSession(const UserRecord& user) co
   return Tokens(user, std::move(refresh_token), grant.family_id);
 }
 
+absl::StatusOr<AuthUser> AuthLogic::Update(int64_t id, const UserUpdate& update) const {
+  absl::StatusOr<UserRecord> updated = store_.UpdateUser(id, update);
+  if (!updated.ok()) return UserChangeError(updated.status(), id);
+  // The user's live access tokens carry what just changed (role) or belong to sessions that just
+  // ended (password, disabled): stop them now in this gateway; the session gate catches up
+  // elsewhere within its cache time.
+  if (options_.revocations != nullptr) options_.revocations->RevokeUser(absl::StrCat(id));
+  return ToAuthUser(*updated);
+}
+
+absl::Status AuthLogic::ChangePassword(const std::string& user_id, const std::string& old_password,
+                                       const std::string& new_password) const {
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(user_id, &id) || id <= 0) {
+    return absl::PermissionDeniedError("only a user can change its password");
+  }
+  absl::StatusOr<UserRecord> user = store_.GetUserById(id);
+  if (absl::IsNotFound(user.status())) {
+    return absl::UnauthenticatedError("the token's user no longer exists");
+  }
+  if (!user.ok()) return user.status();
+  absl::StatusOr<bool> verified = VerifyPassword(old_password, user->password_hash);
+  if (!verified.ok()) return absl::InternalError("cannot verify the password");
+  if (!*verified) {
+    return rpc::WithErrorInfo(absl::PermissionDeniedError("oldPassword: incorrect"),
+                              kWrongPasswordReason);
+  }
+  if (absl::Status policy = CheckPasswordPolicy(new_password); !policy.ok()) {
+    // The policy names "password"; this request's field is newPassword.
+    return absl::InvalidArgumentError(
+        absl::StrCat("newP", absl::StripPrefix(policy.message(), "p")));
+  }
+  SPINE_ASSIGN_OR_RETURN(std::string hash,
+                         options_.hashing.hash(new_password, options_.hashing.params));
+  return Update(id, UserUpdate{.password_hash = std::move(hash)}).status();
+}
+
+absl::Status AuthLogic::ResetPassword(int64_t id, const std::string& password) const {
+  SPINE_RETURN_IF_ERROR(CheckPasswordPolicy(password));
+  SPINE_ASSIGN_OR_RETURN(std::string hash,
+                         options_.hashing.hash(password, options_.hashing.params));
+  return Update(id, UserUpdate{.password_hash = std::move(hash)}).status();
+}
+
+absl::StatusOr<AuthUser> AuthLogic::SetRole(int64_t id, const std::string& role) const {
+  SPINE_RETURN_IF_ERROR(CheckRole(role));
+  return Update(id, UserUpdate{.role = role});
+}
+
+absl::StatusOr<AuthUser> AuthLogic::SetDisabled(int64_t id, bool disabled) const {
+  return Update(id, UserUpdate{.disabled = disabled});
+}
+
+absl::Status AuthLogic::DeleteUser(int64_t id) const {
+  if (absl::Status deleted = store_.DeleteUser(id); !deleted.ok()) {
+    return UserChangeError(deleted, id);
+  }
+  if (options_.revocations != nullptr) options_.revocations->RevokeUser(absl::StrCat(id));
+  log::Info("user deleted", {{"user_id", absl::StrCat(id)}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CreatedApiKey> AuthLogic::CreateApiKey(int64_t owner_id, const std::string& name,
+                                                      const std::string& scope,
+                                                      int32_t expires_in_days) const {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError("name: must be 1..64 characters");
+  }
+  const std::string effective_scope = scope.empty() ? "read" : scope;
+  if (effective_scope != "read" && effective_scope != "write") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scope: '", absl::CEscape(scope.substr(0, 16)), "' must be read or write"));
+  }
+  if (expires_in_days < 0 || expires_in_days > kMaxApiKeyDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expiresInDays: ", expires_in_days, " must be 1..", kMaxApiKeyDays));
+  }
+  const int32_t days = expires_in_days == 0 ? kDefaultApiKeyDays : expires_in_days;
+  SPINE_ASSIGN_OR_RETURN(NewApiKey fresh, MakeApiKey());
+  absl::StatusOr<ApiKeyRecord> stored =
+      store_.CreateApiKey(ApiKeyRecord{.user_id = owner_id,
+                                       .name = name,
+                                       .scope = effective_scope,
+                                       .prefix = fresh.prefix,
+                                       .secret_hash = fresh.secret_hash,
+                                       .expire_time = clock_.Now() + absl::Hours(24) * days});
+  if (absl::IsNotFound(stored.status())) return UserChangeError(stored.status(), owner_id);
+  if (!stored.ok()) return stored.status();
+  return CreatedApiKey{.key = *std::move(stored), .secret = std::move(fresh.key)};
+}
+
+absl::StatusOr<std::vector<ApiKeyRecord>> AuthLogic::ListApiKeys(int64_t owner_id) const {
+  return store_.ListApiKeys(owner_id);
+}
+
+absl::StatusOr<ApiKeyRecord> AuthLogic::RevokeApiKey(int64_t owner_id, int64_t id) const {
+  absl::StatusOr<ApiKeyRecord> revoked = store_.RevokeApiKey(owner_id, id);
+  if (absl::IsNotFound(revoked.status())) {
+    return rpc::WithErrorInfo(absl::NotFoundError(absl::StrCat("API key ", id, " not found")),
+                              "API_KEY_NOT_FOUND");
+  }
+  return revoked;
+}
+
 absl::StatusOr<SessionTokens> AuthLogic::Tokens(const UserRecord& user, std::string refresh_token,
                                                 const std::string& family_id) const {
   AccessClaims issued;
   SPINE_ASSIGN_OR_RETURN(std::string access_token,
                          signer_.Sign(absl::StrCat(user.id), user.username, user.role, &issued));
   if (options_.revocations != nullptr) {
-    options_.revocations->RecordIssued(family_id, TokenHash(refresh_token), issued.jti, issued.exp);
+    options_.revocations->RecordIssued(absl::StrCat(user.id), family_id, TokenHash(refresh_token),
+                                       issued.jti, issued.exp);
   }
   return SessionTokens{.access_token = std::move(access_token),
                        .token_type = "Bearer",
                        .expires_in = Seconds(signer_.ttl()),
                        .refresh_token = std::move(refresh_token),
-                       .refresh_expires_in = Seconds(options_.refresh_ttl)};
+                       .refresh_expires_in = Seconds(options_.refresh_ttl),
+                       .user_id = user.id};
 }
 
 absl::StatusOr<SessionTokens> AuthLogic::Refresh(const std::string& refresh_token) const {
@@ -173,6 +317,12 @@ absl::StatusOr<SessionTokens> AuthLogic::Refresh(const std::string& refresh_toke
     // Someone presented a spent token: either the client replayed it or it was stolen. Storage
     // has revoked the family, so the legitimate holder must log in again too.
     log::Warn("refresh token reuse; its session family is revoked");
+    if (options_.audit != nullptr) {
+      options_.audit->Record(AuthEvent{.actor = kGatewayActor,
+                                       .action = "auth.refresh.reuse",
+                                       .target = "session",
+                                       .outcome = "denied"});
+    }
     if (options_.revocations != nullptr) {
       options_.revocations->RevokeFamilyOf(TokenHash(refresh_token));
     }
@@ -188,6 +338,11 @@ absl::StatusOr<SessionTokens> AuthLogic::Refresh(const std::string& refresh_toke
     return absl::UnauthenticatedError(kBadRefreshToken);
   }
   if (!user.ok()) return user.status();
+  if (user->disabled) {
+    (void)store_.RevokeRefreshFamily(successor_hash);
+    return rpc::WithErrorInfo(absl::UnauthenticatedError("the account is disabled"),
+                              "ACCOUNT_DISABLED");
+  }
   return Tokens(*user, std::move(successor), grant->family_id);
 }
 

@@ -23,6 +23,7 @@
 #include "libs/auth/jwt.h"
 #include "libs/auth/password_hash.h"
 #include "libs/core/clock.h"
+#include "services/gateway/auth/audit_events.h"
 #include "services/gateway/auth/session_revocations.h"
 #include "services/gateway/auth/user_store.h"
 
@@ -36,7 +37,18 @@ struct AuthUser {
   int64_t id = 0;
   std::string username{};
   std::string role{};
+  bool disabled = false;
 };
+
+// An API key just created: its record and the one time its secret is shown.
+struct CreatedApiKey {
+  ApiKeyRecord key{};
+  std::string secret{};  // "spk_<prefix>_<secret>"
+};
+
+// The reasons clients switch on for the user administration errors.
+inline constexpr char kLastAdminReason[] = "LAST_ADMIN";
+inline constexpr char kWrongPasswordReason[] = "WRONG_PASSWORD";
 
 // What Login and Refresh return (auth.proto SessionTokens).
 struct SessionTokens {
@@ -45,6 +57,7 @@ struct SessionTokens {
   int32_t expires_in = 0;    // seconds
   std::string refresh_token{};
   int32_t refresh_expires_in = 0;  // seconds
+  int64_t user_id = 0;             // whose session (for the audit log; not sent)
 };
 
 // How passwords are hashed. Production uses the defaults; unit tests swap in
@@ -64,6 +77,9 @@ struct AuthLogicOptions {
   // Told of every access token issued and every family revoked, so revoked sessions' access
   // tokens stop working at once; optional (null: they live out their lifetime). Borrowed.
   SessionRevocations* revocations = nullptr;
+  // Where lockouts and refresh-token reuse are recorded (the service records the rest, knowing
+  // the caller); optional, borrowed.
+  const AuthAudit* audit = nullptr;
 };
 
 class AuthLogic {
@@ -107,6 +123,33 @@ class AuthLogic {
 
   absl::StatusOr<std::vector<AuthUser>> ListUsers() const;
 
+  // Changes the password of `user_id` (a token's sub) after checking `old_password`:
+  // PERMISSION_DENIED (kWrongPasswordReason) when it is wrong, and nothing changes;
+  // INVALID_ARGUMENT naming newPassword when it breaks the policy. Every session of the user ends.
+  // Two scrypt derivations: run on a WorkerPool.
+  absl::Status ChangePassword(const std::string& user_id, const std::string& old_password,
+                              const std::string& new_password) const;
+  // An admin's: sets the password of user `id`; every session of that user ends. One scrypt
+  // derivation.
+  absl::Status ResetPassword(int64_t id, const std::string& password) const;
+  // Role "user" or "admin"; the user's live access tokens stop (they carry the old role).
+  absl::StatusOr<AuthUser> SetRole(int64_t id, const std::string& role) const;
+  // A disabled user cannot log in or refresh and its live tokens stop; enabling lets it log in.
+  absl::StatusOr<AuthUser> SetDisabled(int64_t id, bool disabled) const;
+  // Deletes the user and all its data (user_store.h).
+  absl::Status DeleteUser(int64_t id) const;
+  // These four and ResetPassword: NOT_FOUND for an unknown user; ABORTED (kLastAdminReason) when
+  // no enabled admin would be left.
+
+  // Creates an API key for `owner_id`: name 1..64 characters, scope "read" (default) or "write",
+  // 1..365 days (0: 90). The secret is 256 random bits; storage keeps its SHA-256.
+  absl::StatusOr<CreatedApiKey> CreateApiKey(int64_t owner_id, const std::string& name,
+                                             const std::string& scope,
+                                             int32_t expires_in_days) const;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(int64_t owner_id) const;
+  // Revokes key `id` of `owner_id` (0: anyone's). NOT_FOUND otherwise.
+  absl::StatusOr<ApiKeyRecord> RevokeApiKey(int64_t owner_id, int64_t id) const;
+
   // Creates the first admin when the store holds no users at all. Returns true when it created
   // one, false when users already exist (also when another gateway won the race). Errors from the
   // store (e.g. UNAVAILABLE) are returned for the caller to retry.
@@ -116,6 +159,8 @@ class AuthLogic {
  private:
   // Stores a new refresh token in a new family and returns it with an access token for `user`.
   absl::StatusOr<SessionTokens> IssueSession(const UserRecord& user) const;
+  // Applies `update` to user `id` and ends the user's live access tokens.
+  absl::StatusOr<AuthUser> Update(int64_t id, const UserUpdate& update) const;
   // Mints an access token for `user` and packs it with `refresh_token` of `family_id`.
   absl::StatusOr<SessionTokens> Tokens(const UserRecord& user, std::string refresh_token,
                                        const std::string& family_id) const;

@@ -18,6 +18,8 @@
 #include "absl/status/status.h"
 #include "libs/core/worker_pool.h"
 #include "libs/rpc/caller.h"
+#include "services/gateway/auth/api_keys.h"
+#include "services/gateway/auth/audit_events.h"
 #include "services/gateway/auth/auth_logic.h"
 #include "services/gateway/auth/edge_identity.h"
 #include "services/gateway/auth/session_gate.h"
@@ -27,8 +29,12 @@
 
 namespace spine::gateway {
 
+// The methods that hash passwords (scrypt) use the callback API and run on the pool.
 using AuthServiceBase = spine::v1::AuthService::WithCallbackMethod_Login<
-    spine::v1::AuthService::WithCallbackMethod_CreateUser<spine::v1::AuthService::Service>>;
+    spine::v1::AuthService::WithCallbackMethod_CreateUser<
+        spine::v1::AuthService::WithCallbackMethod_ChangePassword<
+            spine::v1::AuthService::WithCallbackMethod_ResetPassword<
+                spine::v1::AuthService::Service>>>>;
 
 // What AuthService checks beyond the Authenticator; all optional and borrowed.
 struct AuthServiceGuards {
@@ -44,6 +50,10 @@ struct AuthServiceGuards {
   const SessionGate* gate = nullptr;
   SessionRevocations* revocations = nullptr;
   const JwtVerifier* verifier = nullptr;  // reads the caller's jti and exp
+  // Authentication events go here (audit_events.h). Null: not recorded.
+  const AuthAudit* audit = nullptr;
+  // Told of revoked keys, so they stop at once at this gateway's edge. Null: none.
+  const ApiKeyGate* api_keys = nullptr;
 };
 
 class AuthService final : public AuthServiceBase {
@@ -66,6 +76,30 @@ class AuthService final : public AuthServiceBase {
                      spine::v1::User* response) override;
   grpc::Status ListUsers(grpc::ServerContext* context, const spine::v1::ListUsersRequest* request,
                          spine::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* ChangePassword(grpc::CallbackServerContext* context,
+                                           const spine::v1::ChangePasswordRequest* request,
+                                           google::protobuf::Empty* response) override;
+  grpc::ServerUnaryReactor* ResetPassword(grpc::CallbackServerContext* context,
+                                          const spine::v1::ResetPasswordRequest* request,
+                                          google::protobuf::Empty* response) override;
+  grpc::Status SetUserRole(grpc::ServerContext* context,
+                           const spine::v1::SetUserRoleRequest* request,
+                           spine::v1::User* response) override;
+  grpc::Status DisableUser(grpc::ServerContext* context, const spine::v1::UserIdRequest* request,
+                           spine::v1::User* response) override;
+  grpc::Status EnableUser(grpc::ServerContext* context, const spine::v1::UserIdRequest* request,
+                          spine::v1::User* response) override;
+  grpc::Status DeleteUser(grpc::ServerContext* context, const spine::v1::DeleteUserRequest* request,
+                          google::protobuf::Empty* response) override;
+  grpc::Status CreateApiKey(grpc::ServerContext* context,
+                            const spine::v1::CreateApiKeyRequest* request,
+                            spine::v1::CreatedApiKey* response) override;
+  grpc::Status ListApiKeys(grpc::ServerContext* context,
+                           const spine::v1::ListApiKeysRequest* request,
+                           spine::v1::ListApiKeysResponse* response) override;
+  grpc::Status RevokeApiKey(grpc::ServerContext* context,
+                            const spine::v1::RevokeApiKeyRequest* request,
+                            google::protobuf::Empty* response) override;
 
  private:
   // Queues `work` on the pool; the reactor is finished with its result from the pool thread, or
@@ -79,6 +113,16 @@ class AuthService final : public AuthServiceBase {
   absl::Status Admit(const CallClient& client) const;
   // Authenticates the call and checks that the caller's token still stands.
   absl::StatusOr<rpc::Caller> Authenticate(const grpc::ServerContextBase& context) const;
+  // Records `event` with the call's request id, and its client address when `with_client`.
+  void Audit(const grpc::ServerContextBase& context, AuthEvent event,
+             bool with_client = false) const;
+  // The key owner a caller names: itself for 0 or its own id; anyone for an admin; else
+  // PERMISSION_DENIED.
+  static absl::StatusOr<int64_t> OwnerFor(const rpc::Caller& caller, int64_t requested);
+  // A user change by an admin (role, disable, enable), audited as `action`.
+  grpc::Status ChangeUser(grpc::ServerContext* context, int64_t id, const std::string& action,
+                          const std::function<absl::StatusOr<AuthUser>()>& change,
+                          spine::v1::User* response);
 
   const AuthLogic& logic_;
   WorkerPool& pool_;

@@ -16,6 +16,22 @@ absl::Status NoSuchUser() {
 
 }  // namespace
 
+absl::Status SessionGate::Judge(const Known& known, const AccessClaims& claims) {
+  if (!known.exists) return NoSuchUser();
+  if (known.disabled) {
+    return rpc::WithErrorInfo(absl::UnauthenticatedError("the account is disabled"),
+                              "ACCOUNT_DISABLED");
+  }
+  // Only a token that claims more than the user now has stops (a demoted admin's); one that
+  // claims less (a promoted user's) grants nothing the user lacks.
+  if (claims.role == "admin" && known.role != "admin") {
+    return rpc::WithErrorInfo(
+        absl::UnauthenticatedError("the token's role is no longer the user's; log in again"),
+        "TOKEN_REVOKED");
+  }
+  return absl::OkStatus();
+}
+
 SessionGate::SessionGate(const SessionRevocations& revocations, UserStore& store, WorkerPool& pool,
                          const Clock& clock, SessionGateOptions options)
     : revocations_(revocations), store_(store), pool_(pool), clock_(clock), options_(options) {}
@@ -29,13 +45,18 @@ std::optional<absl::Status> SessionGate::Quick(const AccessClaims& claims) const
   if (claims.role == "service") return absl::OkStatus();
   int64_t id = 0;
   if (!absl::SimpleAtoi(claims.sub, &id) || id <= 0) return NoSuchUser();
+  const absl::Time changed = revocations_.UserChangedAt(claims.sub);
   absl::MutexLock lock(&mu_);
   auto it = known_.find(claims.sub);
-  if (it == known_.end() || clock_.Now() - it->second.checked >= options_.ttl) return std::nullopt;
-  return it->second.exists ? absl::OkStatus() : NoSuchUser();
+  if (it == known_.end() || clock_.Now() - it->second.checked >= options_.ttl ||
+      changed >= it->second.checked) {
+    return std::nullopt;
+  }
+  return Judge(it->second, claims);
 }
 
-absl::Status SessionGate::LookUp(const std::string& user_id) const {
+absl::Status SessionGate::LookUp(const AccessClaims& claims) const {
+  const std::string& user_id = claims.sub;
   int64_t id = 0;
   if (!absl::SimpleAtoi(user_id, &id)) return NoSuchUser();
   absl::StatusOr<UserRecord> user = store_.GetUserById(id);
@@ -51,7 +72,10 @@ absl::Status SessionGate::LookUp(const std::string& user_id) const {
     log::Warn("cannot check a token's user", {{"error", std::string(user.status().message())}});
     return absl::UnavailableError("cannot check the token's user now; retry shortly");
   }
-  const bool exists = user.ok();
+  const Known known{.exists = user.ok(),
+                    .disabled = user.ok() && user->disabled,
+                    .role = user.ok() ? user->role : "",
+                    .checked = clock_.Now()};
   {
     absl::MutexLock lock(&mu_);
     if (known_.size() >= options_.capacity && !known_.contains(user_id)) {
@@ -61,16 +85,16 @@ absl::Status SessionGate::LookUp(const std::string& user_id) const {
       // Still full of fresh answers: start over rather than grow (they are only a cache).
       if (known_.size() >= options_.capacity) known_.clear();
     }
-    known_[user_id] = Known{.exists = exists, .checked = clock_.Now()};
+    known_[user_id] = known;
   }
-  return exists ? absl::OkStatus() : NoSuchUser();
+  return Judge(known, claims);
 }
 
 void SessionGate::Check(const AccessClaims& claims, std::function<void(absl::Status)> done) const {
   if (std::optional<absl::Status> quick = Quick(claims)) return done(*std::move(quick));
   auto shared_done = std::make_shared<std::function<void(absl::Status)>>(std::move(done));
   const absl::Status queued =
-      pool_.Submit([this, user_id = claims.sub, shared_done] { (*shared_done)(LookUp(user_id)); });
+      pool_.Submit([this, claims, shared_done] { (*shared_done)(LookUp(claims)); });
   if (!queued.ok()) {
     (*shared_done)(absl::UnavailableError("too many requests being checked; retry shortly"));
   }
@@ -78,7 +102,7 @@ void SessionGate::Check(const AccessClaims& claims, std::function<void(absl::Sta
 
 absl::Status SessionGate::CheckNow(const AccessClaims& claims) const {
   if (std::optional<absl::Status> quick = Quick(claims)) return *std::move(quick);
-  return LookUp(claims.sub);
+  return LookUp(claims);
 }
 
 }  // namespace spine::gateway

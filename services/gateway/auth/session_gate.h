@@ -1,10 +1,13 @@
 // SessionGate: the gateway's check that a verified access token still stands before a request
-// goes on with it — the token has not been revoked (logout, a revoked refresh family;
-// session_revocations.h) and its user still exists. The services verify the signature
+// goes on with it — the token has not been revoked (logout, a revoked refresh family, a user
+// change; session_revocations.h), its user still exists and is not disabled, and it claims no
+// more than the user's role now (a demoted admin's token stops). The services verify the signature
 // themselves; they cannot know either of these.
 //
-// A user's existence is asked of the UserStore and remembered for `ttl` (both answers), in a
-// table of at most `capacity` users; so a deleted user's tokens stop within `ttl`. Service
+// A user's state is asked of the UserStore and remembered for `ttl` (both answers), in a
+// table of at most `capacity` users; so a deleted, disabled or demoted user's tokens stop within
+// `ttl` whichever gateway made the change, and at once in the one that did (an answer older than
+// the user's last change in SessionRevocations is not used). Service
 // tokens (role "service") name a service, not a user, and are only checked for revocation.
 //
 // When storage cannot be reached at all (UNAVAILABLE, DEADLINE_EXCEEDED) the existence check lets
@@ -55,12 +58,16 @@ class SessionGate {
  private:
   struct Known {
     bool exists = false;
+    bool disabled = false;
+    std::string role;
     absl::Time checked;
   };
+  // The answer for `claims` from what is known of its user.
+  static absl::Status Judge(const Known& known, const AccessClaims& claims);
   // The answer from revocation and the cache, or nullopt when storage must be asked.
   std::optional<absl::Status> Quick(const AccessClaims& claims) const;
-  // Asks storage about `user_id` (the token's sub), remembers the answer and returns the status.
-  absl::Status LookUp(const std::string& user_id) const;
+  // Asks storage about the token's user, remembers the answer and returns the status.
+  absl::Status LookUp(const AccessClaims& claims) const;
 
   const SessionRevocations& revocations_;
   UserStore& store_;

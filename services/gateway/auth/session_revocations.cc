@@ -7,17 +7,53 @@ namespace spine::gateway {
 SessionRevocations::SessionRevocations(const Clock& clock, size_t capacity)
     : clock_(clock), capacity_(std::max<size_t>(capacity, 1)) {}
 
-void SessionRevocations::RecordIssued(const std::string& family_id, const std::string& refresh_hash,
-                                      const std::string& jti, absl::Time exp) {
+void SessionRevocations::RecordIssued(const std::string& user_id, const std::string& family_id,
+                                      const std::string& refresh_hash, const std::string& jti,
+                                      absl::Time exp) {
   absl::MutexLock lock(&mu_);
   if (!families_.contains(family_id)) MakeRoomForFamilyLocked();
   while (issued_ >= capacity_ && !families_.empty()) MakeRoomForFamilyLocked();
   Family& family = families_[family_id];
+  family.user_id = user_id;
   family.tokens.emplace_back(jti, exp);
-  family.refresh_hashes.push_back(refresh_hash);
   family.until = std::max(family.until, exp);
-  family_of_[refresh_hash] = family_id;
+  if (!refresh_hash.empty()) {
+    family.refresh_hashes.push_back(refresh_hash);
+    family_of_[refresh_hash] = family_id;
+  }
   ++issued_;
+}
+
+void SessionRevocations::RevokeUser(const std::string& user_id) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_.Now();
+  // Rare (an admin's or the user's own act), so a scan of the bounded table is fine.
+  std::vector<std::string> families;
+  for (const auto& [id, family] : families_) {
+    if (family.user_id != user_id) continue;
+    families.push_back(id);
+    for (const auto& [jti, exp] : family.tokens) {
+      if (exp <= now) continue;
+      if (!revoked_.contains(jti)) MakeRoomForRevokedLocked();
+      revoked_[jti] = exp;
+    }
+  }
+  for (const std::string& id : families) EraseFamilyLocked(id);
+  if (user_changed_.size() >= capacity_) {
+    absl::erase_if(user_changed_,
+                   [now](const auto& entry) { return now - entry.second >= kUserChangeMemory; });
+    if (user_changed_.size() >= capacity_) user_changed_.clear();
+  }
+  user_changed_[user_id] = now;
+}
+
+absl::Time SessionRevocations::UserChangedAt(const std::string& user_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = user_changed_.find(user_id);
+  if (it == user_changed_.end() || clock_.Now() - it->second >= kUserChangeMemory) {
+    return absl::InfinitePast();
+  }
+  return it->second;
 }
 
 void SessionRevocations::RevokeToken(const std::string& jti, absl::Time exp) {

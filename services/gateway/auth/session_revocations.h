@@ -35,15 +35,19 @@
 
 namespace spine::gateway {
 
+// How long RevokeUser's time is remembered: longer than any cache that consults it.
+inline constexpr absl::Duration kUserChangeMemory = absl::Minutes(1);
+
 class SessionRevocations {
  public:
   // `clock` must outlive the list.
   explicit SessionRevocations(const Clock& clock, size_t capacity = 65536);
 
-  // Remembers an access token (`jti`, expiring at `exp`) issued in `family_id` together with the
-  // refresh token whose SHA-256 is `refresh_hash`.
-  void RecordIssued(const std::string& family_id, const std::string& refresh_hash,
-                    const std::string& jti, absl::Time exp);
+  // Remembers an access token (`jti`, expiring at `exp`) of user `user_id` issued in `family_id`
+  // together with the refresh token whose SHA-256 is `refresh_hash` (empty: none, as for the
+  // tokens the gateway mints for an API key).
+  void RecordIssued(const std::string& user_id, const std::string& family_id,
+                    const std::string& refresh_hash, const std::string& jti, absl::Time exp);
   // Refuses the access token `jti` until `exp`.
   void RevokeToken(const std::string& jti, absl::Time exp);
   // Refuses every remembered access token of the family that the refresh token with SHA-256
@@ -51,13 +55,21 @@ class SessionRevocations {
   // lives, so a hash not found here belongs to a family with no live token from this process.
   void RevokeFamilyOf(const std::string& refresh_hash);
 
+  // Refuses every remembered access token of `user_id` (a new password, a disabled, demoted or
+  // deleted user) and notes when, so cached answers about the user older than that are not used
+  // (UserChangedAt).
+  void RevokeUser(const std::string& user_id);
+
   // Whether the access token `jti` has been revoked (and has not expired yet).
   bool IsRevoked(const std::string& jti) const;
+  // When RevokeUser last ran for `user_id` in the last kUserChangeMemory, else InfinitePast.
+  absl::Time UserChangedAt(const std::string& user_id) const;
 
   size_t revoked_size() const;
 
  private:
   struct Family {
+    std::string user_id;
     std::vector<std::pair<std::string, absl::Time>> tokens;  // jti, exp
     std::vector<std::string> refresh_hashes;
     absl::Time until = absl::InfinitePast();  // the latest exp of its tokens
@@ -74,6 +86,7 @@ class SessionRevocations {
   absl::flat_hash_map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> family_of_ ABSL_GUARDED_BY(mu_);  // hash → id
   size_t issued_ ABSL_GUARDED_BY(mu_) = 0;  // tokens over all families
+  absl::flat_hash_map<std::string, absl::Time> user_changed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace spine::gateway

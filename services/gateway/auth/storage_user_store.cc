@@ -12,11 +12,31 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+absl::Time FromTimestamp(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
+}
+
 UserRecord FromProto(const spine::v1::UserRecord& record) {
   return UserRecord{.id = record.id(),
                     .username = record.username(),
                     .role = record.role(),
-                    .password_hash = record.password_hash()};
+                    .password_hash = record.password_hash(),
+                    .disabled = record.disabled(),
+                    .create_time = FromTimestamp(record.create_time())};
+}
+
+ApiKeyRecord FromProto(const spine::v1::ApiKeyRecord& record) {
+  ApiKeyRecord key{.id = record.id(),
+                   .user_id = record.user_id(),
+                   .name = record.name(),
+                   .scope = record.scope(),
+                   .prefix = record.prefix(),
+                   .secret_hash = record.secret_hash(),
+                   .create_time = FromTimestamp(record.create_time()),
+                   .expire_time = FromTimestamp(record.expire_time())};
+  if (record.has_last_use_time()) key.last_use_time = FromTimestamp(record.last_use_time());
+  if (record.has_revoke_time()) key.revoke_time = FromTimestamp(record.revoke_time());
+  return key;
 }
 
 LoginLockState FromProto(const spine::v1::LoginLockState& state) {
@@ -175,6 +195,85 @@ absl::Status StorageUserStore::RevokeRefreshFamily(const std::string& token_hash
   request.set_token_hash(token_hash);
   google::protobuf::Empty response;
   return rpc::FromGrpcStatus(stub_->RevokeRefreshFamily(context.get(), request, &response));
+}
+
+absl::StatusOr<UserRecord> StorageUserStore::UpdateUser(int64_t id, const UserUpdate& update) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::UpdateUserRecordRequest request;
+  request.set_id(id);
+  if (update.role) request.set_role(*update.role);
+  if (update.disabled) request.set_disabled(*update.disabled);
+  if (update.password_hash) request.set_password_hash(*update.password_hash);
+  spine::v1::UserRecord response;
+  SPINE_RETURN_IF_ERROR(
+      rpc::FromGrpcStatus(stub_->UpdateUserRecord(context.get(), request, &response)));
+  return FromProto(response);
+}
+
+absl::Status StorageUserStore::DeleteUser(int64_t id) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::DeleteUserRecordRequest request;
+  request.set_id(id);
+  google::protobuf::Empty response;
+  return rpc::FromGrpcStatus(stub_->DeleteUserRecord(context.get(), request, &response));
+}
+
+absl::StatusOr<ApiKeyRecord> StorageUserStore::CreateApiKey(const ApiKeyRecord& key) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::CreateApiKeyRecordRequest request;
+  spine::v1::ApiKeyRecord* record = request.mutable_key();
+  record->set_user_id(key.user_id);
+  record->set_name(key.name);
+  record->set_scope(key.scope);
+  record->set_prefix(key.prefix);
+  record->set_secret_hash(key.secret_hash);
+  *record->mutable_expire_time() = ToProto(key.expire_time);
+  spine::v1::ApiKeyRecord response;
+  SPINE_RETURN_IF_ERROR(
+      rpc::FromGrpcStatus(stub_->CreateApiKeyRecord(context.get(), request, &response)));
+  return FromProto(response);
+}
+
+absl::StatusOr<ApiKeyRecord> StorageUserStore::GetApiKeyByPrefix(const std::string& prefix) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::GetApiKeyRecordRequest request;
+  request.set_prefix(prefix);
+  spine::v1::ApiKeyRecord response;
+  SPINE_RETURN_IF_ERROR(
+      rpc::FromGrpcStatus(stub_->GetApiKeyRecord(context.get(), request, &response)));
+  return FromProto(response);
+}
+
+absl::StatusOr<std::vector<ApiKeyRecord>> StorageUserStore::ListApiKeys(int64_t user_id) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::ListApiKeyRecordsRequest request;
+  request.set_user_id(user_id);
+  spine::v1::ListApiKeyRecordsResponse response;
+  SPINE_RETURN_IF_ERROR(
+      rpc::FromGrpcStatus(stub_->ListApiKeyRecords(context.get(), request, &response)));
+  std::vector<ApiKeyRecord> keys;
+  keys.reserve(response.keys_size());
+  for (const spine::v1::ApiKeyRecord& key : response.keys()) keys.push_back(FromProto(key));
+  return keys;
+}
+
+absl::StatusOr<ApiKeyRecord> StorageUserStore::RevokeApiKey(int64_t user_id, int64_t id) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::RevokeApiKeyRecordRequest request;
+  request.set_user_id(user_id);
+  request.set_id(id);
+  spine::v1::ApiKeyRecord response;
+  SPINE_RETURN_IF_ERROR(
+      rpc::FromGrpcStatus(stub_->RevokeApiKeyRecord(context.get(), request, &response)));
+  return FromProto(response);
+}
+
+absl::Status StorageUserStore::TouchApiKey(int64_t id) {
+  SPINE_ASSIGN_OR_RETURN(auto context, Context());
+  spine::v1::TouchApiKeyRecordRequest request;
+  request.set_id(id);
+  google::protobuf::Empty response;
+  return rpc::FromGrpcStatus(stub_->TouchApiKeyRecord(context.get(), request, &response));
 }
 
 }  // namespace spine::gateway

@@ -28,6 +28,13 @@ class StorageUserStore final : public UserStore {
   absl::StatusOr<UserRecord> GetUserByName(const std::string& username) override;
   absl::StatusOr<std::vector<UserRecord>> ListUsers() override;
   absl::StatusOr<int64_t> CountUsers() override;
+  absl::StatusOr<UserRecord> UpdateUser(int64_t id, const UserUpdate& update) override;
+  absl::Status DeleteUser(int64_t id) override;
+  absl::StatusOr<ApiKeyRecord> CreateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<ApiKeyRecord> GetApiKeyByPrefix(const std::string& prefix) override;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(int64_t user_id) override;
+  absl::StatusOr<ApiKeyRecord> RevokeApiKey(int64_t user_id, int64_t id) override;
+  absl::Status TouchApiKey(int64_t id) override;
   absl::StatusOr<LoginLockState> RecordLoginFailure(const std::string& username,
                                                     const LockoutPolicy& policy) override;
   absl::StatusOr<LoginLockState> GetLoginLock(const std::string& username) override;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,30 @@ struct UserRecord {
   std::string username{};
   std::string role{};           // "user" or "admin"
   std::string password_hash{};  // see libs/auth/password_hash.h
+  bool disabled = false;        // cannot log in or refresh
+  absl::Time create_time = absl::InfinitePast();
+};
+
+// The fields of a user an update changes: those set. A new password hash or disabling the user
+// also revokes all its refresh-token families, in the same storage transaction.
+struct UserUpdate {
+  std::optional<std::string> role{};
+  std::optional<bool> disabled{};
+  std::optional<std::string> password_hash{};
+};
+
+// A stored API key (only the SHA-256 of its secret is stored).
+struct ApiKeyRecord {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string name{};
+  std::string scope{};   // "read" or "write"
+  std::string prefix{};  // the public part the key is found by
+  std::string secret_hash{};
+  absl::Time create_time = absl::InfinitePast();
+  absl::Time expire_time = absl::InfinitePast();
+  std::optional<absl::Time> last_use_time{};
+  std::optional<absl::Time> revoke_time{};
 };
 
 // Failed logins per username: `max_failures` within `window` lock the username for `lock`.
@@ -58,6 +83,20 @@ class UserStore {
   virtual absl::StatusOr<UserRecord> GetUserByName(const std::string& username) = 0;
   virtual absl::StatusOr<std::vector<UserRecord>> ListUsers() = 0;
   virtual absl::StatusOr<int64_t> CountUsers() = 0;
+  // NOT_FOUND for an unknown user; ABORTED (reason LAST_ADMIN) when no enabled admin would be
+  // left.
+  virtual absl::StatusOr<UserRecord> UpdateUser(int64_t id, const UserUpdate& update) = 0;
+  // Deletes the user and all its data (storage.proto DeleteUserRecordRequest); errors as Update.
+  virtual absl::Status DeleteUser(int64_t id) = 0;
+
+  // API keys. `key`'s id, create and use times are set by the store. Get is NOT_FOUND for an
+  // unknown prefix; List with `user_id` 0 lists everyone's; Revoke is NOT_FOUND unless the key is
+  // `user_id`'s (0: anyone's).
+  virtual absl::StatusOr<ApiKeyRecord> CreateApiKey(const ApiKeyRecord& key) = 0;
+  virtual absl::StatusOr<ApiKeyRecord> GetApiKeyByPrefix(const std::string& prefix) = 0;
+  virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(int64_t user_id) = 0;
+  virtual absl::StatusOr<ApiKeyRecord> RevokeApiKey(int64_t user_id, int64_t id) = 0;
+  virtual absl::Status TouchApiKey(int64_t id) = 0;
 
   // Counts one failed login for `username` and returns the resulting state (locked once the
   // policy's threshold is reached).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "libs/core/clock.h"
+#include "services/storage/access/api_key_access.h"
 #include "services/storage/access/audit_log_access.h"
 #include "services/storage/access/backup_access.h"
 #include "services/storage/access/conversation_access.h"
@@ -28,6 +29,7 @@ struct DataAccess {
              std::string backup_dir)
       : thoughts(adapter, page_tokens, clock),
         users(adapter, clock),
+        api_keys(adapter, clock),
         login_locks(adapter, clock),
         refresh_tokens(adapter, clock),
         conversations(adapter, page_tokens, clock),
@@ -38,6 +40,7 @@ struct DataAccess {
 
   ThoughtAccess thoughts;
   UserAccess users;
+  ApiKeyAccess api_keys;
   LoginLockAccess login_locks;
   RefreshTokenAccess refresh_tokens;
   ConversationAccess conversations;

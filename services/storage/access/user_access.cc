@@ -34,4 +34,31 @@ absl::StatusOr<User> UserAccess::GetUserByName(const std::string& username) {
 
 absl::StatusOr<std::vector<User>> UserAccess::ListUsers() { return adapter_.ListUsers(); }
 
+absl::StatusOr<User> UserAccess::UpdateUser(int64_t id, std::optional<std::string> role,
+                                            std::optional<bool> disabled,
+                                            std::optional<std::string> password_hash) {
+  SPINE_RETURN_IF_ERROR(CheckRecordId("user", id));
+  if (role && *role != "user" && *role != "admin") {
+    return absl::InvalidArgumentError(absl::StrCat("role: '", *role, "', must be user or admin"));
+  }
+  if (password_hash && (password_hash->empty() || password_hash->size() > 512)) {
+    return absl::InvalidArgumentError("passwordHash: must be 1..512 characters");
+  }
+  const bool revoke = password_hash.has_value() || disabled.value_or(false);
+  absl::StatusOr<User> updated =
+      adapter_.UpdateUser(id, UserPatch{.role = std::move(role),
+                                        .disabled = disabled,
+                                        .password_hash = std::move(password_hash),
+                                        .revoke_refresh_tokens = revoke});
+  updated = rpc::WithErrorInfoIf(std::move(updated), absl::StatusCode::kAborted, kLastAdmin);
+  return WithNotFoundReason(std::move(updated), kUserNotFound);
+}
+
+absl::Status UserAccess::DeleteUser(int64_t id) {
+  SPINE_RETURN_IF_ERROR(CheckRecordId("user", id));
+  absl::Status deleted =
+      rpc::WithErrorInfoIf(adapter_.DeleteUser(id), absl::StatusCode::kAborted, kLastAdmin);
+  return WithNotFoundReason(std::move(deleted), kUserNotFound);
+}
+
 }  // namespace spine::storage

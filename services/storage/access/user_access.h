@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ namespace spine::storage {
 
 // The reason of a lookup that names no user (shared with the refresh tokens, which need one).
 inline constexpr char kUserNotFound[] = "USER_NOT_FOUND";
+// The reason of a change refused because it would leave no enabled admin.
+inline constexpr char kLastAdmin[] = "LAST_ADMIN";
 
 class UserAccess {
  public:
@@ -28,6 +31,15 @@ class UserAccess {
   // Case-insensitive.
   absl::StatusOr<User> GetUserByName(const std::string& username);
   absl::StatusOr<std::vector<User>> ListUsers();
+  // Changes role, disabled and password hash (those set), by the same rules as CreateUser. A new
+  // hash or disabling the user revokes all its refresh-token families in the same transaction.
+  // ABORTED (kLastAdmin) when no enabled admin would be left.
+  absl::StatusOr<User> UpdateUser(int64_t id, std::optional<std::string> role,
+                                  std::optional<bool> disabled,
+                                  std::optional<std::string> password_hash);
+  // Deletes the user and all it owns (storage_adapter.h); ABORTED (kLastAdmin) for the last
+  // enabled admin.
+  absl::Status DeleteUser(int64_t id);
 
  private:
   StorageAdapter& adapter_;

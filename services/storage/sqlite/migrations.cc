@@ -139,6 +139,23 @@ CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (user_id, idempotency_key)
 CREATE INDEX runs_by_user_newest ON runs (user_id, create_micros DESC, id DESC);
 CREATE INDEX runs_by_state ON runs (state, create_micros DESC, id DESC);
 )sql"},
+      {5, "disabled users and API keys", R"sql(
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE api_keys (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+  prefix TEXT NOT NULL UNIQUE,
+  secret_hash BLOB NOT NULL,
+  create_micros INTEGER NOT NULL,
+  expire_micros INTEGER NOT NULL,
+  last_used_micros INTEGER NOT NULL DEFAULT 0,
+  revoke_micros INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_by_user_newest ON api_keys (user_id, id DESC);
+)sql"},
   };
   return migrations;
 }

@@ -73,14 +73,46 @@ absl::StatusOr<Thought> SelectThought(SqliteConnection& db, int64_t user_id, int
 }
 
 constexpr char kSelectUser[] =
-    "SELECT id, username, role, password_hash, create_micros FROM users ";
+    "SELECT id, username, role, password_hash, create_micros, disabled FROM users ";
 
 User ReadUser(const Statement& stmt) {
   return User{.id = stmt.ColumnInt(0),
               .username = stmt.ColumnText(1),
               .role = stmt.ColumnText(2),
               .password_hash = stmt.ColumnText(3),
-              .create_micros = stmt.ColumnInt(4)};
+              .create_micros = stmt.ColumnInt(4),
+              .disabled = stmt.ColumnInt(5) != 0};
+}
+
+constexpr char kSelectApiKey[] =
+    "SELECT id, user_id, name, scope, prefix, secret_hash, create_micros, expire_micros, "
+    "last_used_micros, revoke_micros FROM api_keys ";
+
+ApiKey ReadApiKey(const Statement& stmt) {
+  return ApiKey{.id = stmt.ColumnInt(0),
+                .user_id = stmt.ColumnInt(1),
+                .name = stmt.ColumnText(2),
+                .scope = stmt.ColumnText(3),
+                .prefix = stmt.ColumnText(4),
+                .secret_hash = stmt.ColumnBlob(5),
+                .create_micros = stmt.ColumnInt(6),
+                .expire_micros = stmt.ColumnInt(7),
+                .last_used_micros = stmt.ColumnInt(8),
+                .revoke_micros = stmt.ColumnInt(9)};
+}
+
+bool IsActiveAdmin(const User& user) { return user.role == "admin" && !user.disabled; }
+
+// ABORTED when `before` was an enabled admin and no enabled admin is left (inside the writer's
+// transaction, which the caller then rolls back).
+absl::Status KeepAnAdmin(SqliteConnection& db, const User& before) {
+  if (!IsActiveAdmin(before)) return absl::OkStatus();
+  SPINE_ASSIGN_OR_RETURN(
+      auto count, db.Prepare("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0"));
+  SPINE_ASSIGN_OR_RETURN(bool row, count->Step());
+  if (row && count->ColumnInt(0) > 0) return absl::OkStatus();
+  return absl::AbortedError(
+      absl::StrCat("user ", before.id, " is the last enabled admin; make another admin first"));
 }
 
 absl::StatusOr<User> SelectOneUser(SqliteConnection& db, const std::string& where,
@@ -317,6 +349,136 @@ absl::StatusOr<std::vector<User>> SqliteAdapter::ListUsers() {
     users.push_back(ReadUser(*stmt));
   }
   return users;
+}
+
+absl::StatusOr<User> SqliteAdapter::UpdateUser(int64_t id, const UserPatch& patch) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<User> {
+    auto by_id = [id](Statement& stmt) { stmt.BindInt(1, id); };
+    SPINE_ASSIGN_OR_RETURN(const User before,
+                           SelectOneUser(db, "WHERE id = ?1", by_id, absl::StrCat(id)));
+    SPINE_ASSIGN_OR_RETURN(
+        auto update,
+        db.Prepare("UPDATE users SET role = COALESCE(?2, role), disabled = COALESCE(?3, disabled), "
+                   "password_hash = COALESCE(?4, password_hash) WHERE id = ?1"));
+    update->BindInt(1, id);
+    if (patch.role) update->BindText(2, *patch.role);
+    if (patch.disabled) update->BindInt(3, *patch.disabled ? 1 : 0);
+    if (patch.password_hash) update->BindText(4, *patch.password_hash);
+    SPINE_RETURN_IF_ERROR(update->Run());
+    SPINE_RETURN_IF_ERROR(KeepAnAdmin(db, before));
+    if (patch.revoke_refresh_tokens) {
+      SPINE_ASSIGN_OR_RETURN(
+          auto revoke, db.Prepare("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1"));
+      revoke->BindInt(1, id);
+      SPINE_RETURN_IF_ERROR(revoke->Run());
+    }
+    return SelectOneUser(db, "WHERE id = ?1", by_id, absl::StrCat(id));
+  });
+}
+
+absl::Status SqliteAdapter::DeleteUser(int64_t id) {
+  absl::StatusOr<bool> done = WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+    SPINE_ASSIGN_OR_RETURN(
+        const User before,
+        SelectOneUser(
+            db, "WHERE id = ?1", [id](Statement& stmt) { stmt.BindInt(1, id); }, absl::StrCat(id)));
+    // Messages and tags go with their conversation and thought (ON DELETE CASCADE), refresh
+    // tokens and API keys with the user; the audit log is never touched.
+    for (const char* sql :
+         {"DELETE FROM thoughts WHERE user_id = ?1", "DELETE FROM conversations WHERE user_id = ?1",
+          "DELETE FROM pipelines WHERE user_id = ?1", "DELETE FROM runs WHERE user_id = ?1",
+          "DELETE FROM users WHERE id = ?1"}) {
+      SPINE_ASSIGN_OR_RETURN(auto stmt, db.Prepare(sql));
+      stmt->BindInt(1, id);
+      SPINE_RETURN_IF_ERROR(stmt->Run());
+    }
+    SPINE_RETURN_IF_ERROR(KeepAnAdmin(db, before));
+    return true;
+  });
+  return done.status();
+}
+
+absl::StatusOr<ApiKey> SqliteAdapter::InsertApiKey(const ApiKey& key) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<ApiKey> {
+    SPINE_ASSIGN_OR_RETURN(
+        auto insert,
+        db.Prepare("INSERT INTO api_keys (user_id, name, scope, prefix, secret_hash, "
+                   "create_micros, expire_micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    insert->BindInt(1, key.user_id);
+    insert->BindText(2, key.name);
+    insert->BindText(3, key.scope);
+    insert->BindText(4, key.prefix);
+    insert->BindBlob(5, key.secret_hash);
+    insert->BindInt(6, key.create_micros);
+    insert->BindInt(7, key.expire_micros);
+    SPINE_RETURN_IF_ERROR(insert->Run());
+    ApiKey stored = key;
+    stored.id = db.last_insert_rowid();
+    stored.last_used_micros = 0;
+    stored.revoke_micros = 0;
+    return stored;
+  });
+}
+
+absl::StatusOr<ApiKey> SqliteAdapter::GetApiKeyByPrefix(const std::string& prefix) {
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(auto stmt,
+                         (*reader).Prepare(absl::StrCat(kSelectApiKey, "WHERE prefix = ?1")));
+  stmt->BindText(1, prefix);
+  SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+  if (!row) return absl::NotFoundError("API key not found");
+  return ReadApiKey(*stmt);
+}
+
+absl::StatusOr<std::vector<ApiKey>> SqliteAdapter::ListApiKeys(int64_t user_id) {
+  Reader reader = AcquireReader();
+  SPINE_ASSIGN_OR_RETURN(
+      auto stmt, (*reader).Prepare(
+                     absl::StrCat(kSelectApiKey, "WHERE ?1 = 0 OR user_id = ?1 ORDER BY id DESC")));
+  stmt->BindInt(1, user_id);
+  std::vector<ApiKey> keys;
+  while (true) {
+    SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());
+    if (!row) break;
+    keys.push_back(ReadApiKey(*stmt));
+  }
+  return keys;
+}
+
+absl::StatusOr<ApiKey> SqliteAdapter::RevokeApiKey(int64_t user_id, int64_t id,
+                                                   int64_t now_micros) {
+  return WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<ApiKey> {
+    SPINE_ASSIGN_OR_RETURN(auto revoke,
+                           db.Prepare("UPDATE api_keys SET revoke_micros = ?3 WHERE id = ?1 AND "
+                                      "(?2 = 0 OR user_id = ?2) AND revoke_micros = 0"));
+    revoke->BindInt(1, id);
+    revoke->BindInt(2, user_id);
+    revoke->BindInt(3, now_micros);
+    SPINE_RETURN_IF_ERROR(revoke->Run());
+    SPINE_ASSIGN_OR_RETURN(
+        auto select,
+        db.Prepare(absl::StrCat(kSelectApiKey, "WHERE id = ?1 AND (?2 = 0 OR user_id = ?2)")));
+    select->BindInt(1, id);
+    select->BindInt(2, user_id);
+    SPINE_ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("API key ", id, " not found"));
+    return ReadApiKey(*select);
+  });
+}
+
+absl::Status SqliteAdapter::TouchApiKey(int64_t id, int64_t now_micros) {
+  absl::StatusOr<bool> found = WriteTransaction([&](SqliteConnection& db) -> absl::StatusOr<bool> {
+    SPINE_ASSIGN_OR_RETURN(
+        auto touch, db.Prepare("UPDATE api_keys SET last_used_micros = MAX(last_used_micros, ?2) "
+                               "WHERE id = ?1"));
+    touch->BindInt(1, id);
+    touch->BindInt(2, now_micros);
+    SPINE_RETURN_IF_ERROR(touch->Run());
+    return db.changes() > 0;
+  });
+  if (!found.ok()) return found.status();
+  if (!*found) return absl::NotFoundError(absl::StrCat("API key ", id, " not found"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LoginLock> SqliteAdapter::RecordLoginFailure(const std::string& username,

@@ -35,6 +35,13 @@ class SqliteAdapter final : public StorageAdapter {
   absl::StatusOr<User> GetUserById(int64_t id) override;
   absl::StatusOr<User> GetUserByName(const std::string& username) override;
   absl::StatusOr<std::vector<User>> ListUsers() override;
+  absl::StatusOr<User> UpdateUser(int64_t id, const UserPatch& patch) override;
+  absl::Status DeleteUser(int64_t id) override;
+  absl::StatusOr<ApiKey> InsertApiKey(const ApiKey& key) override;
+  absl::StatusOr<ApiKey> GetApiKeyByPrefix(const std::string& prefix) override;
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(int64_t user_id) override;
+  absl::StatusOr<ApiKey> RevokeApiKey(int64_t user_id, int64_t id, int64_t now_micros) override;
+  absl::Status TouchApiKey(int64_t id, int64_t now_micros) override;
   absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username, int64_t now_micros,
                                                const LockoutPolicy& policy) override;
   absl::StatusOr<LoginLock> GetLoginLock(const std::string& username, int64_t now_micros,

@@ -442,7 +442,7 @@ TEST_CASE("the revocation list stays within its capacity") {
   SessionRevocations revocations(clock, /*capacity=*/8);
   for (int i = 0; i < 100; ++i) {
     revocations.RevokeToken(absl::StrCat("jti-", i), clock.Now() + absl::Minutes(15));
-    revocations.RecordIssued(absl::StrCat("family-", i), absl::StrCat("hash-", i),
+    revocations.RecordIssued("7", absl::StrCat("family-", i), absl::StrCat("hash-", i),
                              absl::StrCat("issued-", i), clock.Now() + absl::Minutes(15));
     clock.Advance(absl::Seconds(1));
   }

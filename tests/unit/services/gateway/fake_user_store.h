@@ -43,7 +43,7 @@ class FakeUserStore final : public UserStore {
         return absl::AlreadyExistsError("username '" + username + "' is taken");
       }
     }
-    const int64_t id = static_cast<int64_t>(users_.size()) + 1;
+    const int64_t id = ++last_user_id_;  // never reused, as in storage
     users_[id] =
         UserRecord{.id = id, .username = username, .role = role, .password_hash = password_hash};
     return users_[id];
@@ -79,6 +79,83 @@ class FakeUserStore final : public UserStore {
     absl::MutexLock lock(&mu_);
     if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
     return static_cast<int64_t>(users_.size());
+  }
+
+  absl::StatusOr<UserRecord> UpdateUser(int64_t id, const UserUpdate& update) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    auto it = users_.find(id);
+    if (it == users_.end()) return absl::NotFoundError("no such user");
+    UserRecord after = it->second;
+    if (update.role) after.role = *update.role;
+    if (update.disabled) after.disabled = *update.disabled;
+    if (update.password_hash) after.password_hash = *update.password_hash;
+    if (LeavesNoAdminLocked(it->second, &after)) return absl::AbortedError("last admin");
+    it->second = after;
+    if (update.password_hash || update.disabled.value_or(false)) RevokeUserLocked(id);
+    return after;
+  }
+
+  absl::Status DeleteUser(int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    auto it = users_.find(id);
+    if (it == users_.end()) return absl::NotFoundError("no such user");
+    if (LeavesNoAdminLocked(it->second, nullptr)) return absl::AbortedError("last admin");
+    users_.erase(it);
+    RevokeUserLocked(id);
+    std::erase_if(keys_, [id](const auto& entry) { return entry.second.user_id == id; });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ApiKeyRecord> CreateApiKey(const ApiKeyRecord& key) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    if (!users_.contains(key.user_id)) return absl::NotFoundError("no such user");
+    ApiKeyRecord stored = key;
+    stored.id = static_cast<int64_t>(keys_.size()) + 1;
+    stored.create_time = clock_.Now();
+    keys_[stored.id] = stored;
+    return stored;
+  }
+
+  absl::StatusOr<ApiKeyRecord> GetApiKeyByPrefix(const std::string& prefix) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    for (const auto& [id, key] : keys_) {
+      if (key.prefix == prefix) return key;
+    }
+    return absl::NotFoundError("no such key");
+  }
+
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys(int64_t user_id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    std::vector<ApiKeyRecord> keys;
+    for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
+      if (user_id == 0 || it->second.user_id == user_id) keys.push_back(it->second);
+    }
+    return keys;
+  }
+
+  absl::StatusOr<ApiKeyRecord> RevokeApiKey(int64_t user_id, int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    auto it = keys_.find(id);
+    if (it == keys_.end() || (user_id != 0 && it->second.user_id != user_id)) {
+      return absl::NotFoundError("no such key");
+    }
+    if (!it->second.revoke_time) it->second.revoke_time = clock_.Now();
+    return it->second;
+  }
+
+  absl::Status TouchApiKey(int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status down = MaybeFailLocked(); !down.ok()) return down;
+    auto it = keys_.find(id);
+    if (it == keys_.end()) return absl::NotFoundError("no such key");
+    it->second.last_use_time = clock_.Now();
+    return absl::OkStatus();
   }
 
   absl::StatusOr<LoginLockState> RecordLoginFailure(const std::string& username,
@@ -171,6 +248,22 @@ class FakeUserStore final : public UserStore {
     bool used = false;
   };
 
+  bool LeavesNoAdminLocked(const UserRecord& before, const UserRecord* after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto active = [](const UserRecord& user) { return user.role == "admin" && !user.disabled; };
+    if (!active(before) || (after != nullptr && active(*after))) return false;
+    for (const auto& [id, user] : users_) {
+      if (id != before.id && active(user)) return false;
+    }
+    return true;
+  }
+
+  void RevokeUserLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& [hash, token] : tokens_) {
+      if (token.grant.user_id == id) revoked_families_.insert(token.grant.family_id);
+    }
+  }
+
   absl::Status MaybeFailLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (failing_calls_ == 0) return absl::OkStatus();
     --failing_calls_;
@@ -189,10 +282,12 @@ class FakeUserStore final : public UserStore {
   int failing_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int lookups_ ABSL_GUARDED_BY(mu_) = 0;
   int families_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_user_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int64_t, UserRecord> users_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Lockout> lockouts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Token> tokens_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> revoked_families_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, ApiKeyRecord> keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace spine::gateway::testing

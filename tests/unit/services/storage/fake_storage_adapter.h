@@ -116,6 +116,89 @@ class FakeStorageAdapter final : public StorageAdapter {
     return users;
   }
 
+  absl::StatusOr<User> UpdateUser(int64_t id, const UserPatch& patch) override {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
+    User after = it->second;
+    if (patch.role) after.role = *patch.role;
+    if (patch.disabled) after.disabled = *patch.disabled;
+    if (patch.password_hash) after.password_hash = *patch.password_hash;
+    if (LeavesNoAdminLocked(it->second, &after)) return LastAdmin(id);
+    it->second = after;
+    if (patch.revoke_refresh_tokens) {
+      for (auto& [hash, stored] : tokens_) {
+        if (stored.token.user_id == id) stored.revoked = true;
+      }
+    }
+    return after;
+  }
+
+  absl::Status DeleteUser(int64_t id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(id);
+    if (it == users_.end()) return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
+    if (LeavesNoAdminLocked(it->second, nullptr)) return LastAdmin(id);
+    users_.erase(it);
+    auto owned = [id](const auto& entry) { return entry.second.user_id == id; };
+    std::erase_if(thoughts_, owned);
+    std::erase_if(conversations_, owned);
+    std::erase_if(pipelines_, owned);
+    std::erase_if(runs_, owned);
+    std::erase_if(api_keys_, owned);
+    std::erase_if(tokens_, [id](const auto& entry) { return entry.second.token.user_id == id; });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ApiKey> InsertApiKey(const ApiKey& key) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, existing] : api_keys_) {
+      if (existing.prefix == key.prefix) return absl::AlreadyExistsError("API key prefix taken");
+    }
+    ApiKey stored = key;
+    stored.id = ++last_api_key_id_;
+    stored.last_used_micros = 0;
+    stored.revoke_micros = 0;
+    api_keys_[stored.id] = stored;
+    return stored;
+  }
+
+  absl::StatusOr<ApiKey> GetApiKeyByPrefix(const std::string& prefix) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, key] : api_keys_) {
+      if (key.prefix == prefix) return key;
+    }
+    return absl::NotFoundError("API key not found");
+  }
+
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(int64_t user_id) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<ApiKey> keys;
+    for (auto it = api_keys_.rbegin(); it != api_keys_.rend(); ++it) {
+      if (user_id == 0 || it->second.user_id == user_id) keys.push_back(it->second);
+    }
+    return keys;
+  }
+
+  absl::StatusOr<ApiKey> RevokeApiKey(int64_t user_id, int64_t id, int64_t now_micros) override {
+    absl::MutexLock lock(&mu_);
+    auto it = api_keys_.find(id);
+    if (it == api_keys_.end() || (user_id != 0 && it->second.user_id != user_id)) {
+      return absl::NotFoundError(absl::StrCat("API key ", id, " not found"));
+    }
+    if (it->second.revoke_micros == 0) it->second.revoke_micros = now_micros;
+    return it->second;
+  }
+
+  absl::Status TouchApiKey(int64_t id, int64_t now_micros) override {
+    absl::MutexLock lock(&mu_);
+    auto it = api_keys_.find(id);
+    if (it == api_keys_.end())
+      return absl::NotFoundError(absl::StrCat("API key ", id, " not found"));
+    it->second.last_used_micros = std::max(it->second.last_used_micros, now_micros);
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<LoginLock> RecordLoginFailure(const std::string& username, int64_t now_micros,
                                                const LockoutPolicy& policy) override {
     absl::MutexLock lock(&mu_);
@@ -460,6 +543,22 @@ class FakeStorageAdapter final : public StorageAdapter {
     return state;
   }
 
+  // Whether replacing `before` by `after` (null: deleting it) leaves no enabled admin.
+  bool LeavesNoAdminLocked(const User& before, const User* after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto active = [](const User& user) { return user.role == "admin" && !user.disabled; };
+    if (!active(before) || (after != nullptr && active(*after))) return false;
+    for (const auto& [id, user] : users_) {
+      if (id != before.id && active(user)) return false;
+    }
+    return true;
+  }
+
+  static absl::Status LastAdmin(int64_t id) {
+    return absl::AbortedError(
+        absl::StrCat("user ", id, " is the last enabled admin; make another admin first"));
+  }
+
   struct StoredToken {
     RefreshToken token;
     bool used = false;
@@ -481,6 +580,8 @@ class FakeStorageAdapter final : public StorageAdapter {
   std::map<int64_t, Pipeline> pipelines_ ABSL_GUARDED_BY(mu_);
   int64_t last_run_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<int64_t, RunRecord> runs_ ABSL_GUARDED_BY(mu_);
+  int64_t last_api_key_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, ApiKey> api_keys_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace spine::storage::testing

@@ -1,9 +1,11 @@
 // The StorageAdapter contract, run against every adapter: the SQLite one and the in-memory
 // fake. A new adapter (PostgreSQL, say) is ready when it passes this file.
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -388,6 +390,206 @@ TEMPLATE_TEST_CASE("an adapter's backup never overwrites a file, even racing its
   CHECK(failed.code() == absl::StatusCode::kInternal);
   CHECK(absl::StrContains(failed.message(), nowhere));
   CHECK(absl::StrContains(failed.message(), "No such file or directory"));
+}
+
+}  // namespace spine::storage
+
+namespace spine::storage {
+
+TEMPLATE_TEST_CASE("an adapter updates a user and never leaves no enabled admin", "[contract]",
+                   SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto admin = adapter.InsertUser(
+      {.username = "root", .role = "admin", .password_hash = "h0", .create_micros = 1});
+  auto user = adapter.InsertUser(
+      {.username = "uma", .role = "user", .password_hash = "h1", .create_micros = 2});
+  REQUIRE(admin.ok());
+  REQUIRE(user.ok());
+  CHECK(!admin->disabled);
+
+  // The only admin can be neither demoted nor disabled, and nothing changes.
+  CHECK(adapter.UpdateUser(admin->id, {.role = "user"}).status().code() ==
+        absl::StatusCode::kAborted);
+  CHECK(adapter.UpdateUser(admin->id, {.disabled = true}).status().code() ==
+        absl::StatusCode::kAborted);
+  CHECK(*adapter.GetUserById(admin->id) == *admin);
+  // Changing a plain user touches only the fields set.
+  auto changed = adapter.UpdateUser(user->id, {.disabled = true, .password_hash = "h2"});
+  REQUIRE(changed.ok());
+  CHECK(changed->disabled);
+  CHECK(changed->password_hash == "h2");
+  CHECK(changed->role == "user");
+  CHECK(*adapter.GetUserById(user->id) == *changed);
+  // A disabled admin does not count: promoting uma while disabled leaves root the only one.
+  REQUIRE(adapter.UpdateUser(user->id, {.role = "admin"}).ok());
+  CHECK(adapter.UpdateUser(admin->id, {.role = "user"}).status().code() ==
+        absl::StatusCode::kAborted);
+  // Once uma is enabled, root may step down.
+  REQUIRE(adapter.UpdateUser(user->id, {.disabled = false}).ok());
+  auto demoted = adapter.UpdateUser(admin->id, {.role = "user"});
+  REQUIRE(demoted.ok());
+  CHECK(demoted->role == "user");
+  CHECK(adapter.UpdateUser(admin->id + 100, {.role = "user"}).status().code() ==
+        absl::StatusCode::kNotFound);
+}
+
+TEMPLATE_TEST_CASE("an adapter revokes a user's refresh tokens with an update that asks to",
+                   "[contract]", SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto user = adapter.InsertUser(
+      {.username = "vic", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto other = adapter.InsertUser(
+      {.username = "wes", .role = "user", .password_hash = "h", .create_micros = 1});
+  REQUIRE(user.ok());
+  REQUIRE(other.ok());
+  const int64_t now = 1'000'000;
+  for (const auto& [hash, family, owner] :
+       {std::tuple{'\x01', "f1", user->id}, std::tuple{'\x02', "f2", user->id},
+        std::tuple{'\x03', "f3", other->id}}) {
+    REQUIRE(adapter
+                .InsertRefreshToken({.token_hash = std::string(32, hash),
+                                     .family_id = family,
+                                     .user_id = owner,
+                                     .expire_micros = now + 1000},
+                                    now)
+                .ok());
+  }
+  const RefreshToken next{.token_hash = std::string(32, '\x09'), .expire_micros = now + 2000};
+  // Without the flag nothing is revoked.
+  REQUIRE(adapter.UpdateUser(user->id, {.role = "user"}).ok());
+  REQUIRE(
+      adapter.UpdateUser(user->id, {.password_hash = "h2", .revoke_refresh_tokens = true}).ok());
+  CHECK(adapter.RotateRefreshToken(std::string(32, '\x01'), next, now + 1).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+  CHECK(adapter.RotateRefreshToken(std::string(32, '\x02'), next, now + 1).status().code() ==
+        absl::StatusCode::kUnauthenticated);
+  // Another user's session is untouched.
+  CHECK(adapter.RotateRefreshToken(std::string(32, '\x03'), next, now + 1).ok());
+}
+
+TEMPLATE_TEST_CASE("an adapter deletes a user with everything it owns, and only that", "[contract]",
+                   SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto admin = adapter.InsertUser(
+      {.username = "root", .role = "admin", .password_hash = "h", .create_micros = 1});
+  auto gone = adapter.InsertUser(
+      {.username = "xena", .role = "user", .password_hash = "h", .create_micros = 1});
+  REQUIRE(admin.ok());
+  REQUIRE(gone.ok());
+  std::map<int64_t, std::vector<int64_t>> ids;  // user → thought, conversation, pipeline, run
+  for (const int64_t owner : {admin->id, gone->id}) {
+    Thought thought;
+    thought.user_id = owner;
+    thought.text = "t";
+    thought.tags = {"x"};
+    auto t = adapter.InsertThought(thought);
+    auto c = adapter.InsertConversation({.user_id = owner, .model = "m", .state = "idle"});
+    auto p = adapter.InsertPipeline({.user_id = owner, .name = "p", .definition_json = "{}"});
+    auto r = adapter.InsertRun({.user_id = owner, .state = "QUEUED"});
+    REQUIRE(t.ok());
+    REQUIRE(c.ok());
+    REQUIRE(p.ok());
+    REQUIRE(r.ok());
+    ids[owner] = {t->id, c->id, p->id, r->run.id};
+  }
+  REQUIRE(adapter
+              .InsertApiKey({.user_id = gone->id,
+                             .name = "k",
+                             .scope = "read",
+                             .prefix = "prefix0001",
+                             .secret_hash = std::string(32, 's'),
+                             .expire_micros = 100})
+              .ok());
+  REQUIRE(adapter.DeleteUser(gone->id).ok());
+  CHECK(adapter.GetUserById(gone->id).status().code() == absl::StatusCode::kNotFound);
+  const std::vector<int64_t>& g = ids[gone->id];
+  CHECK(adapter.GetThought(gone->id, g[0]).status().code() == absl::StatusCode::kNotFound);
+  CHECK(adapter.GetConversation(gone->id, g[1], true).status().code() ==
+        absl::StatusCode::kNotFound);
+  CHECK(adapter.GetPipeline(gone->id, g[2]).status().code() == absl::StatusCode::kNotFound);
+  CHECK(adapter.GetRun(gone->id, g[3]).status().code() == absl::StatusCode::kNotFound);
+  CHECK(adapter.GetApiKeyByPrefix("prefix0001").status().code() == absl::StatusCode::kNotFound);
+  const std::vector<int64_t>& a = ids[admin->id];
+  CHECK(adapter.GetThought(admin->id, a[0]).ok());
+  CHECK(adapter.GetConversation(admin->id, a[1], true).ok());
+  CHECK(adapter.GetPipeline(admin->id, a[2]).ok());
+  CHECK(adapter.GetRun(admin->id, a[3]).ok());
+  // The last enabled admin stays; an unknown user is NOT_FOUND.
+  CHECK(adapter.DeleteUser(admin->id).code() == absl::StatusCode::kAborted);
+  CHECK(adapter.GetThought(admin->id, a[0]).ok());
+  CHECK(adapter.DeleteUser(gone->id).code() == absl::StatusCode::kNotFound);
+  // Ids are never reused, so nothing left behind could reach a later account.
+  auto next = adapter.InsertUser(
+      {.username = "yuri", .role = "user", .password_hash = "h", .create_micros = 1});
+  REQUIRE(next.ok());
+  CHECK(next->id > gone->id);
+}
+
+TEMPLATE_TEST_CASE("an adapter stores, finds, lists, touches and revokes API keys", "[contract]",
+                   SqliteFixture, FakeFixture) {
+  TestType fixture;
+  StorageAdapter& adapter = *fixture.adapter;
+  auto u1 = adapter.InsertUser(
+      {.username = "ann", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto u2 = adapter.InsertUser(
+      {.username = "ben", .role = "user", .password_hash = "h", .create_micros = 1});
+  REQUIRE(u1.ok());
+  REQUIRE(u2.ok());
+  const ApiKey wanted{.user_id = u1->id,
+                      .name = "backup script",
+                      .scope = "read",
+                      .prefix = "abcdefgh12",
+                      .secret_hash = std::string(32, '\x07'),
+                      .create_micros = 10,
+                      .expire_micros = 1000};
+  auto first = adapter.InsertApiKey(wanted);
+  REQUIRE(first.ok());
+  CHECK(first->id > 0);
+  ApiKey same_prefix = wanted;
+  same_prefix.user_id = u2->id;
+  CHECK(adapter.InsertApiKey(same_prefix).status().code() == absl::StatusCode::kAlreadyExists);
+  ApiKey other = wanted;
+  other.user_id = u2->id;
+  other.prefix = "zzzzzzzz99";
+  other.scope = "write";
+  auto second = adapter.InsertApiKey(other);
+  REQUIRE(second.ok());
+
+  auto found = adapter.GetApiKeyByPrefix("abcdefgh12");
+  REQUIRE(found.ok());
+  CHECK(*found == *first);
+  CHECK(found->secret_hash == wanted.secret_hash);
+  CHECK(found->last_used_micros == 0);
+  CHECK(adapter.GetApiKeyByPrefix("nosuchkey0").status().code() == absl::StatusCode::kNotFound);
+
+  auto mine = adapter.ListApiKeys(u1->id);
+  REQUIRE(mine.ok());
+  REQUIRE(mine->size() == 1);
+  CHECK(mine->front().id == first->id);
+  auto all = adapter.ListApiKeys(0);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK(all->front().id == second->id);  // newest first
+
+  REQUIRE(adapter.TouchApiKey(first->id, 500).ok());
+  REQUIRE(adapter.TouchApiKey(first->id, 400).ok());  // never backwards
+  CHECK(adapter.GetApiKeyByPrefix("abcdefgh12")->last_used_micros == 500);
+  CHECK(adapter.TouchApiKey(first->id + 100, 1).code() == absl::StatusCode::kNotFound);
+
+  // Only the owner (or anyone, with user 0) revokes; a second revoke keeps the first time.
+  CHECK(adapter.RevokeApiKey(u2->id, first->id, 600).status().code() ==
+        absl::StatusCode::kNotFound);
+  auto revoked = adapter.RevokeApiKey(u1->id, first->id, 600);
+  REQUIRE(revoked.ok());
+  CHECK(revoked->revoke_micros == 600);
+  auto again = adapter.RevokeApiKey(0, first->id, 700);
+  REQUIRE(again.ok());
+  CHECK(again->revoke_micros == 600);
+  CHECK(adapter.GetApiKeyByPrefix("abcdefgh12")->revoke_micros == 600);
+  CHECK(adapter.GetApiKeyByPrefix("zzzzzzzz99")->revoke_micros == 0);
 }
 
 }  // namespace spine::storage
