@@ -623,9 +623,16 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
     const bool worker_died = !slot.worker;
     const CircuitBreaker::Outcome outcome = OutcomeOf(result.output.status(), worker_died);
     pool.breaker.Record(outcome, job.ticket);
+    bool draining = false;  // once true, stays true: a stale false costs one spare worker
     {
       absl::MutexLock lock(&pool.mu);
+      draining = pool.draining;
       slot.running_id = 0;
+      // Before on_done: a caller that submits again at once must find this slot warm (or about
+      // to be: a worker retired in good health is replaced below) and idle, or a cold slot takes
+      // the call and starts a second worker for nothing. Set exactly again below.
+      slot.has_worker =
+          slot.worker != nullptr || (outcome == CircuitBreaker::Outcome::kSuccess && !draining);
       --pool.running;
       --pool.users.at(job.invocation.user_id).running;
       pool.MaybeForget(job.invocation.user_id);
@@ -636,11 +643,6 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
       }
     }
     job.invocation.on_done(std::move(result), stats);
-    bool draining = false;
-    {
-      absl::MutexLock lock(&pool.mu);
-      draining = pool.draining;
-    }
     // A worker retired in good health is replaced at once, so the next caller finds it warm
     // (not in a pool a reload took out of service: no next caller comes).
     if (!slot.worker && outcome == CircuitBreaker::Outcome::kSuccess && !draining) {
