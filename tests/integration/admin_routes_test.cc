@@ -192,9 +192,10 @@ TEST_CASE("the audit log is listed over HTTP by actor, action and time range, ne
        {std::string("action=Storage.Backup"), std::string("action=storage."),
         std::string("action=*"), std::string("pageSize=501"), std::string("pageSize=-1"),
         std::string("startTime=yesterday"), std::string("pageToken=forged"),
-        "startTime=" + later + "&endTime=" + before,
+        absl::StrCat("startTime=", later, "&endTime=", before),
         // A token is bound to the filters it was issued for.
-        "action=llm.*&pageSize=1&pageToken=" + storage_token, std::string("colour=blue")}) {
+        absl::StrCat("action=llm.*&pageSize=1&pageToken=", storage_token),
+        std::string("colour=blue")}) {
     INFO(query);
     const HttpResult refused = Call(stack, "GET", "/api/admin/audit?" + query, admin);
     CHECK(refused.status == 400);
@@ -202,7 +203,8 @@ TEST_CASE("the audit log is listed over HTTP by actor, action and time range, ne
   }
 }
 
-TEST_CASE("backups are started, listed and downloaded over HTTP; no name leaves the directory") {
+TEST_CASE(
+    "backups are started, listed and downloaded over HTTP, and no name leaves the directory") {
   Constellation stack;
   REQUIRE(stack.WaitForHttpStatus("/readyz", 200, absl::Seconds(20)) == 200);
   const std::string admin = AdminBearer(stack);
@@ -280,7 +282,8 @@ TEST_CASE("backups are started, listed and downloaded over HTTP; no name leaves 
 ShellResult RunRestore(const Constellation& stack, const std::string& backup) {
   std::string command = "env -i";
   for (const auto& [name, value] : stack.Env("storage")) {
-    command += " " + ShellQuote(name + "=" + value);
+    command += " ";
+    command += ShellQuote(absl::StrCat(name, "=", value));
   }
   command += " " + ShellQuote(SPINE_BINARY_DIR "/services/storage/spine-storage") + " restore " +
              ShellQuote(backup);
