@@ -120,10 +120,35 @@ int Run(spine::plugins::PluginsConfig config) {
   spine::audit::StorageAuditWriter audit_writer(
       spine::rpc::MakeChannel(common.addresses.storage, common.max_message_bytes),
       config.service_token, {.deadline = absl::Milliseconds(common.rpc_deadline_ms)});
-  PluginService service(host_ref, authenticator, InvokeLimits{},
-                        [&audit_writer](const InvocationRecord& record) {
-                          audit_writer.Record(spine::plugins::AuditEventOf(record));
-                        });
+  // An admin's reload reads the folder again with the same bounds, and is audited either way.
+  auto reload =
+      [&host_ref, &audit_writer, dir = Absolute(config.plugins_dir), bounds = config.bounds](
+          const spine::rpc::Caller& caller) -> absl::StatusOr<spine::plugins::ReloadReport> {
+    absl::StatusOr<spine::plugins::ReloadReport> report = [&]() {
+      absl::StatusOr<LoadedPlugins> loaded = LoadPluginsDir(dir, bounds);
+      if (!loaded.ok()) {
+        // A folder that cannot be listed changes nothing: it is not "every plugin removed".
+        return absl::StatusOr<spine::plugins::ReloadReport>(absl::FailedPreconditionError(
+            absl::StrCat("the plugins folder cannot be read; nothing changed: ",
+                         loaded.status().message())));
+      }
+      return host_ref.Reload(*std::move(loaded));
+    }();
+    if (report.ok()) {
+      Info("plugins reloaded", {{"added", absl::StrJoin(report->added, ",")},
+                                {"replaced", absl::StrJoin(report->replaced, ",")},
+                                {"removed", absl::StrJoin(report->removed, ",")},
+                                {"failed", absl::StrCat(report->failed.size())}});
+    }
+    audit_writer.Record(spine::plugins::AuditEventOf(caller, report));
+    return report;
+  };
+  PluginService service(
+      host_ref, authenticator, InvokeLimits{},
+      [&audit_writer](const InvocationRecord& record) {
+        audit_writer.Record(spine::plugins::AuditEventOf(record));
+      },
+      reload);
   // Pipeline steps from spine-tasks' event bus, through the same host as direct invocations.
   spine::plugins::PluginStepRunner step_runner(host_ref, audit_writer);
   auto step_worker = spine::bus::StepWorker::Start(

@@ -79,9 +79,9 @@ absl::StatusOr<Invocation> PluginService::Validate(const InvokePluginRequest& re
                                                    const PluginHost& host,
                                                    const InvokeLimits& limits,
                                                    absl::Time rpc_deadline, absl::Time now) {
-  const LoadedPlugin* plugin = host.Find(request.name());
+  const std::shared_ptr<const LoadedPlugin> plugin = host.Find(request.name());
   if (plugin == nullptr) {
-    if (const RefusedPlugin* refused = host.FindRefused(request.name())) {
+    if (const std::optional<RefusedPlugin> refused = host.FindRefused(request.name())) {
       return LoadFailedError(*refused);
     }
     return NotFound(request.name());
@@ -279,7 +279,7 @@ grpc::ServerUnaryReactor* PluginService::GetPlugin(grpc::CallbackServerContext* 
       return reactor;
     }
   }
-  if (const RefusedPlugin* refused = host_.FindRefused(request->name())) {
+  if (const std::optional<RefusedPlugin> refused = host_.FindRefused(request->name())) {
     FillRefused(*refused, response);
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -308,6 +308,60 @@ grpc::ServerUnaryReactor* PluginService::InvokePlugin(grpc::CallbackServerContex
   invocation->user_id = caller->user_id;  // fairness and the per-user breaker
   reactor->Start(host_, *std::move(invocation), response);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* PluginService::ReloadPlugins(
+    grpc::CallbackServerContext* context, const spine::v1::ReloadPluginsRequest* /*request*/,
+    spine::v1::ReloadPluginsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<rpc::Caller> caller = authenticator_.Authenticate(*context);
+  if (!caller.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (!reload_) {
+    reactor->Finish(rpc::ToGrpcStatus(absl::UnimplementedError("this host cannot reload")));
+    return reactor;
+  }
+  // On the callback thread: a reload reads a few folders and is rare (an operator's act).
+  absl::StatusOr<ReloadReport> report = reload_(*caller);
+  if (!report.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(report.status()));
+    return reactor;
+  }
+  for (const std::string& name : report->added) response->add_added(name);
+  for (const std::string& name : report->replaced) response->add_replaced(name);
+  for (const std::string& name : report->removed) response->add_removed(name);
+  for (const std::string& name : report->unchanged) response->add_unchanged(name);
+  for (const RefusedPlugin& refused : report->failed) FillRefused(refused, response->add_failed());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+spine::v1::AuditEvent AuditEventOf(const rpc::Caller& caller,
+                                   const absl::StatusOr<ReloadReport>& report) {
+  spine::v1::AuditEvent event;
+  event.set_actor(caller.user_id);
+  event.set_action("plugins.reload");
+  event.set_target("plugins");
+  event.set_outcome(report.ok() ? "ok" : "error");
+  event.set_request_id(caller.request_id);
+  auto& details = *event.mutable_details()->mutable_fields();
+  if (!report.ok()) {
+    details["error"].set_string_value(std::string(report.status().message()).substr(0, 1024));
+    return event;
+  }
+  auto names = [&](const char* key, const std::vector<std::string>& list) {
+    auto* values = details[key].mutable_list_value();
+    for (const std::string& name : list) values->add_values()->set_string_value(name);
+  };
+  names("added", report->added);
+  names("replaced", report->replaced);
+  names("removed", report->removed);
+  std::vector<std::string> failed;
+  for (const RefusedPlugin& plugin : report->failed) failed.push_back(CleanText(plugin.name, 255));
+  names("failed", failed);
+  return event;
 }
 
 }  // namespace spine::plugins

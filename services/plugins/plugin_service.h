@@ -59,6 +59,15 @@ absl::Status NameTimeout(absl::Status status, const std::string& plugin, int32_t
 // metadata "logs"; unchanged when it is OK, has no ErrorInfo or there are no logs.
 absl::Status WithLogs(absl::Status status, const std::vector<std::string>& logs);
 
+// Re-reads the plugins folder into the host, for `caller` (main.cc wires the loader, the host
+// and the audit log).
+using PluginReloader = std::function<absl::StatusOr<ReloadReport>(const rpc::Caller& caller)>;
+
+// A reload as an audit event: actor the admin, action "plugins.reload", details the names
+// added, replaced, removed and failed (or the error).
+spine::v1::AuditEvent AuditEventOf(const rpc::Caller& caller,
+                                   const absl::StatusOr<ReloadReport>& report);
+
 struct InvokeLimits {
   int64_t max_input_bytes = int64_t{256} * 1024;  // serialized JSON
   int32_t max_timeout_ms = 60000;                 // API.md: timeoutMs at most 60000
@@ -67,12 +76,14 @@ struct InvokeLimits {
 class PluginService final : public spine::v1::PluginService::CallbackService {
  public:
   // `observer` (may be empty) is told about every invocation that reached the host.
+  // `reload` (may be empty: ReloadPlugins is then UNIMPLEMENTED) serves ReloadPlugins.
   PluginService(PluginHost& host, const rpc::Authenticator& authenticator, InvokeLimits limits,
-                InvocationObserver observer)
+                InvocationObserver observer, PluginReloader reload = nullptr)
       : host_(host),
         authenticator_(authenticator),
         limits_(limits),
-        observer_(std::move(observer)) {}
+        observer_(std::move(observer)),
+        reload_(std::move(reload)) {}
 
   // Every plugin, sorted by name: the loaded ones with their effective permissions and breaker
   // state, the refused ones FAILED with their load_error.
@@ -93,6 +104,11 @@ class PluginService final : public spine::v1::PluginService::CallbackService {
                                          const spine::v1::InvokePluginRequest* request,
                                          spine::v1::InvokePluginResponse* response) override;
 
+  // Admins only: re-reads the plugins folder (PluginHost::Reload) and says what changed.
+  grpc::ServerUnaryReactor* ReloadPlugins(grpc::CallbackServerContext* context,
+                                          const spine::v1::ReloadPluginsRequest* request,
+                                          spine::v1::ReloadPluginsResponse* response) override;
+
   // The host invocation a request describes: input as JSON text, deadline the earliest of the
   // RPC's, now + timeoutMs (default: the plugin's limits.timeoutMs) and now + the plugin's
   // limits.timeoutMs. Exposed for the tests.
@@ -107,6 +123,7 @@ class PluginService final : public spine::v1::PluginService::CallbackService {
   const rpc::Authenticator& authenticator_;
   const InvokeLimits limits_;
   const InvocationObserver observer_;
+  const PluginReloader reload_;
 };
 
 // The proto view of a loaded plugin and its state (manifest included when `with_manifest`).

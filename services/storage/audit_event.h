@@ -25,7 +25,9 @@ struct AuditEvent {
 
 // One page of events, newest first (create_micros DESC, id DESC).
 struct AuditQuery {
-  std::string actor{};                    // empty: everyone
+  std::string actor{};  // empty: everyone
+  // Empty: every action; else the action must equal it or, when it ends with '.', start with it.
+  std::string action{};
   std::optional<int64_t> start_micros{};  // inclusive
   std::optional<int64_t> end_micros{};    // exclusive
   std::optional<PageCursor> after{};

@@ -1,13 +1,18 @@
 // spine-storage: reads its config, opens the database, serves until SIGTERM/SIGINT.
+// `spine-storage restore <backup>` restores a backup instead, with the service stopped.
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <string_view>
 
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
 #include "services/storage/access/data_access.h"
+#include "services/storage/data_dir_lock.h"
 #include "services/storage/page_token.h"
+#include "services/storage/restore.h"
 #include "services/storage/sqlite/sqlite_adapter.h"
 #include "services/storage/storage_config.h"
 #include "services/storage/storage_service.h"
@@ -26,6 +31,12 @@ int Run(const spine::storage::StorageConfig& config) {
   std::filesystem::create_directories(common.data_dir, ec);
   if (ec) {
     Error("refusing to start", {{"error", "cannot create SPINE_DATA_DIR: " + ec.message()}});
+    return 2;
+  }
+  // Held while serving: a restore, or a second spine-storage, is refused on this directory.
+  auto lock = spine::storage::DataDirLock::Acquire(common.data_dir);
+  if (!lock.ok()) {
+    Error("refusing to start", {{"error", std::string(lock.status().message())}});
     return 2;
   }
   auto adapter = spine::storage::SqliteAdapter::Open(common.data_dir + "/spine.db",
@@ -69,13 +80,35 @@ int Run(const spine::storage::StorageConfig& config) {
       });
 }
 
+int Restore(const spine::storage::StorageConfig& config, const std::string& backup) {
+  umask(0077);
+  auto restored = spine::storage::RestoreDatabase(config.common.data_dir, backup, "operator",
+                                                  spine::RealClock::Instance());
+  if (!restored.ok()) {
+    spine::log::Error("restore refused", {{"error", std::string(restored.status().message())}});
+    return 1;
+  }
+  spine::log::Info("restored", {{"backup", restored->source},
+                                {"sizeBytes", std::to_string(restored->size_bytes)},
+                                {"schemaVersion", std::to_string(restored->schema_version)},
+                                {"previousKeptAs", restored->previous_kept_as}});
+  return 0;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool restore = argc == 3 && std::string_view(argv[1]) == "restore";
+  if (argc != 1 && !restore) {
+    std::fprintf(stderr,
+                 "usage: spine-storage            serve\n"
+                 "       spine-storage restore <backup file name or path>\n");
+    return 2;
+  }
   spine::rpc::BlockTerminationSignals();
   std::optional<spine::storage::StorageConfig> config =
       spine::rpc::LoadConfig<spine::storage::StorageConfig>("storage",
                                                             spine::storage::ReadStorageConfig);
   if (!config) return 2;
-  return Run(*config);
+  return restore ? Restore(*config, argv[2]) : Run(*config);
 }

@@ -120,6 +120,14 @@ class StorageService final : public spine::v1::StorageService::Service {
   grpc::Status BackupDatabase(grpc::ServerContext* context,
                               const spine::v1::BackupDatabaseRequest* request,
                               spine::v1::BackupDatabaseResponse* response) override;
+  grpc::Status ListBackups(grpc::ServerContext* context,
+                           const spine::v1::ListBackupsRequest* request,
+                           spine::v1::ListBackupsResponse* response) override;
+  // The file in 64 KiB messages; the first names its content type and file name. gRPC's flow
+  // control paces the reads to the client. Audited "storage.backup_download", failures too.
+  grpc::Status DownloadBackup(grpc::ServerContext* context,
+                              const spine::v1::DownloadBackupRequest* request,
+                              grpc::ServerWriter<spine::api::HttpBody>* writer) override;
 
  private:
   DataAccess& data_;

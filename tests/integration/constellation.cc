@@ -92,15 +92,19 @@ Constellation::Constellation(const std::vector<std::string>& services,
   for (const std::string& service : services) Restart(service);
 }
 
+std::map<std::string, std::string> Constellation::Env(const std::string& service) const {
+  std::map<std::string, std::string> env = env_;
+  // A test's own SPINE_SERVICE_TOKEN_FILE (extra_env) wins over the minted one.
+  env.emplace("SPINE_SERVICE_TOKEN_FILE", service_token_files_.at(service));
+  return env;
+}
+
 void Constellation::Restart(const std::string& service) {
   const std::string binary =
       absl::StrCat(SPINE_BINARY_DIR, "/services/", service, "/spine-", service);
   processes_[service].reset();  // reaps a previous instance (SIGKILL if still running)
-  std::map<std::string, std::string> env = env_;
-  // A test's own SPINE_SERVICE_TOKEN_FILE (extra_env) wins over the minted one.
-  env.emplace("SPINE_SERVICE_TOKEN_FILE", service_token_files_.at(service));
   processes_[service] =
-      std::make_unique<ChildProcess>(binary, env, dir_.path() + "/" + service + ".log");
+      std::make_unique<ChildProcess>(binary, Env(service), dir_.path() + "/" + service + ".log");
 }
 
 std::string Constellation::GrpcAddress(const std::string& service) const {

@@ -43,6 +43,8 @@ class Constellation {
 
   // Starts `service` again (after it exited or was killed) with the same settings and data.
   void Restart(const std::string& service);
+  // The environment `service` runs with (for running its binary's tools, e.g. a restore).
+  std::map<std::string, std::string> Env(const std::string& service) const;
 
   // Waits until the service's gRPC health check answers SERVING.
   bool WaitHealthy(const std::string& service, absl::Duration timeout) const;

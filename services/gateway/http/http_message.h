@@ -31,8 +31,8 @@ struct HttpRequest {
   std::optional<std::string> Header(absl::string_view name) const;
 };
 
-// The body of a response produced over time (server-sent events), sent with chunked encoding.
-// Thread-safe: any thread may write.
+// The body of a response produced over time (server-sent events, downloads), sent with chunked
+// encoding. Thread-safe: any thread may write.
 class HttpBodyWriter {
  public:
   virtual ~HttpBodyWriter() = default;
@@ -41,6 +41,14 @@ class HttpBodyWriter {
   virtual bool Write(std::string chunk) = 0;
   // Ends the body (the connection then closes). Later writes are ignored.
   virtual void Finish() = 0;
+  // Ends the connection without ending the body, so the client sees it cut short rather than
+  // complete (a download whose source failed half way). Later writes are ignored.
+  virtual void Abort() = 0;
+  // Calls `ready` once, from the connection's thread, when everything written so far has gone
+  // to the client (at once if nothing waits): a producer writes, then waits for this before
+  // the next write, to go at the client's pace. Never called once the client has gone (the
+  // response's on_client_gone is told instead).
+  virtual void WhenDrained(std::function<void()> ready) = 0;
 };
 
 struct HttpResponse {

@@ -291,6 +291,18 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!session->stream_writing_) session->WriteNextChunk();
       });
     }
+    void Abort() override {
+      net::post(session_->stream_.get_executor(),
+                [session = session_] { session->EndStream(/*client_gone=*/false); });
+    }
+    void WhenDrained(std::function<void()> ready) override {
+      net::post(session_->stream_.get_executor(),
+                [session = session_, ready = std::move(ready)]() mutable {
+                  if (session->stream_ended_) return;
+                  if (session->stream_chunks_.empty() && !session->stream_writing_) return ready();
+                  session->stream_drained_.push_back(std::move(ready));
+                });
+    }
 
    private:
     std::shared_ptr<Session> session_;
@@ -337,6 +349,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void WriteNextChunk() {
     if (stream_gone_) return;
     if (stream_chunks_.empty()) {
+      // Everything written so far is out: whoever waits for that goes on (and may write more).
+      std::vector<std::function<void()>> drained;
+      drained.swap(stream_drained_);
+      for (std::function<void()>& ready : drained) ready();
       if (!stream_finishing_) return;
       stream_writing_ = true;
       stream_.expires_after(absl::ToChronoMilliseconds(options().read_timeout));
@@ -379,6 +395,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     on_client_gone_ = nullptr;
     stream_chunks_.clear();
+    stream_drained_.clear();
     if (answering_) {
       answering_ = false;
       --shared_->in_flight;
@@ -440,6 +457,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // ChunkWriter reads from the producer's threads.
   std::function<void()> on_client_gone_;
   std::deque<std::string> stream_chunks_;
+  std::vector<std::function<void()>> stream_drained_;  // WhenDrained callbacks waiting
   bool stream_writing_ = false;
   bool stream_finishing_ = false;
   bool stream_ended_ = false;

@@ -426,7 +426,15 @@ class DocumentBuilder {
 
     Json responses = Json::object();
     const std::string code = std::to_string(route.success_code);
-    if (method->server_streaming()) {
+    if (method->server_streaming() && method->output_type() == spine::api::HttpBody::descriptor()) {
+      responses[code] =
+          Json{{"description",
+                "The file, streamed (chunked); Content-Disposition names it. A body cut short (the "
+                "connection closed before the last chunk) means the download failed."},
+               {"content",
+                {{"application/octet-stream",
+                  {{"schema", {{"type", "string"}, {"format", "binary"}}}}}}}};
+    } else if (method->server_streaming()) {
       const Json event = schemas_.MessageSchema(method->output_type());
       responses[code] =
           Json{{"description", absl::StrCat("Server-sent events; the data of each is one ",

@@ -293,7 +293,174 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
   bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// The value of a Content-Disposition filename: only names that need no quoting or escaping
+// (what a backup name is); anything else gets no name.
+std::optional<std::string> SafeFileName(const std::string& name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.') return std::nullopt;
+  for (const char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return std::nullopt;
+    }
+  }
+  return name;
+}
+
+// A server-streaming RPC answering spine.api.HttpBody, served as a plain chunked body: a
+// download. Paced: the next message is asked for only once the client has taken the previous
+// one, so at most one message waits in the gateway whatever the size of the file. A failure
+// before the first message is an ordinary error response; after it the connection is cut
+// without the body's end, so a client cannot take a partial file for a whole one. Shared by
+// the upstream's callbacks and the connection.
+class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
+ public:
+  DownloadStream(const Route& route, absl::Duration deadline, HttpReply reply)
+      : route_(route), deadline_(deadline), reply_(std::move(reply)) {}
+
+  void set_upstream(std::shared_ptr<Upstream::Stream> upstream) {
+    absl::MutexLock lock(&mu_);
+    upstream_ = std::move(upstream);
+    if (client_gone_) upstream_->Cancel();
+  }
+
+  void OnMessage(const google::protobuf::Message& message) {
+    spine::api::HttpBody body;
+    body.CopyFrom(message);
+    Then then = Then::kNothing;
+    std::shared_ptr<HttpBodyWriter> writer;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_) {
+        pending_ = std::move(*body.mutable_data());
+        Start(body);  // the connection takes the writer later; Attach sends pending_
+        return;
+      }
+      then = WriteLocked(std::move(*body.mutable_data()));
+      writer = writer_;
+    }
+    After(then, writer);
+  }
+
+  void OnDone(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (!started_) {
+      if (!status.ok()) return reply_(UpstreamError(route_, status, deadline_));
+      HttpResponse empty;
+      empty.headers = {{"Content-Type", "application/octet-stream"}, {"Cache-Control", "no-store"}};
+      return reply_(std::move(empty));
+    }
+    finished_ = true;
+    failed_ = !status.ok();
+    if (writer_ != nullptr) EndLocked();
+  }
+
+ private:
+  void Start(const spine::api::HttpBody& first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    started_ = true;
+    HttpResponse head;
+    head.headers = {{"Content-Type", first.content_type().empty() ? "application/octet-stream"
+                                                                  : first.content_type()},
+                    {"Cache-Control", "no-store"},
+                    {"X-Content-Type-Options", "nosniff"}};
+    if (std::optional<std::string> name = SafeFileName(first.file_name())) {
+      head.headers.emplace_back("Content-Disposition",
+                                absl::StrCat("attachment; filename=\"", *name, "\""));
+    }
+    head.stream = [self = shared_from_this()](std::shared_ptr<HttpBodyWriter> writer) {
+      self->Attach(std::move(writer));
+    };
+    std::weak_ptr<DownloadStream> weak = weak_from_this();
+    head.on_client_gone = [weak] {
+      if (auto self = weak.lock()) {
+        absl::MutexLock lock(&self->mu_);
+        self->CancelLocked();
+      }
+    };
+    reply_(std::move(head));
+  }
+
+  void Attach(const std::shared_ptr<HttpBodyWriter>& writer) {
+    Then then = Then::kNothing;
+    {
+      absl::MutexLock lock(&mu_);
+      writer_ = writer;
+      then = WriteLocked(std::move(pending_));
+      if (finished_) EndLocked();
+    }
+    After(then, writer);
+  }
+
+  // What follows a write, done without the lock (a writer may call back at once).
+  enum class Then { kNothing, kAskNext, kWaitForClient };
+
+  // Sends `data`. The next message is asked for at once when there was nothing to send, else
+  // once the client has taken it.
+  Then WriteLocked(std::string data) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (data.empty()) return Then::kAskNext;  // an empty chunk would read as the body's end
+    if (writer_ == nullptr) {
+      // Not while paced (nothing is asked for before Attach), but never lose bytes: Attach
+      // sends them and asks for more.
+      pending_ += data;
+      return Then::kNothing;
+    }
+    if (!writer_->Write(std::move(data))) {
+      CancelLocked();
+      return Then::kNothing;
+    }
+    return Then::kWaitForClient;
+  }
+
+  void After(Then then, const std::shared_ptr<HttpBodyWriter>& writer) {
+    if (then == Then::kAskNext) return Next();
+    if (then != Then::kWaitForClient || writer == nullptr) return;
+    std::weak_ptr<DownloadStream> weak = weak_from_this();
+    writer->WhenDrained([weak] {
+      if (auto self = weak.lock()) self->Next();
+    });
+  }
+
+  void Next() {
+    std::shared_ptr<Upstream::Stream> upstream;
+    {
+      absl::MutexLock lock(&mu_);
+      upstream = upstream_;
+    }
+    // Unlocked: asking gRPC for a read must not wait on this stream's lock.
+    if (upstream != nullptr) upstream->Next();
+  }
+
+  void EndLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (failed_) {
+      writer_->Abort();
+    } else {
+      writer_->Finish();
+    }
+    writer_.reset();
+  }
+
+  void CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    client_gone_ = true;
+    if (upstream_ != nullptr) upstream_->Cancel();
+  }
+
+  const Route& route_;
+  const absl::Duration deadline_;
+  absl::Mutex mu_;
+  HttpReply reply_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Upstream::Stream> upstream_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<HttpBodyWriter> writer_ ABSL_GUARDED_BY(mu_);
+  std::string pending_ ABSL_GUARDED_BY(mu_);  // the first message's data, until Attach
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
+
+bool IsDownload(const Route& route) {
+  return route.method->server_streaming() &&
+         route.method->output_type() == spine::api::HttpBody::descriptor();
+}
 
 absl::Duration TranscodingHandler::UpstreamDeadline(
     const Route& route, const google::protobuf::Message& request) const {
@@ -381,6 +548,23 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
                             .request_id = request.request_id,
                             .client_ip = request.client_ip,
                             .deadline = UpstreamDeadline(route, **rpc_request)};
+  if (IsDownload(route)) {
+    auto download = std::make_shared<DownloadStream>(route, upstream_deadline_, std::move(reply));
+    GatewayMetrics* metrics = metrics_;
+    download->set_upstream(upstream_.StartStream(
+        route, **rpc_request, metadata,
+        [download](std::unique_ptr<google::protobuf::Message> message) {
+          download->OnMessage(*message);
+        },
+        [download, metrics, &route](const absl::Status& status) {
+          if (!status.ok() && metrics != nullptr) {
+            metrics->RecordUpstreamError(route.upstream, status.code());
+          }
+          download->OnDone(status);
+        },
+        /*paced=*/true));
+    return;
+  }
   if (route.method->server_streaming()) {
     auto events = std::make_shared<EventStream>(route, upstream_deadline_, std::move(reply));
     GatewayMetrics* metrics = metrics_;
@@ -394,7 +578,8 @@ void TranscodingHandler::Handle(HttpRequest request, HttpReply reply) {
             metrics->RecordUpstreamError(route.upstream, status.code());
           }
           events->OnDone(status);
-        }));
+        },
+        /*paced=*/false));
     return;
   }
   upstream_.Call(route, **rpc_request, metadata,

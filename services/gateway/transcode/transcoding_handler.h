@@ -15,6 +15,10 @@
 
 namespace spine::gateway {
 
+// Whether `route` is a download: a server-streaming RPC answering spine.api.HttpBody, served as
+// the raw bytes of its messages rather than as server-sent events.
+bool IsDownload(const Route& route);
+
 class TranscodingHandler final : public HttpHandler {
  public:
   // `routes`, `upstream` and `metrics` (optional: upstream errors are counted there) must

@@ -47,34 +47,56 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> Parse(
 // A server-streaming call through the generic stub's bidi reactor (generic calls do not know
 // the method's shape): one request written, then messages read until the status. Deletes
 // itself in OnDone; the Stream handle only holds a weak reference to it.
+//
+// Paced, the next read starts only on Next(). A hold keeps OnDone away while the call waits
+// for Next with no read outstanding, so Next and Cancel never meet a deleted call; the read
+// that sees the end (or the cancel) releases it.
 class StreamingCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamingCall(const google::protobuf::Descriptor* output, Upstream::OnMessage on_message,
-                std::function<void(absl::Status)> done)
-      : output_(output), on_message_(std::move(on_message)), done_(std::move(done)) {}
+                std::function<void(absl::Status)> done, bool paced)
+      : output_(output),
+        on_message_(std::move(on_message)),
+        done_(std::move(done)),
+        paced_(paced) {}
 
   grpc::ClientContext& context() { return context_; }
 
   void Start(grpc::GenericStub& stub, const std::string& method, const grpc::ByteBuffer& request) {
     request_ = request;  // a ByteBuffer copy shares its slices
     stub.PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
+    if (paced_) AddHold();
     StartWrite(&request_);
     StartWritesDone();
     StartRead(&response_);
     StartCall();
   }
 
-  void Cancel() { context_.TryCancel(); }
+  void Cancel() {
+    context_.TryCancel();
+    ResumeIfPaused();  // the read completes at once, failed, and releases the hold
+  }
+
+  void Next() { ResumeIfPaused(); }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // the stream ended; OnDone brings the status
+    if (!ok) {  // the stream ended; OnDone brings the status
+      if (paced_) RemoveHold();
+      return;
+    }
     absl::StatusOr<std::unique_ptr<google::protobuf::Message>> message = Parse(response_, output_);
     if (!message.ok()) {
       context_.TryCancel();
+      StartRead(&response_);  // completes failed: the end is seen as for any other stream
       return;
     }
+    if (paced_) {
+      // Before on_message: it may ask for the next message at once, from another thread.
+      absl::MutexLock lock(&mu_);
+      paused_ = true;
+    }
     on_message_(*std::move(message));
-    StartRead(&response_);
+    if (!paced_) StartRead(&response_);
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -83,12 +105,22 @@ class StreamingCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grp
   }
 
  private:
+  void ResumeIfPaused() {
+    absl::MutexLock lock(&mu_);
+    if (!paused_) return;
+    paused_ = false;
+    StartRead(&response_);
+  }
+
   grpc::ClientContext context_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   const google::protobuf::Descriptor* output_;
   Upstream::OnMessage on_message_;
   std::function<void(absl::Status)> done_;
+  const bool paced_;
+  absl::Mutex mu_;
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;  // paced: a message was handed on, no read started
 };
 
 // Cancels through a shared flag so a handle outliving the call never touches freed memory.
@@ -103,6 +135,10 @@ class StreamHandle final : public Upstream::Stream {
     absl::MutexLock lock(&state_->mu);
     if (state_->call != nullptr) state_->call->Cancel();
   }
+  void Next() override {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->call != nullptr) state_->call->Next();
+  }
 
  private:
   std::shared_ptr<State> state_;
@@ -112,7 +148,7 @@ class StreamHandle final : public Upstream::Stream {
 
 std::shared_ptr<Upstream::Stream> UpstreamClient::StartStream(
     const Route& route, const google::protobuf::Message& request, const UpstreamMetadata& metadata,
-    OnMessage on_message, std::function<void(absl::Status)> done) const {
+    OnMessage on_message, std::function<void(absl::Status)> done, bool paced) const {
   auto state = std::make_shared<StreamHandle::State>();
   auto handle = std::make_shared<StreamHandle>(state);
   auto channel = channels_.find(route.upstream);
@@ -128,7 +164,8 @@ std::shared_ptr<Upstream::Stream> UpstreamClient::StartStream(
           state->call = nullptr;
         }
         done(std::move(status));
-      });
+      },
+      paced);
   AddMetadata(route, metadata, call->context());
   {
     absl::MutexLock lock(&state->mu);

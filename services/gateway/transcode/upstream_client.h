@@ -53,16 +53,22 @@ class Upstream {
     virtual ~Stream() = default;
     // Ends the call early (the client went away); `done` still runs, with CANCELLED.
     virtual void Cancel() = 0;
+    // A paced stream only: asks for the next message. One message per call; the first comes
+    // without asking. A no-op when the stream is not waiting for it.
+    virtual void Next() {}
   };
   // Each response message, in order, one at a time.
   using OnMessage = std::function<void(std::unique_ptr<google::protobuf::Message>)>;
   // Starts a server-streaming call of route.method: `on_message` for every message, then
-  // `done` exactly once with the final status. Both run on gRPC threads.
+  // `done` exactly once with the final status. Both run on gRPC threads. `paced`: after each
+  // message the call waits for Stream::Next (gRPC's flow control then holds the service back),
+  // for a consumer slower than the service (a download to a slow client).
   virtual std::shared_ptr<Stream> StartStream(const Route& route,
                                               const google::protobuf::Message& request,
                                               const UpstreamMetadata& metadata,
                                               OnMessage on_message,
-                                              std::function<void(absl::Status)> done) const = 0;
+                                              std::function<void(absl::Status)> done,
+                                              bool paced) const = 0;
 };
 
 class UpstreamClient final : public Upstream {
@@ -80,7 +86,8 @@ class UpstreamClient final : public Upstream {
   // A stream has no overall deadline (a generation may run long); the upstream bounds it.
   std::shared_ptr<Stream> StartStream(const Route& route, const google::protobuf::Message& request,
                                       const UpstreamMetadata& metadata, OnMessage on_message,
-                                      std::function<void(absl::Status)> done) const override;
+                                      std::function<void(absl::Status)> done,
+                                      bool paced) const override;
 
  private:
   // The metadata every call carries.

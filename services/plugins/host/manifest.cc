@@ -1,5 +1,6 @@
 #include "services/plugins/host/manifest.h"
 
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <set>
@@ -145,6 +147,55 @@ absl::Status CheckLimits(const spine::v1::PluginLimits& asked, const ManifestBou
 // link in the folder to a file elsewhere, or a mount inside it, would hand that file to the
 // plugin; a file owned by anyone else may be such a link that fs.protected_hardlinks let
 // that user make.
+// See LoadedPlugin::fingerprint. The folder passed CheckFolderFiles, so it holds a bounded
+// number of entries, none a hard link or on another filesystem; symlinks are hashed as their
+// target's text, not followed.
+absl::StatusOr<std::string> Fingerprint(const LoadedPlugin& plugin) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("plugin folder: cannot start a SHA-256 digest");
+  }
+  auto update = [&](absl::string_view bytes) {
+    // Each piece length-prefixed, so no two sequences of pieces hash alike.
+    const uint64_t size = bytes.size();
+    EVP_DigestUpdate(ctx.get(), &size, sizeof(size));
+    EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+  };
+  update(plugin.manifest.SerializeAsString());
+  std::vector<std::string> files;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(plugin.folder, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (!it->is_directory(error)) files.push_back(it->path().string());
+  }
+  if (error) {
+    return FieldError("plugin folder", absl::StrCat("cannot be listed: ", error.message()));
+  }
+  std::sort(files.begin(), files.end());
+  std::array<char, 65536> buf{};
+  for (const std::string& file : files) {
+    update(file.substr(plugin.folder.size()));
+    if (std::filesystem::is_symlink(file, error)) {
+      update(std::filesystem::read_symlink(file, error).string());
+      continue;
+    }
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      return FieldError("plugin folder", absl::StrCat(Shown(file.substr(plugin.folder.size() + 1)),
+                                                      " cannot be read"));
+    }
+    while (in.read(buf.data(), buf.size()) || in.gcount() > 0) {
+      update(absl::string_view(buf.data(), static_cast<size_t>(in.gcount())));
+    }
+  }
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1) {
+    return absl::InternalError("plugin folder: cannot finish a SHA-256 digest");
+  }
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
 absl::Status CheckFolderFiles(const std::string& folder) {
   struct stat top {};
   if (lstat(folder.c_str(), &top) != 0) {
@@ -361,6 +412,7 @@ absl::StatusOr<LoadedPlugin> LoadPlugin(const std::string& folder, const Manifes
   SPINE_ASSIGN_OR_RETURN(LoadedPlugin plugin, ParseManifest(json, folder, bounds));
   SPINE_RETURN_IF_ERROR(CheckFolderFiles(plugin.folder));
   SPINE_RETURN_IF_ERROR(CheckSandboxCanRead(plugin));
+  SPINE_ASSIGN_OR_RETURN(plugin.fingerprint, Fingerprint(plugin));
   return plugin;
 }
 

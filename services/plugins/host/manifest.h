@@ -58,6 +58,9 @@ struct LoadedPlugin {
   std::vector<uint16_t> connect_ports{};
   PluginLimitValues limits{};
   uint64_t data_quota_bytes = 0;  // from the bounds; enforced by the worker (worker.h)
+  // SHA-256 over the effective manifest and the path and contents of every file of the folder
+  // (LoadPlugin only): equal fingerprints, same plugin, so a reload keeps it as it runs.
+  std::string fingerprint{};
 };
 
 // Checks `json` (the contents of `folder`/plugin.json) against every rule above.

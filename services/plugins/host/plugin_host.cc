@@ -102,9 +102,13 @@ struct PluginHost::Pool {
   std::set<Key> order ABSL_GUARDED_BY(mu);
   int queued ABSL_GUARDED_BY(mu) = 0;
   uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
-  std::vector<std::unique_ptr<Slot>> slots;  // fixed after Create
+  std::vector<std::unique_ptr<Slot>> slots;  // fixed once made
   int running ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
+  // Out of service (a reload replaced or removed it): takes nothing new, and each slot thread
+  // ends once nothing is queued.
+  bool draining ABSL_GUARDED_BY(mu) = false;
+  int live_slots ABSL_GUARDED_BY(mu) = 0;  // slot threads not yet ended
   int64_t invocations ABSL_GUARDED_BY(mu) = 0;
   int64_t crashes ABSL_GUARDED_BY(mu) = 0;
   int64_t idle_recycles ABSL_GUARDED_BY(mu) = 0;
@@ -155,7 +159,9 @@ absl::Status LoadFailedError(const RefusedPlugin& plugin) {
       kPluginLoadFailed, {{"plugin", plugin.name.substr(0, 64)}});
 }
 
-void InvocationHandle::Cancel() const { host_->Cancel(plugin_, id_); }
+void InvocationHandle::Cancel() const {
+  if (std::shared_ptr<PluginHost::Pool> pool = pool_.lock()) host_->Cancel(*pool, id_);
+}
 
 PluginHost::PluginHost(HostOptions options, const Clock& clock, WorkerFactory start_worker)
     : options_(std::move(options)), clock_(clock), start_worker_(std::move(start_worker)) {}
@@ -192,34 +198,148 @@ absl::StatusOr<std::unique_ptr<PluginHost>> PluginHost::Create(std::vector<Loade
   for (const LoadedPlugin& plugin : plugins) names.insert(plugin.manifest.name());
   std::sort(refused.begin(), refused.end(),
             [](const RefusedPlugin& a, const RefusedPlugin& b) { return a.name < b.name; });
+  std::vector<RefusedPlugin> kept;
   for (RefusedPlugin& plugin : refused) {
     // Another entry for a plugin that loaded, say: the name already answers.
-    if (names.insert(plugin.name).second) host->refused_.push_back(std::move(plugin));
+    if (names.insert(plugin.name).second) kept.push_back(std::move(plugin));
   }
+  std::vector<std::shared_ptr<Pool>> pools;
   for (LoadedPlugin& plugin : plugins) {
-    auto pool = std::make_unique<Pool>(std::move(plugin), host->options_.breaker, clock);
-    for (int i = 0; i < pool->plugin.limits.concurrency; ++i) {
-      auto slot = std::make_unique<Slot>(pool->mu);
-      slot->cancel = sandbox::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-      if (!slot->cancel.valid()) {
-        return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
-      }
-      pool->slots.push_back(std::move(slot));
-    }
-    host->pools_.push_back(std::move(pool));
+    absl::StatusOr<std::shared_ptr<Pool>> pool = host->MakePool(std::move(plugin));
+    if (!pool.ok()) return pool.status();
+    pools.push_back(*std::move(pool));
+  }
+  {
+    absl::MutexLock lock(&host->mu_);
+    host->refused_ = std::move(kept);
+    for (const std::shared_ptr<Pool>& pool : pools)
+      host->pools_[pool->plugin.manifest.name()] = pool;
   }
   // Threads last, so an early return above leaves none to join.
-  for (const std::unique_ptr<Pool>& pool : host->pools_) {
-    for (const std::unique_ptr<Slot>& slot : pool->slots) {
-      slot->thread =
-          std::thread([raw = host.get(), &p = *pool, &s = *slot] { raw->SlotLoop(p, s); });
-    }
-  }
+  for (const std::shared_ptr<Pool>& pool : pools) host->StartThreads(pool);
   return host;
 }
 
+absl::StatusOr<std::shared_ptr<PluginHost::Pool>> PluginHost::MakePool(LoadedPlugin plugin) const {
+  auto pool = std::make_shared<Pool>(std::move(plugin), options_.breaker, clock_);
+  for (int i = 0; i < pool->plugin.limits.concurrency; ++i) {
+    auto slot = std::make_unique<Slot>(pool->mu);
+    slot->cancel = sandbox::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!slot->cancel.valid()) {
+      return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+    }
+    pool->slots.push_back(std::move(slot));
+  }
+  return pool;
+}
+
+void PluginHost::StartThreads(const std::shared_ptr<Pool>& pool) {
+  {
+    absl::MutexLock lock(&pool->mu);
+    pool->live_slots = static_cast<int>(pool->slots.size());
+  }
+  for (const std::unique_ptr<Slot>& slot : pool->slots) {
+    slot->thread = std::thread([this, &p = *pool, &s = *slot] { SlotLoop(p, s); });
+  }
+}
+
+void PluginHost::Retire(Pool& pool) {
+  absl::MutexLock lock(&pool.mu);
+  pool.draining = true;
+  pool.work.SignalAll();  // idle slots see it and end
+}
+
+void PluginHost::JoinRetired() {
+  std::vector<std::shared_ptr<Pool>> retired;
+  {
+    absl::MutexLock lock(&mu_);
+    retired = retired_;
+  }
+  std::set<Pool*> joined;
+  for (const std::shared_ptr<Pool>& pool : retired) {
+    {
+      absl::MutexLock lock(&pool->mu);
+      if (pool->live_slots > 0) continue;
+    }
+    // Every slot thread has left its loop (its worker killed and reaped): these joins are quick.
+    for (const std::unique_ptr<Slot>& slot : pool->slots) {
+      if (slot->thread.joinable()) slot->thread.join();
+    }
+    joined.insert(pool.get());
+  }
+  absl::MutexLock lock(&mu_);
+  std::erase_if(retired_,
+                [&](const std::shared_ptr<Pool>& pool) { return joined.contains(pool.get()); });
+}
+
+absl::StatusOr<ReloadReport> PluginHost::Reload(LoadedPlugins loaded) {
+  absl::MutexLock reloading(&reload_mu_);
+  JoinRetired();
+  std::map<std::string, std::shared_ptr<Pool>> current;
+  std::set<std::string> known;
+  {
+    absl::MutexLock lock(&mu_);
+    current = pools_;
+    for (const auto& [name, pool] : pools_) known.insert(name);
+    for (const RefusedPlugin& plugin : refused_) known.insert(plugin.name);
+  }
+  ReloadReport report;
+  // Every new pool is made before anything changes, so a failure leaves the host as it was.
+  std::map<std::string, std::shared_ptr<Pool>> next;
+  std::vector<std::shared_ptr<Pool>> fresh;
+  for (LoadedPlugin& plugin : loaded.plugins) {
+    const std::string name = plugin.manifest.name();
+    if (next.contains(name)) continue;  // LoadPluginsDir never gives two; the first would win
+    auto serving = current.find(name);
+    if (serving != current.end() && serving->second->plugin.fingerprint == plugin.fingerprint) {
+      next[name] = serving->second;
+      report.unchanged.push_back(name);
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<Pool>> pool = MakePool(std::move(plugin));
+    if (!pool.ok()) return pool.status();
+    next[name] = *pool;
+    fresh.push_back(*std::move(pool));
+    (serving == current.end() ? report.added : report.replaced).push_back(name);
+  }
+  std::sort(loaded.refused.begin(), loaded.refused.end(),
+            [](const RefusedPlugin& a, const RefusedPlugin& b) { return a.name < b.name; });
+  std::set<std::string> names;
+  for (const auto& [name, pool] : next) names.insert(name);
+  for (RefusedPlugin& plugin : loaded.refused) {
+    if (names.insert(plugin.name).second) report.failed.push_back(std::move(plugin));
+  }
+  for (const std::string& name : known) {
+    if (!names.contains(name)) report.removed.push_back(name);
+  }
+  std::vector<std::shared_ptr<Pool>> retiring;
+  for (const auto& [name, pool] : current) {
+    auto kept = next.find(name);
+    if (kept == next.end() || kept->second != pool) retiring.push_back(pool);
+  }
+  for (const std::shared_ptr<Pool>& pool : fresh) StartThreads(pool);
+  {
+    absl::MutexLock lock(&mu_);
+    pools_ = std::move(next);
+    refused_ = report.failed;
+    retired_.insert(retired_.end(), retiring.begin(), retiring.end());
+  }
+  // After the swap: from here on no Submit finds these pools, and what they hold runs out.
+  for (const std::shared_ptr<Pool>& pool : retiring) Retire(*pool);
+  for (std::vector<std::string>* list : {&report.added, &report.replaced, &report.unchanged}) {
+    std::sort(list->begin(), list->end());
+  }
+  return report;
+}
+
 PluginHost::~PluginHost() {
-  for (const std::unique_ptr<Pool>& pool : pools_) {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, pool] : pools_) pools.push_back(pool);
+    pools.insert(pools.end(), retired_.begin(), retired_.end());
+  }
+  for (const std::shared_ptr<Pool>& pool : pools) {
     std::vector<Job> dropped;
     {
       absl::MutexLock lock(&pool->mu);
@@ -242,33 +362,45 @@ PluginHost::~PluginHost() {
                              InvocationStats{});
     }
   }
-  for (const std::unique_ptr<Pool>& pool : pools_) {
+  for (const std::shared_ptr<Pool>& pool : pools) {
     for (const std::unique_ptr<Slot>& slot : pool->slots) {
       if (slot->thread.joinable()) slot->thread.join();
     }
   }
 }
 
-const LoadedPlugin* PluginHost::Find(const std::string& name) const {
-  for (const std::unique_ptr<Pool>& pool : pools_) {
-    if (pool->plugin.manifest.name() == name) return &pool->plugin;
-  }
-  return nullptr;
+std::shared_ptr<const LoadedPlugin> PluginHost::Find(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto found = pools_.find(name);
+  if (found == pools_.end()) return nullptr;
+  // Shares the pool's ownership, so a reload cannot free it under the caller.
+  return std::shared_ptr<const LoadedPlugin>(found->second, &found->second->plugin);
 }
 
-const RefusedPlugin* PluginHost::FindRefused(const std::string& name) const {
+std::optional<RefusedPlugin> PluginHost::FindRefused(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
   for (const RefusedPlugin& plugin : refused_) {
-    if (plugin.name == name) return &plugin;
+    if (plugin.name == name) return plugin;
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+std::vector<RefusedPlugin> PluginHost::refused() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
 }
 
 std::vector<PluginStats> PluginHost::Stats() const {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, pool] : pools_) pools.push_back(pool);
+  }
   std::vector<PluginStats> stats;
-  stats.reserve(pools_.size());
-  for (const std::unique_ptr<Pool>& pool : pools_) {
+  stats.reserve(pools.size());
+  for (const std::shared_ptr<Pool>& pool : pools) {
     PluginStats s;
-    s.plugin = &pool->plugin;
+    s.plugin = std::shared_ptr<const LoadedPlugin>(pool, &pool->plugin);
     s.state = pool->breaker.state();
     absl::MutexLock lock(&pool->mu);
     s.queued = pool->queued;
@@ -284,33 +416,45 @@ std::vector<PluginStats> PluginHost::Stats() const {
 }
 
 absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
-  size_t index = pools_.size();
-  for (size_t i = 0; i < pools_.size(); ++i) {
-    if (pools_[i]->plugin.manifest.name() == invocation.plugin) index = i;
-  }
-  if (index == pools_.size()) {
-    if (const RefusedPlugin* refused = FindRefused(invocation.plugin)) {
-      return LoadFailedError(*refused);
+  // A reload may retire the pool found here before SubmitTo locks it: its successor (or
+  // nothing) is looked up again. Reloads are rare and slow, so twice is plenty.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<Pool> pool;
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = pools_.find(invocation.plugin); it != pools_.end()) pool = it->second;
     }
-    return rpc::WithErrorInfo(absl::NotFoundError(absl::StrCat(
-                                  "plugin '", invocation.plugin.substr(0, 64), "' not found")),
-                              "PLUGIN_NOT_FOUND");
+    if (pool == nullptr) break;
+    bool retired = false;
+    absl::StatusOr<InvocationHandle> handle = SubmitTo(pool, invocation, &retired);
+    if (!retired) return handle;
   }
+  if (std::optional<RefusedPlugin> refused = FindRefused(invocation.plugin)) {
+    return LoadFailedError(*refused);
+  }
+  return rpc::WithErrorInfo(
+      absl::NotFoundError(absl::StrCat("plugin '", invocation.plugin.substr(0, 64), "' not found")),
+      "PLUGIN_NOT_FOUND");
+}
+
+absl::StatusOr<InvocationHandle> PluginHost::SubmitTo(const std::shared_ptr<Pool>& pool_ptr,
+                                                      Invocation& invocation, bool* retired) {
   if (!sandbox_available()) {
     return rpc::WithErrorInfo(
         absl::UnavailableError("the plugin sandbox is unavailable on this host (its self-test "
                                "fails); no plugin runs without it"),
         kSandboxUnavailable);
   }
-  Pool& pool = *pools_[index];
+  Pool& pool = *pool_ptr;
   CircuitBreaker::Ticket ticket;
   if (absl::Status admitted = pool.breaker.Admit(invocation.plugin, invocation.user_id, &ticket);
       !admitted.ok()) {
     return admitted;
   }
   absl::MutexLock lock(&pool.mu);
-  if (pool.stopping) {
+  if (pool.stopping || pool.draining) {
     pool.breaker.Record(CircuitBreaker::Outcome::kNeither, ticket);
+    *retired = pool.draining && !pool.stopping;
     return absl::UnavailableError("spine-plugins is stopping");
   }
   const int slots = static_cast<int>(pool.slots.size());
@@ -344,11 +488,10 @@ absl::StatusOr<InvocationHandle> PluginHost::Submit(Invocation invocation) {
   pool.InsertKey(user_id, queue);
   ++pool.queued;
   pool.work.SignalAll();  // the slot that may take it is not necessarily the first waiter
-  return InvocationHandle(this, index, id);
+  return InvocationHandle(this, pool_ptr, id);
 }
 
-void PluginHost::Cancel(size_t plugin, uint64_t id) {
-  Pool& pool = *pools_.at(plugin);
+void PluginHost::Cancel(Pool& pool, uint64_t id) {
   std::optional<Job> cancelled;
   {
     absl::MutexLock lock(&pool.mu);
@@ -449,14 +592,18 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
       };
       // A warm worker is looked at every idle_check_interval while it waits.
       bool check_due = false;
-      while (!pool.stopping && !may_take() && !check_due) {
+      // A retired pool's slot ends once nothing is left for it.
+      auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool.mu) {
+        return pool.stopping || (pool.draining && pool.order.empty());
+      };
+      while (!done() && !may_take() && !check_due) {
         if (slot.has_worker) {
           check_due = pool.work.WaitWithTimeout(&pool.mu, options_.idle_check_interval);
         } else {
           pool.work.Wait(&pool.mu);
         }
       }
-      if (pool.stopping) break;
+      if (done()) break;
       took = may_take();
       if (took) {
         job = pool.TakeFairest();
@@ -480,9 +627,16 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
     const bool worker_died = !slot.worker;
     const CircuitBreaker::Outcome outcome = OutcomeOf(result.output.status(), worker_died);
     pool.breaker.Record(outcome, job.ticket);
+    bool draining = false;  // once true, stays true: a stale false costs one spare worker
     {
       absl::MutexLock lock(&pool.mu);
+      draining = pool.draining;
       slot.running_id = 0;
+      // Before on_done: a caller that submits again at once must find this slot warm (or about
+      // to be: a worker retired in good health is replaced below) and idle, or a cold slot takes
+      // the call and starts a second worker for nothing. Set exactly again below.
+      slot.has_worker =
+          slot.worker != nullptr || (outcome == CircuitBreaker::Outcome::kSuccess && !draining);
       --pool.running;
       --pool.users.at(job.invocation.user_id).running;
       pool.MaybeForget(job.invocation.user_id);
@@ -493,8 +647,9 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
       }
     }
     job.invocation.on_done(std::move(result), stats);
-    // A worker retired in good health is replaced at once, so the next caller finds it warm.
-    if (!slot.worker && outcome == CircuitBreaker::Outcome::kSuccess) {
+    // A worker retired in good health is replaced at once, so the next caller finds it warm
+    // (not in a pool a reload took out of service: no next caller comes).
+    if (!slot.worker && outcome == CircuitBreaker::Outcome::kSuccess && !draining) {
       absl::StatusOr<std::unique_ptr<PluginWorker>> worker = start_worker_(pool.plugin);
       if (worker.ok()) {
         slot.worker = *std::move(worker);
@@ -506,7 +661,9 @@ void PluginHost::SlotLoop(Pool& pool, Slot& slot) {
     slot.has_worker = slot.worker != nullptr;
     pool.work.SignalAll();  // a cold slot may have waited for this one
   }
-  slot.worker.reset();
+  slot.worker.reset();  // kills and reaps its process tree
+  absl::MutexLock lock(&pool.mu);
+  --pool.live_slots;
 }
 
 InvokeResult PluginHost::InvokeAndWait(const std::string& plugin, const std::string& input_json,

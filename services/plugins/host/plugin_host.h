@@ -17,6 +17,13 @@
 // user can fill the queue; beyond either Submit answers RESOURCE_EXHAUSTED (reason QUEUE_FULL,
 // ErrorInfo metadata "retryAfterSeconds").
 //
+// Reload swaps the set of plugins while the host serves: a new plugin gets a pool, a removed
+// one stops taking invocations, a changed one (its manifest or any file of its folder) gets a
+// new pool under the same name. A pool taken out of service keeps running what it had accepted
+// (running and queued invocations finish on the version that accepted them, on its warm
+// workers), then its slot threads stop, killing and reaping their workers; the host joins them
+// at the next Reload or when destroyed. A replaced plugin starts with a fresh circuit breaker.
+//
 // Deadlines are absolute Clock::Now() times (gRPC's are wall-clock); queue waits, durations and
 // the breaker run on Clock::MonotonicNow(). Workers come from a WorkerFactory (the real sandboxed
 // ones unless a test passes fakes).
@@ -30,7 +37,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,7 +87,7 @@ struct Invocation {
 };
 
 struct PluginStats {
-  const LoadedPlugin* plugin = nullptr;
+  std::shared_ptr<const LoadedPlugin> plugin{};
   CircuitBreaker::State state = CircuitBreaker::State::kReady;
   int queued = 0;
   int running = 0;
@@ -94,22 +103,17 @@ inline constexpr char kPluginLoadFailed[] = "PLUGIN_LOAD_FAILED";
 // UNAVAILABLE (PLUGIN_LOAD_FAILED, metadata "plugin") for a call to `plugin`.
 absl::Status LoadFailedError(const RefusedPlugin& plugin);
 
-class PluginHost;
+class InvocationHandle;
 
-// A submitted invocation. Copyable; must not outlive its host.
-class InvocationHandle {
- public:
-  // A queued invocation leaves the queue (on_done with CANCELLED); a running one has its worker
-  // stopped (on_done with CANCELLED). No-op once it has ended.
-  void Cancel() const;
-
- private:
-  friend class PluginHost;
-  InvocationHandle(PluginHost* host, size_t plugin, uint64_t id)
-      : host_(host), plugin_(plugin), id_(id) {}
-  PluginHost* host_;
-  size_t plugin_;
-  uint64_t id_;
+// What one PluginHost::Reload did, by plugin name (each list sorted).
+struct ReloadReport {
+  std::vector<std::string> added{};
+  std::vector<std::string> replaced{};
+  // Known before (loaded or refused), gone from the folder now; a loaded plugin that is now
+  // refused is in `failed` only.
+  std::vector<std::string> removed{};
+  std::vector<std::string> unchanged{};
+  std::vector<RefusedPlugin> failed{};  // every refused folder, sorted by name
 };
 
 class PluginHost {
@@ -140,12 +144,18 @@ class PluginHost {
   void SetSandboxAvailable(bool available) { sandbox_available_.store(available); }
   bool sandbox_available() const { return sandbox_available_.load(); }
 
-  // The plugin called `name`, or null.
-  const LoadedPlugin* Find(const std::string& name) const;
-  // The refused plugin called `name`, or null.
-  const RefusedPlugin* FindRefused(const std::string& name) const;
+  // Replaces the plugins with `loaded` (a fresh LoadPluginsDir), comparing each plugin's
+  // fingerprint (manifest.h) with the one serving now; see the class comment. One reload at a
+  // time; invocations carry on meanwhile. INTERNAL only when a new pool cannot be set up (no
+  // eventfd), with the plugins as they were.
+  absl::StatusOr<ReloadReport> Reload(LoadedPlugins loaded);
+
+  // The plugin called `name`, or null. The pointer stays valid after a reload replaces it.
+  std::shared_ptr<const LoadedPlugin> Find(const std::string& name) const;
+  // The refused plugin called `name`, if any.
+  std::optional<RefusedPlugin> FindRefused(const std::string& name) const;
   // Every refused plugin, sorted by name.
-  const std::vector<RefusedPlugin>& refused() const { return refused_; }
+  std::vector<RefusedPlugin> refused() const;
   // Every plugin with its live numbers, sorted by name.
   std::vector<PluginStats> Stats() const;
 
@@ -156,7 +166,18 @@ class PluginHost {
   struct Pool;
 
   PluginHost(HostOptions options, const Clock& clock, WorkerFactory start_worker);
-  void Cancel(size_t plugin, uint64_t id);
+  // A pool for `plugin` with its slots, threads not started yet.
+  absl::StatusOr<std::shared_ptr<Pool>> MakePool(LoadedPlugin plugin) const;
+  void StartThreads(const std::shared_ptr<Pool>& pool);
+  // Takes `pool` out of service: it finishes what it accepted, then its threads end.
+  static void Retire(Pool& pool);
+  // Joins the threads of retired pools that have finished, and forgets those pools.
+  void JoinRetired() ABSL_LOCKS_EXCLUDED(mu_);
+  // Submit, to one pool. `*retired` when the pool was taken out of service meanwhile (nothing
+  // done; `invocation` untouched).
+  absl::StatusOr<InvocationHandle> SubmitTo(const std::shared_ptr<Pool>& pool,
+                                            Invocation& invocation, bool* retired);
+  void Cancel(Pool& pool, uint64_t id);
   void SlotLoop(Pool& pool, Slot& slot);
   // Runs `job` on `slot`'s worker (spawning one if needed); called without any lock.
   InvokeResult Run(Pool& pool, Slot& slot, const Job& job, InvocationStats* stats);
@@ -168,8 +189,29 @@ class PluginHost {
   const Clock& clock_;
   const WorkerFactory start_worker_;
   std::atomic<bool> sandbox_available_{true};
-  std::vector<std::unique_ptr<Pool>> pools_;  // sorted by name; fixed after Create
-  std::vector<RefusedPlugin> refused_;        // sorted by name; fixed after Create
+  absl::Mutex reload_mu_;  // one Reload at a time; taken before mu_
+  // Never held together with a pool's mutex: pools are looked up here, then used unlocked.
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
+  std::vector<RefusedPlugin> refused_ ABSL_GUARDED_BY(mu_);  // sorted by name
+  // Out of service, their threads not joined yet.
+  std::vector<std::shared_ptr<Pool>> retired_ ABSL_GUARDED_BY(mu_);
+};
+
+// A submitted invocation. Copyable; must not outlive its host.
+class InvocationHandle {
+ public:
+  // A queued invocation leaves the queue (on_done with CANCELLED); a running one has its worker
+  // stopped (on_done with CANCELLED). No-op once it has ended.
+  void Cancel() const;
+
+ private:
+  friend class PluginHost;
+  InvocationHandle(PluginHost* host, std::weak_ptr<PluginHost::Pool> pool, uint64_t id)
+      : host_(host), pool_(std::move(pool)), id_(id) {}
+  PluginHost* host_;
+  std::weak_ptr<PluginHost::Pool> pool_;  // the pool that accepted it, even once retired
+  uint64_t id_;
 };
 
 }  // namespace spine::plugins

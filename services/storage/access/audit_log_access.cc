@@ -19,7 +19,7 @@ bool IsActionName(const std::string& action) {
 }
 
 std::string AuditBinding(const ListAuditParams& params) {
-  return absl::StrCat("audit\nactor=", params.actor,
+  return absl::StrCat("audit\nactor=", params.actor, "\naction=", params.action,
                       "\nstart=", params.start_micros ? absl::StrCat(*params.start_micros) : "",
                       "\nend=", params.end_micros ? absl::StrCat(*params.end_micros) : "");
 }
@@ -78,8 +78,22 @@ absl::StatusOr<AuditPage> AuditLogAccess::ListAuditEvents(const ListAuditParams&
   if (params.start_micros && params.end_micros && *params.start_micros >= *params.end_micros) {
     return absl::InvalidArgumentError("startTime: must be before endTime");
   }
-  AuditQuery query{
-      .actor = params.actor, .start_micros = params.start_micros, .end_micros = params.end_micros};
+  if (params.actor.size() > 128) {
+    return absl::InvalidArgumentError("actor: at most 128 characters");
+  }
+  // "storage.*" asks for a prefix; the adapter takes a prefix as a name ending in '.'.
+  std::string action = params.action;
+  const bool prefix = action.ends_with(".*");
+  if (prefix) action.pop_back();
+  if (!action.empty() && !IsActionName(prefix ? action.substr(0, action.size() - 1) : action)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "action: '", params.action.substr(0, 80),
+        "' is neither a lowercase dotted action name nor a prefix such as 'storage.*'"));
+  }
+  AuditQuery query{.actor = params.actor,
+                   .action = std::move(action),
+                   .start_micros = params.start_micros,
+                   .end_micros = params.end_micros};
   SPINE_ASSIGN_OR_RETURN(
       PageOf<AuditEvent> page,
       ReadPage<AuditEvent>(std::move(query), page_size, params.page_token, page_tokens_,

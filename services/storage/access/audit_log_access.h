@@ -19,6 +19,8 @@ namespace spine::storage {
 
 struct ListAuditParams {
   std::string actor{};
+  // An action name, a prefix written "storage.*", or empty for every action.
+  std::string action{};
   std::optional<int64_t> start_micros{};
   std::optional<int64_t> end_micros{};
   int page_size = 0;  // 0: 50; else 1..500

@@ -674,6 +674,8 @@ absl::StatusOr<std::vector<AuditEvent>> SqliteAdapter::ListAuditEvents(const Aud
       "FROM audit_events WHERE (?1 = '' OR actor = ?1) "
       "AND (?2 = 0 OR create_micros >= ?3) AND (?4 = 0 OR create_micros < ?5) "
       "AND (?6 = 0 OR create_micros < ?7 OR (create_micros = ?7 AND id < ?8)) "
+      "AND (?10 = '' OR action = ?10 OR "
+      "     (substr(?10, -1) = '.' AND substr(action, 1, length(?10)) = ?10)) "
       "ORDER BY create_micros DESC, id DESC LIMIT ?9";
   Reader reader = AcquireReader();
   SPINE_ASSIGN_OR_RETURN(auto stmt, (*reader).Prepare(kList));
@@ -686,6 +688,7 @@ absl::StatusOr<std::vector<AuditEvent>> SqliteAdapter::ListAuditEvents(const Aud
   stmt->BindInt(7, query.after ? query.after->create_micros : 0);
   stmt->BindInt(8, query.after ? query.after->id : 0);
   stmt->BindInt(9, query.limit);
+  stmt->BindText(10, query.action);
   std::vector<AuditEvent> events;
   while (true) {
     SPINE_ASSIGN_OR_RETURN(bool row, stmt->Step());

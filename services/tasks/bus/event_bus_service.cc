@@ -375,20 +375,39 @@ grpc::ServerBidiReactor<SubscribeRequest, Delivery>* EventBusService::Subscribe(
   return raw;
 }
 
+namespace {
+
+void FillQueueStats(const bus::Broker& broker,
+                    google::protobuf::RepeatedPtrField<spine::v1::QueueStats>* out) {
+  for (const bus::QueueStats& stats : broker.Stats()) {
+    spine::v1::QueueStats* queue = out->Add();
+    queue->set_queue(stats.queue);
+    queue->set_depth(stats.depth);
+    queue->set_in_flight(stats.in_flight);
+    queue->set_dead_letters(stats.dead_letters);
+    queue->set_oldest_undelivered_age_ms(absl::ToInt64Milliseconds(stats.oldest_undelivered_age));
+  }
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* EventBusService::GetQueueStats(
     grpc::CallbackServerContext* context, const spine::v1::GetQueueStatsRequest* /*request*/,
     spine::v1::GetQueueStatsResponse* response) {
   if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
     return Reply(context, caller.status());
   }
-  for (const bus::QueueStats& stats : broker_.Stats()) {
-    spine::v1::QueueStats* out = response->add_queues();
-    out->set_queue(stats.queue);
-    out->set_depth(stats.depth);
-    out->set_in_flight(stats.in_flight);
-    out->set_dead_letters(stats.dead_letters);
-    out->set_oldest_undelivered_age_ms(absl::ToInt64Milliseconds(stats.oldest_undelivered_age));
+  FillQueueStats(broker_, response->mutable_queues());
+  return Reply(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* EventBusService::ListQueues(
+    grpc::CallbackServerContext* context, const spine::v1::ListQueuesRequest* /*request*/,
+    spine::v1::ListQueuesResponse* response) {
+  if (auto caller = authenticator_.Authenticate(*context); !caller.ok()) {
+    return Reply(context, caller.status());
   }
+  FillQueueStats(broker_, response->mutable_queues());
   return Reply(context, absl::OkStatus());
 }
 

@@ -60,6 +60,10 @@ class EventBusService final : public spine::v1::EventBus::CallbackService {
   grpc::ServerUnaryReactor* GetQueueStats(grpc::CallbackServerContext* context,
                                           const spine::v1::GetQueueStatsRequest* request,
                                           spine::v1::GetQueueStatsResponse* response) override;
+  // GetQueueStats for an operator (admins), over HTTP.
+  grpc::ServerUnaryReactor* ListQueues(grpc::CallbackServerContext* context,
+                                       const spine::v1::ListQueuesRequest* request,
+                                       spine::v1::ListQueuesResponse* response) override;
   grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* context,
                                             const spine::v1::ListDeadLettersRequest* request,
                                             spine::v1::ListDeadLettersResponse* response) override;

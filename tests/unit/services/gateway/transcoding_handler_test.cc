@@ -44,12 +44,16 @@ class FakeUpstream final : public Upstream {
   class FakeStream final : public Stream {
    public:
     void Cancel() override { cancelled = true; }
+    void Next() override { ++nexts; }
     bool cancelled = false;
+    int nexts = 0;
   };
 
   std::shared_ptr<Stream> StartStream(const Route& route, const google::protobuf::Message& request,
                                       const UpstreamMetadata& metadata, OnMessage on_message,
-                                      std::function<void(absl::Status)> done) const override {
+                                      std::function<void(absl::Status)> done,
+                                      bool paced) const override {
+    last_paced = paced;
     Record(route, request, metadata);
     auto stream = std::make_shared<FakeStream>();
     last_stream = stream;
@@ -65,6 +69,7 @@ class FakeUpstream final : public Upstream {
     return stream;
   }
 
+  mutable bool last_paced = false;
   absl::StatusOr<const google::protobuf::Message*> unary_result =
       absl::InternalError("not scripted");
   bool finished_early = false;
@@ -91,9 +96,16 @@ class CollectingWriter final : public HttpBodyWriter {
     return !refuse;
   }
   void Finish() override { finished = true; }
+  void Abort() override { aborted = true; }
+  void WhenDrained(std::function<void()> ready) override {
+    ++drain_waits;
+    ready();
+  }
   std::string body;
   bool finished = false;
+  bool aborted = false;
   bool refuse = false;
+  int drain_waits = 0;
 };
 
 struct Fixture {
@@ -233,6 +245,61 @@ TEST_CASE_METHOD(Fixture, "a stream that fails midway ends with an error event")
   CHECK(writer->finished);
   CHECK(writer->body.find("event: error\ndata: ") != std::string::npos);
   CHECK(writer->body.find("QUEUE_FULL") != std::string::npos);
+}
+
+std::shared_ptr<spine::api::HttpBody> BodyPart(const std::string& data, bool first = false) {
+  auto part = std::make_shared<spine::api::HttpBody>();
+  part->set_data(data);
+  if (first) {
+    part->set_content_type("application/vnd.sqlite3");
+    part->set_file_name("nightly.db");
+  }
+  return part;
+}
+
+TEST_CASE_METHOD(Fixture, "a download streams the raw bytes, paced, with its file name") {
+  upstream.stream_messages = {BodyPart("SQLite", true), BodyPart(""), BodyPart(" format 3")};
+  const HttpResponse head = Send("GET", "/api/admin/backups/nightly.db");
+  CHECK(upstream.last_paced);
+  REQUIRE(upstream.calls.size() == 1);
+  CHECK(upstream.calls[0].method == "/spine.v1.StorageService/DownloadBackup");
+  CHECK(head.status == 200);
+  CHECK(HeaderOf(head, "Content-Type") == "application/vnd.sqlite3");
+  CHECK(HeaderOf(head, "Content-Disposition") == "attachment; filename=\"nightly.db\"");
+  REQUIRE(head.stream);
+  auto writer = std::make_shared<CollectingWriter>();
+  head.stream(writer);
+  CHECK(writer->body == "SQLite format 3");  // not JSON, not events: the bytes themselves
+  CHECK(writer->finished);
+  CHECK_FALSE(writer->aborted);
+  // Each write waits for the client before the next message is asked for.
+  CHECK(writer->drain_waits >= 1);
+  CHECK(upstream.last_stream->nexts >= 1);
+}
+
+TEST_CASE_METHOD(Fixture, "a download that fails midway is cut short, never finished") {
+  upstream.stream_messages = {BodyPart("half a fi", true)};
+  upstream.stream_end = absl::DataLossError("disk error");
+  const HttpResponse head = Send("GET", "/api/admin/backups/nightly.db");
+  REQUIRE(head.stream);
+  auto writer = std::make_shared<CollectingWriter>();
+  head.stream(writer);
+  CHECK(writer->body == "half a fi");
+  CHECK(writer->aborted);
+  CHECK_FALSE(writer->finished);  // a chunked body without its end: the client sees the failure
+}
+
+TEST_CASE_METHOD(Fixture, "a download refused before its first byte is an ordinary error") {
+  upstream.stream_end = absl::NotFoundError("backup 'x.db' not found");
+  const HttpResponse response = Send("GET", "/api/admin/backups/x.db");
+  CHECK(response.status == 404);
+  CHECK_FALSE(response.stream);
+  // A file name that would need quoting is not put in Content-Disposition.
+  upstream.stream_end = absl::OkStatus();
+  auto odd = BodyPart("x", true);
+  odd->set_file_name("a\"b.db");
+  upstream.stream_messages = {odd};
+  CHECK_FALSE(HeaderOf(Send("GET", "/api/admin/backups/x.db"), "Content-Disposition"));
 }
 
 TEST_CASE_METHOD(Fixture, "a route waits for the request's own time limit, else its own") {

@@ -243,6 +243,35 @@ TEST_CASE("the loader loads the good plugins and refuses the bad ones, each on i
         absl::StatusCode::kNotFound);
 }
 
+TEST_CASE("a plugin's fingerprint changes with its manifest or any of its files, and only then") {
+  testing::TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);  // the sandbox's user must reach the entries
+  REQUIRE(mkdir((dir.path() + "/demo").c_str(), 0755) == 0);
+  REQUIRE(mkdir((dir.path() + "/demo/lib").c_str(), 0755) == 0);
+  dir.WriteFile("demo/index.js", "module.exports = () => require('./lib/a.js');\n", 0644);
+  dir.WriteFile("demo/lib/a.js", "module.exports = 1;\n", 0644);
+  dir.WriteFile("demo/plugin.json", Manifest(), 0644);
+  const ManifestBounds bounds;
+  auto fingerprint = [&] {
+    absl::StatusOr<LoadedPlugin> loaded = LoadPlugin(dir.path() + "/demo", bounds);
+    REQUIRE(loaded.ok());
+    return loaded->fingerprint;
+  };
+  const std::string first = fingerprint();
+  CHECK(first.size() == 32);
+  CHECK(fingerprint() == first);
+  // Same size, same name, one byte different, deep in the folder.
+  dir.WriteFile("demo/lib/a.js", "module.exports = 2;\n", 0644);
+  const std::string changed_file = fingerprint();
+  CHECK(changed_file != first);
+  dir.WriteFile("demo/lib/b.js", "", 0644);  // a new empty file counts too
+  const std::string added_file = fingerprint();
+  CHECK(added_file != changed_file);
+  dir.WriteFile("demo/plugin.json", Manifest(R"(,"permissions":{"limits":{"timeoutMs":900}})"),
+                0644);
+  CHECK(fingerprint() != added_file);
+}
+
 TEST_CASE("a plugin the sandbox's user cannot read is refused, saying what to fix") {
   if (geteuid() != 0) {
     WARN("skipped: needs root to make files another user owns");

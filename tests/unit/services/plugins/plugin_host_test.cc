@@ -3,6 +3,7 @@
 #include "services/plugins/host/plugin_host.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -266,6 +267,139 @@ TEST_CASE("a worker over its idle budget is not reused even when calls keep it b
   REQUIRE(host->InvokeAndWait("fake", "\"ok\"", absl::Seconds(10)).output.ok());
   CHECK(workers.started() == 2);
   CHECK(workers.alive() == 1);
+}
+
+namespace {
+
+LoadedPlugin Named(const std::string& name, const std::string& fingerprint, int concurrency = 1) {
+  LoadedPlugin plugin;
+  plugin.manifest.set_name(name);
+  plugin.limits.concurrency = concurrency;
+  plugin.fingerprint = fingerprint;
+  return plugin;
+}
+
+absl::StatusOr<InvocationHandle> SubmitTo(PluginHost& host, const Clock& clock,
+                                          const std::string& plugin, const std::string& input,
+                                          Pending& pending) {
+  return host.Submit(Invocation{.plugin = plugin,
+                                .user_id = "u",
+                                .input_json = "\"" + input + "\"",
+                                .deadline = clock.Now() + absl::Seconds(30),
+                                .on_done = [&pending](InvokeResult result, InvocationStats) {
+                                  pending.result = std::move(result);
+                                  pending.done.Notify();
+                                }});
+}
+
+bool WaitFor(const std::function<bool()>& condition) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (!condition() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
+  return condition();
+}
+
+}  // namespace
+
+TEST_CASE("a reload adds, replaces and removes plugins; accepted calls finish on the old pool") {
+  FakeClock clock;
+  FakeWorkers workers(clock);
+  std::vector<LoadedPlugin> plugins;
+  plugins.push_back(Named("fake", "v1"));
+  plugins.push_back(Named("gone", "g1"));
+  plugins.push_back(Named("same", "s1"));
+  auto created = PluginHost::Create(std::move(plugins), HostOptions{}, clock, workers.Factory(),
+                                    {RefusedPlugin{.name = "was-bad", .why = absl::OkStatus()}});
+  REQUIRE(created.ok());
+  PluginHost& host = **created;
+
+  // One call runs (held) on the old version's only slot, one waits behind it.
+  Pending running;
+  Pending queued;
+  REQUIRE(SubmitTo(host, clock, "fake", "hold-old", running).ok());
+  REQUIRE(workers.WaitForHeld(1, absl::Seconds(10)));
+  REQUIRE(SubmitTo(host, clock, "fake", "queued-old", queued).ok());
+  const std::shared_ptr<const LoadedPlugin> old_fake = host.Find("fake");
+  REQUIRE(old_fake != nullptr);
+
+  LoadedPlugins next;
+  next.plugins.push_back(Named("fake", "v2"));
+  next.plugins.push_back(Named("new", "n1"));
+  next.plugins.push_back(Named("same", "s1"));
+  next.refused.push_back(
+      RefusedPlugin{.name = "bad", .why = absl::InvalidArgumentError("colour: unknown field")});
+  absl::StatusOr<ReloadReport> report = host.Reload(std::move(next));
+  REQUIRE(report.ok());
+  CHECK(report->added == std::vector<std::string>{"new"});
+  CHECK(report->replaced == std::vector<std::string>{"fake"});
+  CHECK(report->removed == std::vector<std::string>{"gone", "was-bad"});
+  CHECK(report->unchanged == std::vector<std::string>{"same"});
+  REQUIRE(report->failed.size() == 1);
+  CHECK(report->failed[0].name == "bad");
+
+  // New calls go to the new version at once, though the old one is still busy.
+  Pending fresh;
+  REQUIRE(SubmitTo(host, clock, "fake", "fresh", fresh).ok());
+  REQUIRE(Finished(fresh));
+  CHECK(fresh.result.output.ok());
+  CHECK(host.Find("fake")->fingerprint == "v2");
+  CHECK(old_fake->fingerprint == "v1");  // still valid: a reload frees nothing under a caller
+  CHECK_FALSE(running.done.HasBeenNotified());
+
+  // The accepted calls finish on the old pool, which then stops its worker.
+  workers.Release(1);
+  REQUIRE(Finished(running));
+  CHECK(running.result.output.ok());
+  REQUIRE(Finished(queued));
+  CHECK(queued.result.output.ok());
+  const std::vector<std::string> received = workers.received();
+  CHECK(received == std::vector<std::string>{"\"hold-old\"", "\"fresh\"", "\"queued-old\""});
+  // Only the new version's warm worker is left.
+  CHECK(WaitFor([&] { return workers.alive() == 1; }));
+
+  Pending missing;
+  CHECK(SubmitTo(host, clock, "gone", "x", missing).status().code() == absl::StatusCode::kNotFound);
+  CHECK(Reason(SubmitTo(host, clock, "bad", "x", missing).status()) == kPluginLoadFailed);
+  CHECK(SubmitTo(host, clock, "new", "x", missing).ok());
+  REQUIRE(Finished(missing));
+  std::vector<std::string> names;
+  for (const PluginStats& stats : host.Stats()) names.push_back(stats.plugin->manifest.name());
+  CHECK(names == std::vector<std::string>{"fake", "new", "same"});
+  REQUIRE(host.refused().size() == 1);
+  CHECK(host.FindRefused("bad").has_value());
+  CHECK_FALSE(host.FindRefused("was-bad").has_value());
+
+  // The same folder again changes nothing (and joins the retired pool's threads).
+  LoadedPlugins same;
+  same.plugins.push_back(Named("fake", "v2"));
+  same.plugins.push_back(Named("new", "n1"));
+  same.plugins.push_back(Named("same", "s1"));
+  absl::StatusOr<ReloadReport> again = host.Reload(std::move(same));
+  REQUIRE(again.ok());
+  CHECK(again->added.empty());
+  CHECK(again->replaced.empty());
+  CHECK(again->removed == std::vector<std::string>{"bad"});
+  CHECK(again->unchanged == std::vector<std::string>{"fake", "new", "same"});
+}
+
+TEST_CASE("a plugin removed by a reload while its calls wait still answers every one of them") {
+  FakeClock clock;
+  FakeWorkers workers(clock);
+  auto host = MakeHost(workers, clock, HostOptions{});
+  std::vector<Pending> calls(5);
+  REQUIRE(Submit(*host, clock, "u", "hold", calls[0]).ok());
+  REQUIRE(workers.WaitForHeld(1, absl::Seconds(10)));
+  for (size_t i = 1; i < calls.size(); ++i) {
+    REQUIRE(Submit(*host, clock, "u", "queued", calls[i]).ok());
+  }
+  REQUIRE(host->Reload(LoadedPlugins{}).ok());
+  Pending refused;
+  CHECK(Submit(*host, clock, "u", "late", refused).status().code() == absl::StatusCode::kNotFound);
+  workers.Release(1);
+  for (Pending& call : calls) {
+    REQUIRE(Finished(call));
+    CHECK(call.result.output.ok());
+  }
+  CHECK(WaitFor([&] { return workers.alive() == 0; }));
 }
 
 }  // namespace spine::plugins

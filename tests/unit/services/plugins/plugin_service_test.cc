@@ -164,8 +164,8 @@ TEST_CASE("a plugin refused at load is listed FAILED and every call to it says w
   auto host = PluginHost::Create(std::move(plugins), HostOptions{}, clock, {}, {locked, again});
   REQUIRE(host.ok());
   REQUIRE((*host)->refused().size() == 1);
-  CHECK((*host)->FindRefused("echo") == nullptr);
-  REQUIRE((*host)->FindRefused("locked") != nullptr);
+  CHECK_FALSE((*host)->FindRefused("echo").has_value());
+  REQUIRE((*host)->FindRefused("locked").has_value());
 
   spine::v1::Plugin listed;
   FillRefused(*(*host)->FindRefused("locked"), &listed);

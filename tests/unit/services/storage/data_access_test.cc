@@ -178,6 +178,36 @@ TEST_CASE_METHOD(Fixture, "audit events are validated, stamped by the clock and 
         absl::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE_METHOD(Fixture,
+                 "audit events are filtered by action name or prefix, bad filters refused") {
+  for (const char* action : {"storage.backup", "storage.restore", "storages.x", "llm.generate"}) {
+    REQUIRE(data.audit_log
+                .AppendAuditEvent({.actor = "7", .service = "x", .action = action, .outcome = "ok"})
+                .ok());
+  }
+  auto exact = data.audit_log.ListAuditEvents({.action = "storage.backup"});
+  REQUIRE(exact.ok());
+  REQUIRE(exact->events.size() == 1);
+  CHECK(exact->events[0].action == "storage.backup");
+  auto prefix = data.audit_log.ListAuditEvents({.action = "storage.*"});
+  REQUIRE(prefix.ok());
+  CHECK(prefix->events.size() == 2);  // not "storages.x"
+  for (const char* bad : {"Storage.backup", "storage.", "*", ".*", "storage.**", "a b", "x.*.y"}) {
+    CAPTURE(bad);
+    CHECK(data.audit_log.ListAuditEvents({.action = bad}).status().code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  // A page token is bound to the action filter too.
+  auto first = data.audit_log.ListAuditEvents({.action = "storage.*", .page_size = 1});
+  REQUIRE(first.ok());
+  REQUIRE(!first->next_page_token.empty());
+  CHECK(data.audit_log
+            .ListAuditEvents(
+                {.action = "llm.*", .page_size = 1, .page_token = first->next_page_token})
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE_METHOD(Fixture, "a batch of audit events is appended whole, or not at all") {
   const AuditEvent event{.actor = "7", .service = "llm", .action = "llm.generate", .outcome = "ok"};
   auto appended = data.audit_log.AppendAuditEvents({event, event, event});

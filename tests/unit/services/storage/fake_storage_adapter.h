@@ -423,6 +423,10 @@ class FakeStorageAdapter final : public StorageAdapter {
     std::vector<AuditEvent> matches;
     for (const AuditEvent& event : audit_) {
       if (!query.actor.empty() && event.actor != query.actor) continue;
+      if (!query.action.empty() && event.action != query.action &&
+          !(query.action.back() == '.' && event.action.starts_with(query.action))) {
+        continue;
+      }
       if (query.start_micros && event.create_micros < *query.start_micros) continue;
       if (query.end_micros && event.create_micros >= *query.end_micros) continue;
       if (query.after &&

@@ -288,7 +288,7 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
     AuditEvent event{.create_micros = int64_t{1000} * (i / 2 + 1),
                      .actor = i % 2 == 0 ? "7" : "8",
                      .service = "llm",
-                     .action = "llm.generate",
+                     .action = i < 4 ? "llm.generate" : "llm.generated",
                      .target = "model:stub",
                      .outcome = "ok",
                      .details_json = "{}",
@@ -307,6 +307,19 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
   auto by_actor = adapter.ListAuditEvents({.actor = "7"});
   REQUIRE(by_actor.ok());
   CHECK(by_actor->size() == 3);
+  // An exact action is not a prefix of a longer one; a name ending in '.' is a prefix.
+  auto exact = adapter.ListAuditEvents({.action = "llm.generate"});
+  REQUIRE(exact.ok());
+  CHECK(exact->size() == 4);
+  auto prefix = adapter.ListAuditEvents({.action = "llm."});
+  REQUIRE(prefix.ok());
+  CHECK(prefix->size() == 6);
+  auto other = adapter.ListAuditEvents({.action = "ll."});
+  REQUIRE(other.ok());
+  CHECK(other->empty());
+  auto both = adapter.ListAuditEvents({.actor = "7", .action = "llm.generated"});
+  REQUIRE(both.ok());
+  CHECK(both->size() == 1);
   auto in_range = adapter.ListAuditEvents({.start_micros = 2000, .end_micros = 3000});
   REQUIRE(in_range.ok());
   CHECK(in_range->size() == 2);
