@@ -60,8 +60,8 @@ class Backend {
 
   virtual ~Backend() = default;
 
-  // Starts a generation: `on_delta` for each piece of text in order, then `done` exactly once
-  // with the result or the error (NOT_FOUND for a model the backend does not have,
+  // Starts a generation: `on_delta` (may be empty) for each piece of text in order, then `done`
+  // exactly once with the result or the error (NOT_FOUND for a model the backend does not have,
   // UNAVAILABLE when it cannot be reached or is busy, DEADLINE_EXCEEDED at the deadline,
   // CANCELLED after Cancel, INTERNAL for a malformed answer). The handle may be dropped at any
   // time without cancelling.

@@ -74,7 +74,7 @@ void StreamingChatHandler::OnComplete(absl::Status status, int http_status) {
 void StreamingChatHandler::AppendText(const std::string& text) {
   if (text.empty()) return;
   result_.text += text;
-  on_delta_(text);
+  if (on_delta_) on_delta_(text);  // a unary generate wants only the whole text
 }
 
 absl::Status StreamingChatHandler::ParserError(const absl::Status& parser_error) const {

@@ -74,6 +74,16 @@ inline absl::StatusOr<GenerateResult> RunToEnd(Backend& backend, GenerationRecor
   return recorder.result();
 }
 
+// A generation started without a delta callback (a unary generate needs none) still ends with
+// the whole text. Returns it.
+inline absl::StatusOr<GenerateResult> RunWithoutDeltas(Backend& backend,
+                                                       const GenerateParams& params) {
+  GenerationRecorder recorder;
+  auto generation = backend.Start(params, Backend::OnDelta{}, recorder.OnDone());
+  REQUIRE(recorder.WaitDone());
+  return recorder.result();
+}
+
 // For a server that stalls: the generation ends with DEADLINE_EXCEEDED at about its deadline.
 inline void CheckStallEndsAtDeadline(Backend& backend, const GenerateParams& params) {
   GenerationRecorder recorder;

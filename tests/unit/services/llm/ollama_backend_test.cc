@@ -88,6 +88,17 @@ TEST_CASE("ollama streams a reply and reports its token counts") {
   CHECK(body["options"]["temperature"] == 0.5);
 }
 
+TEST_CASE("ollama runs a generation that has no delta callback") {
+  FakeHttpServer server([](const ReceivedRequest&) {
+    return Streamed({Delta("Hel"), Delta("lo"), std::string(kFinal)});
+  });
+  Fixture fixture(server.base_url());
+  const absl::StatusOr<GenerateResult> result =
+      testing::RunWithoutDeltas(*fixture.backend, Params());
+  REQUIRE(result.ok());
+  CHECK(result->text == "Hello");
+}
+
 TEST_CASE("ollama lines split anywhere across chunks parse the same") {
   const std::string stream = Delta("a\"b") + Delta("\xC3\xA9") + "\r\n" + std::string(kFinal);
   for (const size_t step : {1, 2, 3, 7, 13}) {

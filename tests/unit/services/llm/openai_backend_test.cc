@@ -67,6 +67,17 @@ absl::StatusOr<GenerateResult> Run(Fixture& fixture, GenerationRecorder& recorde
   return testing::RunToEnd(*fixture.backend, recorder, Params());
 }
 
+TEST_CASE("openai runs a generation that has no delta callback") {
+  FakeHttpServer server([](const ReceivedRequest&) {
+    return Streamed({Delta("Hi"), Delta(" there"), kFinish});
+  });
+  Fixture fixture(server.base_url());
+  const absl::StatusOr<GenerateResult> result =
+      testing::RunWithoutDeltas(*fixture.backend, Params());
+  REQUIRE(result.ok());
+  CHECK(result->text == "Hi there");
+}
+
 TEST_CASE("openai streams a reply with usage and sends the bearer key") {
   FakeHttpServer server([](const ReceivedRequest&) {
     return Streamed({": ping\n\n", Delta("Hi"), Delta(" there"), kFinish});
