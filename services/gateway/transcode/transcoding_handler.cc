@@ -365,8 +365,8 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
       head.headers.emplace_back("Content-Disposition",
                                 absl::StrCat("attachment; filename=\"", *name, "\""));
     }
-    head.stream = [self = shared_from_this()](std::shared_ptr<HttpBodyWriter> writer) {
-      self->Attach(std::move(writer));
+    head.stream = [self = shared_from_this()](const std::shared_ptr<HttpBodyWriter>& writer) {
+      self->Attach(writer);
     };
     std::weak_ptr<DownloadStream> weak = weak_from_this();
     head.on_client_gone = [weak] {
