@@ -1,14 +1,38 @@
 #include "libs/rpc/channel.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "libs/rpc/health_client.h"
 #include "libs/rpc/request_id.h"
 
 namespace spine::rpc {
+namespace {
+
+// gRPC 1.51 shares one callback completion queue among the channels that made a callback call
+// and shuts it down (joining its threads) with the last of them. A channel destroyed just after
+// its callback returned races that queue's own thread, and the process aborts in
+// grpc_cq_internal_unref ("prior > 0"; seen in bench/bus under load, and in tests). One channel
+// that made a callback call and lives as long as the process keeps the queue alive. Its one
+// call has a deadline already past, so it never waits on the unreachable address.
+void KeepCallbackQueueAlive() {
+  static const bool kept = [] {
+    auto* keeper = new HealthClient(  // never freed: it must outlive every other channel
+        grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+    absl::Notification done;
+    keeper->CheckAsync(absl::ZeroDuration(), [&done](bool /*serving*/) { done.Notify(); });
+    done.WaitForNotification();
+    return true;
+  }();
+  (void)kept;
+}
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int64_t max_message_bytes) {
+  KeepCallbackQueueAlive();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));

@@ -18,28 +18,8 @@
 
 namespace spine::testing {
 
-namespace {
-
-// gRPC 1.51 shares one callback completion queue among channels and destroys it with the last
-// channel that used it; destroying that channel just after a callback returned races the
-// queue's own thread (an abort in grpc_cq_internal_unref). One channel that lives as long as
-// the test process keeps the queue alive.
-void KeepCallbackQueueAlive() {
-  static const rpc::HealthClient* const keeper = [] {
-    auto* client = new rpc::HealthClient(rpc::MakeChannel("127.0.0.1:1", 4 << 20));
-    absl::Notification done;
-    client->CheckAsync(absl::Milliseconds(100), [&done](bool) { done.Notify(); });
-    done.WaitForNotification();
-    return client;
-  }();
-  (void)keeper;
-}
-
-}  // namespace
-
 Constellation::Constellation(const std::vector<std::string>& services,
                              const std::map<std::string, std::string>& extra_env) {
-  KeepCallbackQueueAlive();
   auto keys = GenerateEd25519PemPair();
   if (!keys.ok()) throw std::runtime_error(std::string(keys.status().message()));
   private_key_pem_ = keys->first;
