@@ -183,21 +183,75 @@ const google::protobuf::Message* DonePayload(const google::protobuf::Message& me
   return &message.GetReflection()->GetMessage(message, done);
 }
 
-// A server-streaming RPC answered as text/event-stream: every message is a `data:` event, the
-// end is `event: done`, an upstream failure after the head is `event: error` with the error
-// body. The head is only sent with the first message, so a call that fails at once still gets
-// an ordinary error response with its status code. When the client goes away the upstream
-// call is cancelled. Shared by the upstream's callbacks and the connection.
-class EventStream : public std::enable_shared_from_this<EventStream> {
+// What the event stream and the download share: the upstream call, the connection's writer once
+// it streams, and the cancel that whichever side goes first runs. Shared by the upstream's
+// callbacks and the connection.
+class ClientStream : public std::enable_shared_from_this<ClientStream> {
  public:
-  EventStream(const Route& route, absl::Duration deadline, HttpReply reply)
+  ClientStream(const Route& route, absl::Duration deadline, HttpReply reply)
       : route_(route), deadline_(deadline), reply_(std::move(reply)) {}
+  ClientStream(const ClientStream&) = delete;
+  ClientStream& operator=(const ClientStream&) = delete;
+  virtual ~ClientStream() = default;
 
   void set_upstream(std::shared_ptr<Upstream::Stream> upstream) {
     absl::MutexLock lock(&mu_);
     upstream_ = std::move(upstream);
     if (client_gone_) upstream_->Cancel();
   }
+
+ protected:
+  // The connection hands over its writer (after the head) with this.
+  virtual void Attach(const std::shared_ptr<HttpBodyWriter>& writer) = 0;
+
+  // Replies with `head`: the connection then calls Attach, and a client that goes away cancels
+  // the upstream call.
+  void ReplyHeadLocked(HttpResponse head) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    started_ = true;
+    // Strong: what arrives before the connection takes the writer must survive the upstream
+    // call. Weak below: the connection holds that one as long as it streams.
+    head.stream = [self = shared_from_this()](const std::shared_ptr<HttpBodyWriter>& writer) {
+      self->Attach(writer);
+    };
+    std::weak_ptr<ClientStream> weak = weak_from_this();
+    head.on_client_gone = [weak] {
+      if (auto self = weak.lock()) {
+        absl::MutexLock lock(&self->mu_);
+        self->CancelLocked();
+      }
+    };
+    reply_(std::move(head));
+  }
+
+  // An ordinary error response: only before the head was sent.
+  void ReplyErrorLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    reply_(UpstreamError(route_, status, deadline_));
+  }
+
+  void CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    client_gone_ = true;
+    if (upstream_ != nullptr) upstream_->Cancel();
+  }
+
+  const Route& route_;
+  const absl::Duration deadline_;
+  absl::Mutex mu_;
+  HttpReply reply_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Upstream::Stream> upstream_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<HttpBodyWriter> writer_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;   // the head was sent
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // the upstream call ended
+  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A server-streaming RPC answered as text/event-stream: every message is a `data:` event, the
+// end is `event: done`, an upstream failure after the head is `event: error` with the error
+// body. The head is only sent with the first message, so a call that fails at once still gets
+// an ordinary error response with its status code. When the client goes away the upstream
+// call is cancelled. Shared by the upstream's callbacks and the connection.
+class EventStream final : public ClientStream {
+ public:
+  using ClientStream::ClientStream;
 
   void OnMessage(const google::protobuf::Message& message) {
     absl::MutexLock lock(&mu_);
@@ -211,10 +265,7 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
 
   void OnDone(const absl::Status& status) {
     absl::MutexLock lock(&mu_);
-    if (!started_ && !status.ok()) {
-      reply_(UpstreamError(route_, status, deadline_));
-      return;
-    }
+    if (!started_ && !status.ok()) return ReplyErrorLocked(status);
     if (!status.ok()) {
       SendLocked(SseEvent("error", UpstreamError(route_, status, deadline_).body));
     } else if (!done_sent_) {
@@ -241,29 +292,16 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
   }
 
   void Start() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    started_ = true;
     HttpResponse head;
     head.headers = {{"Content-Type", "text/event-stream"},
                     {"Cache-Control", "no-store"},
                     {"X-Accel-Buffering", "no"}};
-    // Strong: the events that arrive before the connection takes the writer must survive the
-    // upstream call. Weak below: the connection holds that one as long as it streams.
-    head.stream = [self = shared_from_this()](std::shared_ptr<HttpBodyWriter> writer) {
-      self->Attach(std::move(writer));
-    };
-    std::weak_ptr<EventStream> weak = weak_from_this();
-    head.on_client_gone = [weak] {
-      if (auto self = weak.lock()) {
-        absl::MutexLock lock(&self->mu_);
-        self->CancelLocked();
-      }
-    };
-    reply_(std::move(head));
+    ReplyHeadLocked(std::move(head));
   }
 
-  void Attach(std::shared_ptr<HttpBodyWriter> writer) {
+  void Attach(const std::shared_ptr<HttpBodyWriter>& writer) override {
     absl::MutexLock lock(&mu_);
-    writer_ = std::move(writer);
+    writer_ = writer;
     for (std::string& event : pending_) {
       if (!writer_->Write(std::move(event))) CancelLocked();
     }
@@ -274,23 +312,9 @@ class EventStream : public std::enable_shared_from_this<EventStream> {
     }
   }
 
-  void CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    client_gone_ = true;
-    if (upstream_ != nullptr) upstream_->Cancel();
-  }
-
-  const Route& route_;
-  const absl::Duration deadline_;
-  absl::Mutex mu_;
-  HttpReply reply_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Upstream::Stream> upstream_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<HttpBodyWriter> writer_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> pending_ ABSL_GUARDED_BY(mu_);
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool done_sent_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // The value of a Content-Disposition filename: only names that need no quoting or escaping
@@ -311,16 +335,9 @@ std::optional<std::string> SafeFileName(const std::string& name) {
 // before the first message is an ordinary error response; after it the connection is cut
 // without the body's end, so a client cannot take a partial file for a whole one. Shared by
 // the upstream's callbacks and the connection.
-class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
+class DownloadStream final : public ClientStream {
  public:
-  DownloadStream(const Route& route, absl::Duration deadline, HttpReply reply)
-      : route_(route), deadline_(deadline), reply_(std::move(reply)) {}
-
-  void set_upstream(std::shared_ptr<Upstream::Stream> upstream) {
-    absl::MutexLock lock(&mu_);
-    upstream_ = std::move(upstream);
-    if (client_gone_) upstream_->Cancel();
-  }
+  using ClientStream::ClientStream;
 
   void OnMessage(const google::protobuf::Message& message) {
     spine::api::HttpBody body;
@@ -343,7 +360,7 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
   void OnDone(const absl::Status& status) {
     absl::MutexLock lock(&mu_);
     if (!started_) {
-      if (!status.ok()) return reply_(UpstreamError(route_, status, deadline_));
+      if (!status.ok()) return ReplyErrorLocked(status);
       HttpResponse empty;
       empty.headers = {{"Content-Type", "application/octet-stream"}, {"Cache-Control", "no-store"}};
       return reply_(std::move(empty));
@@ -355,7 +372,6 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
 
  private:
   void Start(const spine::api::HttpBody& first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    started_ = true;
     HttpResponse head;
     head.headers = {{"Content-Type", first.content_type().empty() ? "application/octet-stream"
                                                                   : first.content_type()},
@@ -365,20 +381,10 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
       head.headers.emplace_back("Content-Disposition",
                                 absl::StrCat("attachment; filename=\"", *name, "\""));
     }
-    head.stream = [self = shared_from_this()](const std::shared_ptr<HttpBodyWriter>& writer) {
-      self->Attach(writer);
-    };
-    std::weak_ptr<DownloadStream> weak = weak_from_this();
-    head.on_client_gone = [weak] {
-      if (auto self = weak.lock()) {
-        absl::MutexLock lock(&self->mu_);
-        self->CancelLocked();
-      }
-    };
-    reply_(std::move(head));
+    ReplyHeadLocked(std::move(head));
   }
 
-  void Attach(const std::shared_ptr<HttpBodyWriter>& writer) {
+  void Attach(const std::shared_ptr<HttpBodyWriter>& writer) override {
     Then then = Then::kNothing;
     {
       absl::MutexLock lock(&mu_);
@@ -412,7 +418,8 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
   void After(Then then, const std::shared_ptr<HttpBodyWriter>& writer) {
     if (then == Then::kAskNext) return Next();
     if (then != Then::kWaitForClient || writer == nullptr) return;
-    std::weak_ptr<DownloadStream> weak = weak_from_this();
+    std::weak_ptr<DownloadStream> weak =
+        std::static_pointer_cast<DownloadStream>(shared_from_this());
     writer->WhenDrained([weak] {
       if (auto self = weak.lock()) self->Next();
     });
@@ -437,22 +444,8 @@ class DownloadStream : public std::enable_shared_from_this<DownloadStream> {
     writer_.reset();
   }
 
-  void CancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    client_gone_ = true;
-    if (upstream_ != nullptr) upstream_->Cancel();
-  }
-
-  const Route& route_;
-  const absl::Duration deadline_;
-  absl::Mutex mu_;
-  HttpReply reply_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<Upstream::Stream> upstream_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<HttpBodyWriter> writer_ ABSL_GUARDED_BY(mu_);
   std::string pending_ ABSL_GUARDED_BY(mu_);  // the first message's data, until Attach
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool client_gone_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
