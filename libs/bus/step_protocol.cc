@@ -1,6 +1,7 @@
 #include "libs/bus/step_protocol.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "libs/rpc/error_info.h"
 
@@ -68,7 +69,14 @@ spine::v1::RunError StepErrorOf(const absl::Status& status) {
   spine::v1::RunError error;
   error.set_code(absl::StatusCodeToString(status.code()));
   error.set_message(std::string(status.message()));
-  if (auto info = rpc::GetErrorInfo(status)) error.set_reason(info->reason());
+  if (auto info = rpc::GetErrorInfo(status)) {
+    error.set_reason(info->reason());
+    if (auto logs = info->metadata().find("logs"); logs != info->metadata().end()) {
+      for (absl::string_view line : absl::StrSplit(logs->second, '\n')) {
+        error.add_logs(std::string(line));
+      }
+    }
+  }
   return error;
 }
 

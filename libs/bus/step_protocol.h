@@ -55,7 +55,8 @@ absl::StatusOr<spine::v1::StepCancel> ParseStepCancel(const std::string& payload
 absl::StatusOr<spine::v1::StepResult> ParseStepResult(const std::string& payload);
 absl::StatusOr<spine::v1::ExecutorAdvertisement> ParseAdvertisement(const std::string& payload);
 
-// The RunError a step's error status becomes (its code name, message and ErrorInfo reason).
+// The RunError a step's error status becomes (its code name, message and ErrorInfo reason, and
+// the lines of its ErrorInfo metadata "logs").
 spine::v1::RunError StepErrorOf(const absl::Status& status);
 
 // When `job` must be answered by: its deadline, or never if it has none.

@@ -42,8 +42,12 @@ absl::StatusOr<bus::StopFn> LlmStepRunner::Start(const spine::v1::StepJob& job, 
   JobRequest pool_job{.model = job.llm().model(),
                       .user_id = std::to_string(job.user_id()),
                       .params = *std::move(params)};
-  pool_job.on_done = [model = job.llm().model(), done = std::move(done)](const JobResult& result) {
-    if (!result.result.ok()) return done(result.result.status());
+  pool_job.on_done = [model = job.llm().model(), timeout_ms = job.timeout_ms(),
+                      done = std::move(done)](const JobResult& result) {
+    // The step's timeoutMs that ran out is named as a caller's timeoutMs is.
+    if (!result.result.ok()) {
+      return done(NameGenerationTimeout(result.result.status(), model, timeout_ms));
+    }
     done(OutputOf(model, result));
   };
   // The audit event carries the id of the request that started the run, so one id finds the

@@ -28,20 +28,25 @@ absl::StatusOr<bus::StopFn> PluginStepRunner::Start(const spine::v1::StepJob& jo
                           // The job id ties the audit event to the run; '/' is not allowed in
                           // a request id.
                           .request_id = absl::StrReplaceAll(job.job_id(), {{"/", ":"}})};
-  invocation->on_done = [this, done = std::move(done), record](InvokeResult result,
-                                                               InvocationStats stats) mutable {
+  // The plugin's own limit when it is the shorter, else the step's timeoutMs (the job's deadline).
+  const int32_t timeout_ms = invocation->timeout_ms > 0 ? invocation->timeout_ms : job.timeout_ms();
+  invocation->on_done = [this, done = std::move(done), record, timeout_ms](
+                            InvokeResult result, InvocationStats stats) mutable {
     absl::StatusOr<google::protobuf::Value> output = absl::UnknownError("no output");
     if (!result.output.ok()) {
-      output = result.output.status();
+      // As a direct invocation says it: the step's own timeout named, the plugin's last logs.
+      output =
+          WithLogs(NameTimeout(result.output.status(), record.plugin, timeout_ms), result.logs);
     } else {
       record.output_bytes = static_cast<int64_t>(result.output->size());
       google::protobuf::Value value;
       if (google::protobuf::util::JsonStringToMessage(*result.output, &value).ok()) {
         output = std::move(value);
       } else {
-        output = rpc::WithErrorInfo(
-            absl::InternalError(absl::StrCat("plugin '", record.plugin, "' answered badly")),
-            "PLUGIN_BAD_OUTPUT");
+        output = WithLogs(rpc::WithErrorInfo(absl::InternalError(absl::StrCat(
+                                                 "plugin '", record.plugin, "' answered badly")),
+                                             kPluginBadOutput),
+                          result.logs);
       }
     }
     record.duration = stats.queue_wait + stats.run_duration;

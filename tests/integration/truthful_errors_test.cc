@@ -24,6 +24,7 @@
 #include "tests/integration/storage_client.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 #include "tests/support/shell.h"
 
 namespace spine::testing {
@@ -80,10 +81,9 @@ int ClosedPort() {
   return port;
 }
 
-}  // namespace
-
-TEST_CASE("plugin errors say what happened: own timeout, meaningful code, logs, path clash") {
-  TempDir dir;
+// A plugins folder in `dir`: hello-world and uppercase, the sandbox suite's "hostile", "chatty"
+// (logs a line, then throws) and "list" (a name the gateway could never route to).
+std::string WritePlugins(TempDir& dir) {
   // The sandbox's user must be able to walk to the plugins written here.
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
   const std::string plugins = dir.path() + "/plugins";
@@ -110,7 +110,14 @@ TEST_CASE("plugin errors say what happened: own timeout, meaningful code, logs, 
                 R"({"name": "list", "version": "1.0.0", "runtime": "node", "entry": "index.js"})",
                 0644);
   dir.WriteFile("plugins/list/index.js", "module.exports = async () => 1;\n", 0644);
+  return plugins;
+}
 
+}  // namespace
+
+TEST_CASE("plugin errors say what happened: own timeout, meaningful code, logs, path clash") {
+  TempDir dir;
+  const std::string plugins = WritePlugins(dir);
   Constellation stack(std::vector<std::string>{"storage", "plugins", "gateway"},
                       {{"SPINE_PLUGINS_DIR", plugins}, {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
   StartServices(stack, {"storage", "plugins", "gateway"});
@@ -209,6 +216,23 @@ TEST_CASE("generations, runs, readiness and metrics tell the truth on the whole 
     CHECK(Reason(capped) == "GENERATION_TIMEOUT");
     CHECK(ErrorOf(capped)["message"] ==
           "model 'short' exceeded its 1000 ms timeout (timeoutMs in the models file)");
+  }
+
+  SECTION("an llm step past its timeoutMs in a run says so") {
+    const Json definition = {
+        {"schemaVersion", 1},
+        {"steps", Json::array({{{"id", "draft"},
+                                {"llm", {{"model", "slow"}, {"prompt", "take long"}}},
+                                {"timeoutMs", 1000},
+                                {"retry", {{"maxAttempts", 1}}}}})}};
+    const HttpResult answer =
+        Post(stack, "/api/runs",
+             {{"definition", definition}, {"input", Json::object()}, {"waitMs", 20000}});
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+    const Json error = Json::parse(answer.body)["steps"][0]["error"];
+    CHECK(error["reason"] == "GENERATION_TIMEOUT");
+    CHECK(error["message"] == "generation exceeded timeoutMs 1000");
   }
 
   SECTION("an unreachable model backend makes /status and /readyz degraded, naming it") {
@@ -371,6 +395,53 @@ TEST_CASE("path parameters are camelCase in the OpenAPI document and in errors")
   const HttpResult bad = Post(stack, "/api/pipelines/seven/runs", {{"input", 1}});
   CHECK(bad.status == 400);
   CHECK(absl::StartsWith(ErrorOf(bad)["message"].get<std::string>(), "pipelineId: "));
+}
+
+TEST_CASE("a failed plugin step in a run names its own timeout and keeps the plugin's logs") {
+  TempDir dir;
+  const std::string plugins = WritePlugins(dir);
+  const std::vector<std::string> services{"storage", "plugins", "tasks", "gateway"};
+  Constellation stack(services,
+                      {{"SPINE_PLUGINS_DIR", plugins}, {"SPINE_RATE_LIMIT_PER_MINUTE", "100000"}});
+  StartServices(stack, services);
+
+  // A one-off run of one plugin step, tried once, answered when it ends.
+  const auto run = [&stack](const Json& plugin_step) {
+    const Json definition = {{"schemaVersion", 1},
+                             {"steps", Json::array({{{"id", "only"},
+                                                     {"plugin", plugin_step},
+                                                     {"timeoutMs", 1000},
+                                                     {"retry", {{"maxAttempts", 1}}}}})}};
+    HttpResult answer;
+    // Until spine-tasks has heard spine-plugins' advertisement.
+    PollUntil(
+        [&] {
+          answer = Post(stack, "/api/runs",
+                        {{"definition", definition}, {"input", Json::object()}, {"waitMs", 20000}});
+          return answer.status != 400;
+        },
+        absl::Seconds(20), absl::Milliseconds(200));
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+    const Json body = Json::parse(answer.body);
+    CHECK(body["state"] == "FAILED");
+    return body["steps"][0]["error"];
+  };
+
+  SECTION("a plugin that throws: the step's error carries the lines it logged") {
+    const Json error = run({{"name", "chatty"}, {"input", Json::object()}});
+    INFO(error.dump());
+    CHECK(error["reason"] == "PLUGIN_ERROR");
+    CHECK(error["logs"] == Json::array({"looking for input.text"}));
+  }
+
+  SECTION("a plugin past the step's timeoutMs: named as the step's timeout") {
+    const Json error = run({{"name", "hostile"}, {"input", {{"attack", "sleep"}, {"ms", 5000}}}});
+    INFO(error.dump());
+    CHECK(error["code"] == "DEADLINE_EXCEEDED");
+    CHECK(error["reason"] == "PLUGIN_TIMEOUT");
+    CHECK(error["message"] == "plugin 'hostile' exceeded its 1000 ms timeout");
+  }
 }
 
 }  // namespace spine::testing

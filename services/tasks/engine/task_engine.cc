@@ -298,6 +298,7 @@ void TaskEngine::SendJob(Active& run, int index, Answers& answers) {
   }
   const absl::Time deadline = clock_.Now() + absl::Milliseconds(step.timeout_ms());
   bus::SetStepDeadline(job, deadline);
+  job.set_timeout_ms(step.timeout_ms());
   if (absl::Status sent = dispatcher_.Send(bus::JobMessage(bus::StepKindOf(step), job));
       !sent.ok()) {
     return AttemptFailed(run, index,
