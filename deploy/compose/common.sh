@@ -6,6 +6,8 @@
 #   SPINE_HTTP_BIND       where the gateway is published           127.0.0.1:8080
 #   COMPOSE_PROJECT_NAME  names the containers, network and volume spine
 #   SPINE_COMPOSE_FILES   extra compose files (space-separated), e.g. the LLM backend override
+#   SPINE_PROMETHEUS_IMAGE  the `monitoring` profile's Prometheus   spine-prometheus:local
+#   SPINE_PROMETHEUS_BIND   where that Prometheus is published      127.0.0.1:9090
 
 compose_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$compose_dir/../.." && pwd)
@@ -15,6 +17,8 @@ export PATH="/usr/bin:$PATH"
 export SPINE_IMAGE=${SPINE_IMAGE:-spine:local}
 export SPINE_SECRETS_DIR=${SPINE_SECRETS_DIR:-$compose_dir/secrets}
 export SPINE_HTTP_BIND=${SPINE_HTTP_BIND:-127.0.0.1:8080}
+export SPINE_PROMETHEUS_IMAGE=${SPINE_PROMETHEUS_IMAGE:-spine-prometheus:local}
+export SPINE_PROMETHEUS_BIND=${SPINE_PROMETHEUS_BIND:-127.0.0.1:9090}
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-spine}
 # docker-compose reads the seccomp profile relative to its working directory; make it absolute.
 export SPINE_COMPOSE_DIR=$compose_dir

@@ -16,6 +16,7 @@
 #include "libs/rpc/channel.h"
 #include "libs/rpc/service_main.h"
 #include "libs/rpc/signals.h"
+#include "services/plugins/host/circuit_breaker.h"
 #include "services/plugins/host/manifest.h"
 #include "services/plugins/host/plugin_host.h"
 #include "services/plugins/host/sandbox_monitor.h"
@@ -176,6 +177,7 @@ int Run(spine::plugins::PluginsConfig config) {
           plugin->set_crashes(stats.crashes);
           plugin->set_queued(stats.queued);
           plugin->set_running(stats.running);
+          plugin->set_breaker_open(stats.state == spine::plugins::CircuitBreaker::State::kDisabled);
         }
       });
   monitor.Stop();

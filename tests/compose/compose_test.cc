@@ -3,9 +3,12 @@
 //   [before]  everything works: login, thoughts, search, plugins (sandbox alive in its
 //             container, a hostile plugin refused), the example pipeline; a marker thought stays
 //   [after]   (after `docker kill` of spine-storage, and after down + up) the marker is there
+//   [monitoring]  (with the `monitoring` profile on) Prometheus scrapes the gateway and has
+//             deploy/observability's alert rules loaded
 //
 // SPINE_COMPOSE_PORT: the gateway's port on 127.0.0.1; SPINE_COMPOSE_ADMIN_PASSWORD_FILE: the
-// admin password deploy/compose/up generated; SPINE_COMPOSE_MARK: the marker thought's text.
+// admin password deploy/compose/up generated; SPINE_COMPOSE_MARK: the marker thought's text;
+// SPINE_COMPOSE_PROMETHEUS_PORT: the profile's Prometheus on 127.0.0.1.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
@@ -196,6 +199,43 @@ TEST_CASE("the marker thought written before is still there", "[after]") {
   // The marker is one word of letters and digits, so the search is that word.
   for (const Json& thought : Search(token, mark)) found = found || thought["text"] == mark;
   CHECK(found);
+}
+
+TEST_CASE("Prometheus of the monitoring profile scrapes the gateway, rules loaded",
+          "[monitoring]") {
+  int port = 0;
+  REQUIRE(absl::SimpleAtoi(Env("SPINE_COMPOSE_PROMETHEUS_PORT"), &port));
+  // The first scrape comes within one interval (15 s) of Prometheus' start.
+  Json target;
+  const bool up = PollUntil(
+      [&] {
+        const HttpResult targets = HttpRequestTo(port, "GET", "/api/v1/targets?state=active");
+        if (targets.status != 200) return false;
+        const Json body = Json::parse(targets.body, nullptr, false);
+        if (!body.is_object() || !body["data"]["activeTargets"].is_array()) return false;
+        for (const Json& active : body["data"]["activeTargets"]) {
+          if (active["labels"]["job"] == "spine-gateway") target = active;
+        }
+        return target.is_object() && target["health"] == "up";
+      },
+      absl::Seconds(90), absl::Seconds(1));
+  INFO(target.dump());
+  CHECK(up);
+  CHECK(target["scrapeUrl"] == "http://gateway:8080/metrics");
+
+  // The mounted rules: every alert of deploy/observability/rules/spine-alerts.yml, none broken.
+  const HttpResult rules = HttpRequestTo(port, "GET", "/api/v1/rules?type=alert");
+  REQUIRE(rules.status == 200);
+  const Json body = Json::parse(rules.body);
+  int alerts = 0;
+  for (const Json& group : body["data"]["groups"]) {
+    for (const Json& rule : group["rules"]) {
+      INFO(rule.dump());
+      CHECK(rule["health"] != "err");
+      ++alerts;
+    }
+  }
+  CHECK(alerts >= 15);
 }
 
 }  // namespace

@@ -178,6 +178,18 @@ std::string RenderServiceMetrics(const Results& results) {
       }
     }
   }
+  out.Family(
+      "spine_plugin_breaker_open",
+      "Whether the plugin's circuit breaker is open, refusing every invocation.",
+      [&](const std::string& service, const ServiceStatus& status) {
+        for (const spine::v1::PluginCounters& plugin : status.plugins()) {
+          out.SampleInt(
+              "spine_plugin_breaker_open",
+              absl::StrCat(service_label(service), ",plugin=\"", Label(plugin.plugin()), "\""),
+              static_cast<int64_t>(plugin.breaker_open() ? 1 : 0));
+        }
+      },
+      results);
   struct QueueFamily {
     const char* name;
     const char* help;
@@ -205,6 +217,15 @@ std::string RenderServiceMetrics(const Results& results) {
         results);
   }
   return std::move(out.text());
+}
+
+std::string RenderPlatformStatusMetrics(const spine::v1::PlatformStatus& platform) {
+  // The /status verdict itself, so an alert on it cannot drift from the rule that makes it.
+  return absl::StrCat(
+      "# HELP spine_status_degraded Whether GET /status says \"degraded\".\n"
+      "# TYPE spine_status_degraded gauge\n"
+      "spine_status_degraded ",
+      platform.status() == "ok" ? 0 : 1, "\n");
 }
 
 }  // namespace spine::gateway

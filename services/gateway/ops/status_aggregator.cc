@@ -131,8 +131,10 @@ struct StatusAggregator::Core {
   // Called once per refresh, by the last probe answer.
   void Finish(uint64_t finished_generation, absl::Time started,
               const std::map<std::string, absl::StatusOr<spine::v1::ServiceStatus>>& results) {
-    const Snapshot snapshot{.json = RenderPlatformStatusJson(MergeServiceStatuses(results)),
-                            .metrics = RenderServiceMetrics(results)};
+    const spine::v1::PlatformStatus platform = MergeServiceStatuses(results);
+    const Snapshot snapshot{
+        .json = RenderPlatformStatusJson(platform),
+        .metrics = RenderServiceMetrics(results) + RenderPlatformStatusMetrics(platform)};
     std::vector<std::function<void(const Snapshot&)>> to_answer;
     {
       absl::MutexLock lock(&mu);

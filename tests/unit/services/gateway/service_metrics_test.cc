@@ -25,6 +25,9 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   counters->set_plugin("hello-world");
   counters->set_invocations(12);
   counters->set_crashes(2);
+  auto* tripped = plugins.add_plugins();
+  tripped->set_plugin("crashy");
+  tripped->set_breaker_open(true);
   spine::v1::ServiceStatus tasks;
   tasks.set_up(true);
   auto* bus_queue = tasks.add_bus_queues();
@@ -49,6 +52,9 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   has("# TYPE spine_plugin_crashes_total counter\n");
   has("spine_plugin_crashes_total{service=\"plugins\",plugin=\"hello-world\"} 2\n");
   has("spine_plugin_invocations_total{service=\"plugins\",plugin=\"hello-world\"} 12\n");
+  has("# TYPE spine_plugin_breaker_open gauge\n");
+  has("spine_plugin_breaker_open{service=\"plugins\",plugin=\"hello-world\"} 0\n");
+  has("spine_plugin_breaker_open{service=\"plugins\",plugin=\"crashy\"} 1\n");
   has("spine_bus_queue_depth{service=\"tasks\",queue=\"steps.llm\"} 5\n");
   has("spine_bus_queue_dead_letters{service=\"tasks\",queue=\"steps.llm\"} 1\n");
   has("spine_service_resident_memory_bytes{service=\"llm\"} 44564480\n");  // 42.5 MiB
@@ -62,6 +68,17 @@ TEST_CASE("probe answers become gauges per service and per model; a silent servi
   CHECK(text.find("spine_service_resident_memory_bytes{service=\"gateway\"}") == std::string::npos);
   // A storage that reports no audit figure has no audit sample.
   CHECK(text.find("spine_audit_write_failures_total{service=\"storage\"}") == std::string::npos);
+}
+
+TEST_CASE("the /status verdict is a gauge: 1 when degraded, 0 when ok") {
+  spine::v1::PlatformStatus platform;
+  platform.set_status("ok");
+  CHECK(RenderPlatformStatusMetrics(platform) ==
+        "# HELP spine_status_degraded Whether GET /status says \"degraded\".\n"
+        "# TYPE spine_status_degraded gauge\n"
+        "spine_status_degraded 0\n");
+  platform.set_status("degraded");
+  CHECK(RenderPlatformStatusMetrics(platform).ends_with("\nspine_status_degraded 1\n"));
 }
 
 }  // namespace

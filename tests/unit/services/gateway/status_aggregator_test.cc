@@ -190,6 +190,28 @@ TEST_CASE("storage down: degraded, dbConn false, services.storage.up false") {
   CHECK(body["pluginSandboxAlive"] == true);
 }
 
+TEST_CASE("the metrics of a refresh carry its /status verdict as spine_status_degraded") {
+  FakeClock clock;
+  FakeProber prober;
+  StatusAggregator aggregator(prober, clock);
+  auto metrics_now = [&aggregator] {
+    std::optional<std::string> answer;
+    aggregator.GetMetrics([&answer](std::string text) { answer = std::move(text); });
+    REQUIRE(answer.has_value());
+    return *answer;
+  };
+  const std::string healthy = metrics_now();
+  INFO(healthy);
+  CHECK(healthy.find("\nspine_status_degraded 0\n") != std::string::npos);
+
+  prober.Set("storage", absl::UnavailableError("connection refused"));
+  clock.Advance(absl::Seconds(2));  // past the cache
+  const std::string degraded = metrics_now();
+  INFO(degraded);
+  CHECK(degraded.find("\nspine_status_degraded 1\n") != std::string::npos);
+  CHECK(degraded.find("spine_service_up{service=\"storage\"} 0\n") != std::string::npos);
+}
+
 TEST_CASE("a probe past its deadline counts as down") {
   FakeClock clock;
   FakeProber prober;
