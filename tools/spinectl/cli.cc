@@ -27,8 +27,8 @@ void AppendOptions(std::string& out, const std::vector<OptionSpec>& options) {
   size_t width = 0;
   std::vector<std::string> heads;
   for (const OptionSpec& option : options) {
-    heads.push_back(absl::StrCat("--", option.name,
-                                 option.value_name.empty() ? "" : " " + option.value_name));
+    heads.push_back(
+        absl::StrCat("--", option.name, option.value_name.empty() ? "" : " " + option.value_name));
     width = std::max(width, heads.back().size());
   }
   for (size_t i = 0; i < options.size(); ++i) {
@@ -233,11 +233,11 @@ absl::StatusOr<Invocation> Parse(const Registry& registry, const std::vector<std
     }
     if (spec == nullptr) {
       if (invocation.help) continue;
-      return UsageError(absl::StrCat("unknown option --", name,
-                                     invocation.command == nullptr
-                                         ? ""
-                                         : " for \"" + absl::StrJoin(invocation.path, " ") +
-                                               "\" (see --help)"));
+      return UsageError(
+          absl::StrCat("unknown option --", name,
+                       invocation.command == nullptr
+                           ? ""
+                           : " for \"" + absl::StrJoin(invocation.path, " ") + "\" (see --help)"));
     }
     if (spec->value_name.empty()) {
       if (value) return UsageError(absl::StrCat("--", name, " takes no value"));

@@ -6,8 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "tools/spinectl/cli.h"
 
 namespace spine::spinectl {

@@ -24,8 +24,8 @@ absl::StatusOr<google::protobuf::Timestamp> ParseWhen(const std::string& text,
   if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
     absl::Duration ago;
     if (!absl::ParseDuration(text, &ago)) {
-      return UsageError(absl::StrCat(what, " ", text,
-                                     ": neither an RFC 3339 time nor a duration (e.g. 24h)"));
+      return UsageError(
+          absl::StrCat(what, " ", text, ": neither an RFC 3339 time nor a duration (e.g. 24h)"));
     }
     time = absl::Now() - ago;
   }
@@ -60,8 +60,8 @@ absl::Status AuditList(Context& context, const Args& args) {
   request.set_page_size(*page_size);
   request.set_page_token(args.Get("page-token").value_or(""));
   spine::v1::ListAuditEventsResponse response;
-  if (absl::Status status = context.Unary(
-          Service::kStorage, &StorageService::Stub::ListAuditEvents, request, &response);
+  if (absl::Status status = context.Unary(Service::kStorage, &StorageService::Stub::ListAuditEvents,
+                                          request, &response);
       !status.ok()) {
     return status;
   }
@@ -105,8 +105,8 @@ absl::Status BusDeadLetters(Context& context, const Args& args) {
   request.set_page_size(*page_size);
   request.set_page_token(args.Get("page-token").value_or(""));
   spine::v1::ListDeadLettersResponse response;
-  if (absl::Status status = context.Unary(Service::kTasks, &EventBus::Stub::ListDeadLetters,
-                                          request, &response);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &EventBus::Stub::ListDeadLetters, request, &response);
       !status.ok()) {
     return status;
   }
@@ -134,8 +134,8 @@ absl::Status BusReplay(Context& context, const Args& args) {
     return UsageError("name the message ids to replay, or give --all");
   }
   spine::v1::ReplayDeadLettersResponse response;
-  if (absl::Status status = context.Unary(Service::kTasks, &EventBus::Stub::ReplayDeadLetters,
-                                          request, &response);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &EventBus::Stub::ReplayDeadLetters, request, &response);
       !status.ok()) {
     return status;
   }
@@ -148,8 +148,8 @@ absl::Status BackupStart(Context& context, const Args& args) {
   request.set_file_name(args.Get("name").value_or(
       absl::FormatTime("spine-%Y%m%dT%H%M%SZ.db", absl::Now(), absl::UTCTimeZone())));
   spine::v1::BackupDatabaseResponse response;
-  if (absl::Status status = context.Unary(
-          Service::kStorage, &StorageService::Stub::BackupDatabase, request, &response);
+  if (absl::Status status = context.Unary(Service::kStorage, &StorageService::Stub::BackupDatabase,
+                                          request, &response);
       !status.ok()) {
     return status;
   }
@@ -168,8 +168,8 @@ absl::Status BackupList(Context& context, const Args& /*args*/) {
   Table table{{"file", "size", "created"}, {}};
   std::vector<std::string> names;
   for (const spine::v1::BackupFile& file : response.backups()) {
-    table.rows.push_back({file.file_name(), std::to_string(file.size_bytes()),
-                          FormatTime(file.create_time())});
+    table.rows.push_back(
+        {file.file_name(), std::to_string(file.size_bytes()), FormatTime(file.create_time())});
     names.push_back(file.file_name());
   }
   return context.printer().Print(response, table, names);

@@ -97,8 +97,7 @@ absl::Status Generate(Context& context, const Args& args) {
       context.out() << "\n";
       if (context.printer().format() == Format::kTable) {
         context.err() << "[" << done.model() << ": " << done.finish_reason() << ", "
-                      << done.completion_tokens() << " tokens, " << done.duration_ms()
-                      << " ms]\n";
+                      << done.completion_tokens() << " tokens, " << done.duration_ms() << " ms]\n";
       }
     }
     return status;
@@ -122,10 +121,11 @@ absl::Status PrintConversation(Context& context, const spine::v1::Conversation& 
         {message.role(), FormatTime(message.create_time()), Truncate(message.content(), 80)});
   }
   if (context.printer().format() == Format::kTable) {
-    context.out() << RenderTable(KeyValueTable({{"id", std::to_string(conversation.id())},
-                                                {"model", conversation.model()},
-                                                {"title", conversation.title()},
-                                                {"created", FormatTime(conversation.create_time())}}));
+    context.out() << RenderTable(
+        KeyValueTable({{"id", std::to_string(conversation.id())},
+                       {"model", conversation.model()},
+                       {"title", conversation.title()},
+                       {"created", FormatTime(conversation.create_time())}}));
     if (!table.rows.empty()) context.out() << "\n";
     if (table.rows.empty()) return absl::OkStatus();
   }
@@ -192,8 +192,8 @@ absl::Status ConversationsSend(Context& context, const Args& args) {
   request.set_id(*id);
   request.set_content(args.positional()[1]);
   spine::v1::SendMessageResponse response;
-  if (absl::Status status = context.Unary(Service::kLlm, &ConversationService::Stub::SendMessage,
-                                          request, &response);
+  if (absl::Status status =
+          context.Unary(Service::kLlm, &ConversationService::Stub::SendMessage, request, &response);
       !status.ok()) {
     return status;
   }

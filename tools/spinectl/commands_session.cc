@@ -16,8 +16,8 @@ using spine::v1::AuthService;
 Table UserTable(const google::protobuf::RepeatedPtrField<spine::v1::User>& users) {
   Table table{{"id", "username", "role", "disabled"}, {}};
   for (const spine::v1::User& user : users) {
-    table.rows.push_back({std::to_string(user.id()), user.username(), user.role(),
-                          user.disabled() ? "yes" : "no"});
+    table.rows.push_back(
+        {std::to_string(user.id()), user.username(), user.role(), user.disabled() ? "yes" : "no"});
   }
   return table;
 }
@@ -48,8 +48,8 @@ absl::Status Login(Context& context, const Args& args) {
   if (!status.ok()) {
     return FromGrpc(status, Service::kGateway, context.settings().address(Service::kGateway));
   }
-  if (absl::Status saved = context.SaveSession(username, tokens.access_token(),
-                                               tokens.expires_in(), tokens.refresh_token());
+  if (absl::Status saved = context.SaveSession(username, tokens.access_token(), tokens.expires_in(),
+                                               tokens.refresh_token());
       !saved.ok()) {
     return saved;
   }
@@ -179,8 +179,8 @@ void RegisterSessionCommands(Registry& registry) {
                 0,
                 0,
                 Login});
-  registry.Add({{"logout"}, "", "End the session at the gateway and forget it here.", {}, 0, 0,
-                Logout});
+  registry.Add(
+      {{"logout"}, "", "End the session at the gateway and forget it here.", {}, 0, 0, Logout});
   registry.Add({{"whoami"}, "", "Show the logged-in user.", {}, 0, 0, WhoAmI});
   registry.DescribeGroup({"users"}, "Accounts (admin)");
   registry.Add({{"users", "create"},

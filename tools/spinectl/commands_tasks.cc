@@ -60,8 +60,8 @@ absl::Status CreateOrValidate(Context& context, const Args& args, bool validate_
     return parsed;
   }
   spine::v1::Pipeline pipeline;
-  if (absl::Status status = context.Unary(
-          Service::kTasks, &PipelineService::Stub::CreatePipeline, request, &pipeline);
+  if (absl::Status status = context.Unary(Service::kTasks, &PipelineService::Stub::CreatePipeline,
+                                          request, &pipeline);
       !status.ok()) {
     return status;
   }
@@ -79,8 +79,8 @@ absl::Status PipelinesList(Context& context, const Args& args) {
   request.set_page_size(*page_size);
   request.set_page_token(args.Get("page-token").value_or(""));
   spine::v1::ListPipelinesResponse response;
-  if (absl::Status status = context.Unary(
-          Service::kTasks, &PipelineService::Stub::ListPipelines, request, &response);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &PipelineService::Stub::ListPipelines, request, &response);
       !status.ok()) {
     return status;
   }
@@ -101,18 +101,20 @@ absl::Status PipelinesGet(Context& context, const Args& args) {
   spine::v1::GetPipelineRequest request;
   request.set_id(*id);
   spine::v1::Pipeline pipeline;
-  if (absl::Status status = context.Unary(Service::kTasks, &PipelineService::Stub::GetPipeline,
-                                          request, &pipeline);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &PipelineService::Stub::GetPipeline, request, &pipeline);
       !status.ok()) {
     return status;
   }
   if (context.printer().format() == Format::kTable) {
     absl::Status printed = PrintPipeline(context, pipeline);
-    context.out() << "\n" << ValueText([&] {
-      google::protobuf::Value value;
-      *value.mutable_struct_value() = pipeline.definition();
-      return value;
-    }()) << "\n";
+    context.out() << "\n"
+                  << ValueText([&] {
+                       google::protobuf::Value value;
+                       *value.mutable_struct_value() = pipeline.definition();
+                       return value;
+                     }())
+                  << "\n";
     return printed;
   }
   return PrintPipeline(context, pipeline);
@@ -124,8 +126,8 @@ absl::Status PipelinesDelete(Context& context, const Args& args) {
   spine::v1::DeletePipelineRequest request;
   request.set_id(*id);
   google::protobuf::Empty empty;
-  if (absl::Status status = context.Unary(
-          Service::kTasks, &PipelineService::Stub::DeletePipeline, request, &empty);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &PipelineService::Stub::DeletePipeline, request, &empty);
       !status.ok()) {
     return status;
   }
@@ -183,7 +185,8 @@ absl::StatusOr<Run> FetchRun(Context& context, int64_t id) {
   spine::v1::GetRunRequest request;
   request.set_id(id);
   Run run;
-  if (absl::Status status = context.Unary(Service::kTasks, &RunService::Stub::GetRun, request, &run);
+  if (absl::Status status =
+          context.Unary(Service::kTasks, &RunService::Stub::GetRun, request, &run);
       !status.ok()) {
     return status;
   }
@@ -347,28 +350,26 @@ absl::Status RunsCancel(Context& context, const Args& args) {
 void RegisterTaskCommands(Registry& registry) {
   const OptionSpec file = {"file", "FILE", "the definition as JSON (- for stdin, the default)"};
   registry.DescribeGroup({"pipelines"}, "Pipeline definitions");
-  registry.Add({{"pipelines", "create"},
-                "NAME",
-                "Create a pipeline from a JSON definition (docs/pipelines.md).",
-                {file},
-                1,
-                1,
-                [](Context& context, const Args& args) {
-                  return CreateOrValidate(context, args, false);
-                }});
-  registry.Add({{"pipelines", "validate"},
-                "[NAME]",
-                "Check a definition as create would, without saving it.",
-                {file},
-                0,
-                1,
-                [](Context& context, const Args& args) {
-                  return CreateOrValidate(context, args, true);
-                }});
-  registry.Add({{"pipelines", "list"}, "", "List your pipelines.", PagingOptions(), 0, 0,
-                PipelinesList});
-  registry.Add({{"pipelines", "get"}, "ID", "Show a pipeline and its definition.", {}, 1, 1,
-                PipelinesGet});
+  registry.Add(
+      {{"pipelines", "create"},
+       "NAME",
+       "Create a pipeline from a JSON definition (docs/pipelines.md).",
+       {file},
+       1,
+       1,
+       [](Context& context, const Args& args) { return CreateOrValidate(context, args, false); }});
+  registry.Add(
+      {{"pipelines", "validate"},
+       "[NAME]",
+       "Check a definition as create would, without saving it.",
+       {file},
+       0,
+       1,
+       [](Context& context, const Args& args) { return CreateOrValidate(context, args, true); }});
+  registry.Add(
+      {{"pipelines", "list"}, "", "List your pipelines.", PagingOptions(), 0, 0, PipelinesList});
+  registry.Add(
+      {{"pipelines", "get"}, "ID", "Show a pipeline and its definition.", {}, 1, 1, PipelinesGet});
   registry.Add({{"pipelines", "delete"}, "ID", "Delete a pipeline.", {}, 1, 1, PipelinesDelete});
 
   registry.DescribeGroup({"runs"}, "Runs of pipelines");
@@ -387,8 +388,8 @@ void RegisterTaskCommands(Registry& registry) {
                 1,
                 RunsStart});
   registry.Add({{"runs", "get"}, "ID", "Show a run and its steps.", {}, 1, 1, RunsGet});
-  registry.Add({{"runs", "list"}, "", "List your runs, newest first.", list_options, 0, 0,
-                RunsList});
+  registry.Add(
+      {{"runs", "list"}, "", "List your runs, newest first.", list_options, 0, 0, RunsList});
   registry.Add({{"runs", "watch"},
                 "ID",
                 "Follow a run until it ends: each step's state as it changes and a progress\n"

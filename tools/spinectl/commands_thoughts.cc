@@ -45,8 +45,8 @@ absl::Status Create(Context& context, const Args& args) {
   request.set_text(args.positional()[0]);
   for (const std::string& tag : SplitTags(args.All("tag"))) request.add_tags(tag);
   spine::v1::Thought thought;
-  if (absl::Status status = context.Unary(Service::kStorage, &ThoughtService::Stub::CreateThought,
-                                          request, &thought);
+  if (absl::Status status =
+          context.Unary(Service::kStorage, &ThoughtService::Stub::CreateThought, request, &thought);
       !status.ok()) {
     return status;
   }
@@ -82,8 +82,8 @@ absl::Status List(Context& context, const Args& args, const std::string& query) 
   request.set_tag(args.Get("tag").value_or(""));
   request.set_query(query);
   spine::v1::ListThoughtsResponse response;
-  if (absl::Status status = context.Unary(Service::kStorage, &ThoughtService::Stub::ListThoughts,
-                                          request, &response);
+  if (absl::Status status =
+          context.Unary(Service::kStorage, &ThoughtService::Stub::ListThoughts, request, &response);
       !status.ok()) {
     return status;
   }
@@ -110,8 +110,8 @@ absl::Status Update(Context& context, int64_t id, const std::optional<std::strin
     request.mutable_update_mask()->add_paths("tags");
   }
   spine::v1::Thought thought;
-  if (absl::Status status = context.Unary(Service::kStorage,
-                                          &ThoughtService::Stub::UpdateThought, request, &thought);
+  if (absl::Status status =
+          context.Unary(Service::kStorage, &ThoughtService::Stub::UpdateThought, request, &thought);
       !status.ok()) {
     return status;
   }
@@ -149,8 +149,8 @@ absl::Status Delete(Context& context, const Args& args) {
   spine::v1::DeleteThoughtRequest request;
   request.set_id(*id);
   google::protobuf::Empty empty;
-  if (absl::Status status = context.Unary(Service::kStorage,
-                                          &ThoughtService::Stub::DeleteThought, request, &empty);
+  if (absl::Status status =
+          context.Unary(Service::kStorage, &ThoughtService::Stub::DeleteThought, request, &empty);
       !status.ok()) {
     return status;
   }

@@ -108,8 +108,7 @@ absl::StatusOr<Settings> ResolveSettings(const SettingFlags& flags, const Getenv
     if (!text.ok()) return text.status();
     absl::StatusOr<Environment::Vars> parsed = ParseDotenv(*text);
     if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(config_path, ": ", parsed.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(config_path, ": ", parsed.status().message()));
     }
     file_vars = *std::move(parsed);
   }
@@ -125,14 +124,16 @@ absl::StatusOr<Settings> ResolveSettings(const SettingFlags& flags, const Getenv
 
   Settings settings;
   for (size_t i = 0; i < kServiceVars.size(); ++i) {
-    settings.addresses[i] = lookup(flags.addresses[i], kServiceVars[i].env, kServiceVars[i].fallback);
+    settings.addresses[i] =
+        lookup(flags.addresses[i], kServiceVars[i].env, kServiceVars[i].fallback);
   }
   settings.ca_file = lookup(flags.ca_file, "SPINECTL_CA_FILE", "");
   const std::string timeout = lookup(flags.timeout, "SPINECTL_TIMEOUT", "10s");
-  if (!absl::ParseDuration(timeout, &settings.timeout) || settings.timeout <= absl::ZeroDuration()) {
+  if (!absl::ParseDuration(timeout, &settings.timeout) ||
+      settings.timeout <= absl::ZeroDuration()) {
     return rpc::WithErrorInfo(
-        absl::InvalidArgumentError(absl::StrCat("--timeout ", timeout,
-                                                ": not a positive duration (e.g. 10s, 500ms)")),
+        absl::InvalidArgumentError(
+            absl::StrCat("--timeout ", timeout, ": not a positive duration (e.g. 10s, 500ms)")),
         "USAGE");
   }
   settings.credentials_path = *dir + "/credentials";
@@ -167,9 +168,9 @@ absl::StatusOr<std::optional<Credentials>> ReadCredentials(const std::string& pa
   if (got < 0) return ErrnoError(absl::StrCat("cannot read ", path));
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object() || !json.value("refreshToken", nlohmann::json()).is_string()) {
-    return rpc::WithErrorInfo(
-        absl::DataLossError(absl::StrCat(path, " is not a spinectl credentials file; log in again")),
-        "CREDENTIALS_MALFORMED");
+    return rpc::WithErrorInfo(absl::DataLossError(absl::StrCat(
+                                  path, " is not a spinectl credentials file; log in again")),
+                              "CREDENTIALS_MALFORMED");
   }
   Credentials credentials;
   credentials.gateway = json.value("gateway", "");

@@ -34,9 +34,8 @@ absl::Status FromGrpc(const grpc::Status& status, Service service, const std::st
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     std::optional<google::rpc::ErrorInfo> info = rpc::GetErrorInfo(converted);
     if (!info) {
-      absl::Status named(converted.code(),
-                         absl::StrCat(ServiceName(service), " at ", address, ": ",
-                                      converted.message()));
+      absl::Status named(converted.code(), absl::StrCat(ServiceName(service), " at ", address, ": ",
+                                                        converted.message()));
       return rpc::WithErrorInfo(named, status.error_code() == grpc::StatusCode::UNAVAILABLE
                                            ? "SERVICE_UNAVAILABLE"
                                            : "DEADLINE_EXCEEDED");
@@ -113,13 +112,12 @@ absl::Status Context::Refresh() {
   std::unique_ptr<grpc::ClientContext> call = NewCall("");
   const grpc::Status status = stub.Refresh(call.get(), request, &tokens);
   if (!status.ok()) {
-    absl::Status error =
-        FromGrpc(status, Service::kGateway, settings_.address(Service::kGateway));
+    absl::Status error = FromGrpc(status, Service::kGateway, settings_.address(Service::kGateway));
     if (error.code() == absl::StatusCode::kUnauthenticated ||
         error.code() == absl::StatusCode::kPermissionDenied) {
       return rpc::WithErrorInfo(
-          absl::UnauthenticatedError(absl::StrCat(
-              "the session has ended (", error.message(), "); run `spinectl login`")),
+          absl::UnauthenticatedError(
+              absl::StrCat("the session has ended (", error.message(), "); run `spinectl login`")),
           "SESSION_EXPIRED");
     }
     return error;

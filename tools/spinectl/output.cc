@@ -70,7 +70,8 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
   std::string json;
   const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot print as JSON: ", std::string(status.message())));
+    return absl::InternalError(
+        absl::StrCat("cannot print as JSON: ", std::string(status.message())));
   }
   return json;
 }

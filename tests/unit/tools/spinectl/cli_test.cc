@@ -1,5 +1,7 @@
 // The command table and its parser: words to a command, options, usage errors, help, and the
 // bash completion generated from the same table.
+#include "tools/spinectl/cli.h"
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -9,7 +11,6 @@
 #include "absl/strings/match.h"
 #include "libs/rpc/error_info.h"
 #include "tools/spinectl/app.h"
-#include "tools/spinectl/cli.h"
 #include "tools/spinectl/output.h"
 
 namespace spine::spinectl {
@@ -32,8 +33,8 @@ Registry Sample() {
 
 TEST_CASE("words name a command; options and positionals are collected", "[spinectl][cli]") {
   const Registry registry = Sample();
-  auto parsed = Parse(registry, {"--json", "thoughts", "create", "--tag", "a", "hello",
-                                 "--tag=b", "--timeout=5s", "--pin"});
+  auto parsed = Parse(registry, {"--json", "thoughts", "create", "--tag", "a", "hello", "--tag=b",
+                                 "--timeout=5s", "--pin"});
   REQUIRE(parsed.ok());
   REQUIRE(parsed->command != nullptr);
   CHECK(parsed->path == std::vector<std::string>{"thoughts", "create"});
@@ -56,12 +57,12 @@ TEST_CASE("usage errors carry the USAGE reason and exit 2", "[spinectl][cli]") {
   for (const std::vector<std::string>& words : std::vector<std::vector<std::string>>{
            {"nosuch"},
            {"thoughts", "nosuch"},
-           {"thoughts", "create"},                    // TEXT missing
-           {"thoughts", "create", "a", "b"},          // one too many
-           {"thoughts", "create", "--nosuch", "a"},   // unknown option
-           {"--tag", "x", "thoughts", "create", "a"}, // a command's option before the command
-           {"thoughts", "create", "a", "--tag"},      // value missing
-           {"thoughts", "create", "a", "--pin=yes"},  // a switch with a value
+           {"thoughts", "create"},                     // TEXT missing
+           {"thoughts", "create", "a", "b"},           // one too many
+           {"thoughts", "create", "--nosuch", "a"},    // unknown option
+           {"--tag", "x", "thoughts", "create", "a"},  // a command's option before the command
+           {"thoughts", "create", "a", "--tag"},       // value missing
+           {"thoughts", "create", "a", "--pin=yes"},   // a switch with a value
        }) {
     INFO(Catch::Detail::stringify(words));
     auto parsed = Parse(registry, words);
@@ -141,15 +142,13 @@ std::string Complete(const Registry& registry, const std::string& words, int cwo
   return output;
 }
 
-TEST_CASE("the bash completion completes commands and options from the table",
-          "[spinectl][cli]") {
+TEST_CASE("the bash completion completes commands and options from the table", "[spinectl][cli]") {
   const Registry registry = Sample();
   CHECK(Complete(registry, "spinectl th", 1) == "thoughts");
   CHECK(Complete(registry, "spinectl thoughts ''", 2) == "create list --json --timeout --help");
   CHECK(Complete(registry, "spinectl --json thoughts cr", 3) == "create");
   CHECK(Complete(registry, "spinectl thoughts create --t", 3) == "--tag --timeout");
-  CHECK(Complete(registry, "spinectl nosuch ''", 2) ==
-        "status thoughts --json --timeout --help");
+  CHECK(Complete(registry, "spinectl nosuch ''", 2) == "status thoughts --json --timeout --help");
 }
 
 }  // namespace

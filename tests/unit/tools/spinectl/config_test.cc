@@ -1,5 +1,7 @@
 // Settings precedence (flag > environment > config file > default) and the credentials file:
 // written atomically at 0600, refused when others can read it.
+#include "tools/spinectl/config.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "libs/rpc/error_info.h"
-#include "tools/spinectl/config.h"
 
 namespace spine::spinectl {
 namespace {
@@ -74,8 +75,8 @@ TEST_CASE("config file named by flag or SPINECTL_CONFIG must exist", "[spinectl]
   SettingFlags flags;
   flags.config_file = home.path() + "/missing.conf";
   CHECK_FALSE(ResolveSettings(flags, EnvOf({{"HOME", home.path()}})).ok());
-  CHECK_FALSE(ResolveSettings({}, EnvOf({{"HOME", home.path()},
-                                         {"SPINECTL_CONFIG", home.path() + "/missing"}}))
+  CHECK_FALSE(ResolveSettings(
+                  {}, EnvOf({{"HOME", home.path()}, {"SPINECTL_CONFIG", home.path() + "/missing"}}))
                   .ok());
   // Without XDG_CONFIG_HOME, ~/.config is the directory, and a missing default file is fine.
   auto settings = ResolveSettings({}, EnvOf({{"HOME", home.path()}}));

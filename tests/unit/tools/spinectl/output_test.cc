@@ -1,11 +1,12 @@
 // Output formats: aligned tables, the proto JSON mapping, ids only; the error line and exit codes.
+#include "tools/spinectl/output.h"
+
 #include <catch2/catch.hpp>
 #include <sstream>
 
 #include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "spine/v1/storage.pb.h"
-#include "tools/spinectl/output.h"
 
 namespace spine::spinectl {
 namespace {
