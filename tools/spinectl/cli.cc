@@ -37,6 +37,18 @@ void AppendOptions(std::string& out, const std::vector<OptionSpec>& options) {
   }
 }
 
+// The first sentence of a summary, for the one-line listing of a group.
+std::string FirstSentence(const std::string& summary) {
+  for (size_t dot = summary.find('.'); dot != std::string::npos; dot = summary.find('.', dot + 1)) {
+    if (dot + 1 == summary.size() || summary[dot + 1] == ' ' || summary[dot + 1] == '\n') {
+      std::string sentence = summary.substr(0, dot + 1);
+      std::replace(sentence.begin(), sentence.end(), '\n', ' ');
+      return sentence;
+    }
+  }
+  return summary.substr(0, summary.find('\n'));
+}
+
 // Single-quoted for bash.
 std::string Quote(const std::string& text) {
   std::string out = "'";
@@ -123,7 +135,7 @@ std::string Registry::Help(const std::vector<std::string>& path) const {
       child_path.push_back(child);
       std::string text;
       if (const CommandSpec* command = Find(child_path)) {
-        text = command->summary.substr(0, command->summary.find('\n'));
+        text = FirstSentence(command->summary);
       } else if (auto it = group_summaries_.find(child_path); it != group_summaries_.end()) {
         text = it->second;
       }

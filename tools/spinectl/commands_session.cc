@@ -172,9 +172,10 @@ void RegisterSessionCommands(Registry& registry) {
                                     "read the password from FILE's first line (- for stdin)"};
   registry.Add({{"login"},
                 "",
-                "Log in at the gateway and keep the session (a refresh token) in\n"
-                "$XDG_CONFIG_HOME/spine/credentials (mode 0600). The password comes from\n"
-                "--password-file, else a prompt without echo, else stdin's first line.",
+                "Log in at the gateway and keep the session.\n"
+                "The refresh token is kept in $XDG_CONFIG_HOME/spine/credentials (mode 0600).\n"
+                "The password comes from --password-file, else a prompt without echo, else\n"
+                "stdin's first line.",
                 {{"username", "NAME", "who to log in as"}, password_file},
                 0,
                 0,

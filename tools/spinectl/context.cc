@@ -36,9 +36,9 @@ absl::Status FromGrpc(const grpc::Status& status, Service service, const std::st
     if (!info) {
       absl::Status named(converted.code(), absl::StrCat(ServiceName(service), " at ", address, ": ",
                                                         converted.message()));
-      return rpc::WithErrorInfo(named, status.error_code() == grpc::StatusCode::UNAVAILABLE
-                                           ? "SERVICE_UNAVAILABLE"
-                                           : "DEADLINE_EXCEEDED");
+      // The code already says a deadline passed; an unreachable service gets a reason.
+      if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return named;
+      return rpc::WithErrorInfo(named, "SERVICE_UNAVAILABLE");
     }
   }
   return converted;
