@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace spine::testing {
@@ -27,11 +28,14 @@ SpinectlResult RunSpinectl(const std::vector<std::string>& args,
   std::vector<std::string> argv_strings = {binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<std::string> env_strings;
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  env_strings.reserve(env.size());
+  for (const auto& [name, value] : env) env_strings.push_back(absl::StrCat(name, "=", value));
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (std::string& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (std::string& var : env_strings) envp.push_back(var.data());
   envp.push_back(nullptr);
 

@@ -75,7 +75,7 @@ absl::Status Logout(Context& context, const Args& /*args*/) {
     spine::v1::LogoutRequest request;
     request.set_refresh_token((*stored)->refresh_token);
     google::protobuf::Empty empty;
-    const absl::Status revoked =
+    absl::Status revoked =
         context.Unary(Service::kGateway, &AuthService::Stub::Logout, request, &empty);
     // The local session goes either way; a session the gateway already ended is not an error.
     if (absl::Status removed = RemoveCredentials(context.settings().credentials_path);

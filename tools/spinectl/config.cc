@@ -128,6 +128,10 @@ absl::StatusOr<Settings> ResolveSettings(const SettingFlags& flags, const Getenv
         lookup(flags.addresses[i], kServiceVars[i].env, kServiceVars[i].fallback);
   }
   settings.ca_file = lookup(flags.ca_file, "SPINECTL_CA_FILE", "");
+  // Checked here: gRPC would silently fall back to the system's roots for an unreadable file.
+  if (!settings.ca_file.empty() && access(settings.ca_file.c_str(), R_OK) != 0) {
+    return ErrnoError(absl::StrCat("--ca-file ", settings.ca_file));
+  }
   const std::string timeout = lookup(flags.timeout, "SPINECTL_TIMEOUT", "10s");
   if (!absl::ParseDuration(timeout, &settings.timeout) ||
       settings.timeout <= absl::ZeroDuration()) {

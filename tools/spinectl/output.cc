@@ -37,6 +37,7 @@ std::string RenderTable(const Table& table) {
   if (!headers.empty()) lines.push_back(headers);
   for (const auto& row : table.rows) {
     std::vector<std::string> cells;
+    cells.reserve(row.size());
     for (const std::string& cell : row) cells.push_back(OneLine(cell));
     lines.push_back(std::move(cells));
   }

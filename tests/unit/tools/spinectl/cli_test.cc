@@ -25,7 +25,13 @@ Registry Sample() {
                 1,
                 1,
                 nullptr});
-  registry.Add({{"thoughts", "list"}, "", "List thoughts.", {}, 0, 0, nullptr});
+  registry.Add({{"thoughts", "list"},
+                "",
+                "List thoughts, a page\nat a time. Newest first.",
+                {},
+                0,
+                0,
+                nullptr});
   registry.Add({{"status"}, "", "Status.", {}, 0, 0, nullptr});
   registry.DescribeGroup({"thoughts"}, "Your thoughts");
   return registry;
@@ -88,7 +94,8 @@ TEST_CASE("--help names the command or group it follows", "[spinectl][cli]") {
   const std::string group_help = registry.Help(group->path);
   CHECK(absl::StrContains(group_help, "Your thoughts"));
   CHECK(absl::StrContains(group_help, "create  Create a thought."));
-  CHECK(absl::StrContains(group_help, "list    List thoughts."));
+  // A group lists each command's first sentence, even when it spans lines.
+  CHECK(absl::StrContains(group_help, "list    List thoughts, a page at a time.\n"));
 }
 
 TEST_CASE("every real command has a summary and parses with --help", "[spinectl][cli]") {

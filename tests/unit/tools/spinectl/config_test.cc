@@ -88,11 +88,18 @@ TEST_CASE("timeout and CA file come from flags or environment", "[spinectl][conf
   const TempHome home;
   SettingFlags flags;
   flags.timeout = "1500ms";
-  auto settings = ResolveSettings(
-      flags, EnvOf({{"HOME", home.path()}, {"SPINECTL_CA_FILE", "/etc/spine/ca.pem"}}));
+  const std::string ca = home.path() + "/ca.pem";
+  Write(ca, "-----BEGIN CERTIFICATE-----\n");
+  auto settings = ResolveSettings(flags, EnvOf({{"HOME", home.path()}, {"SPINECTL_CA_FILE", ca}}));
   REQUIRE(settings.ok());
   CHECK(settings->timeout == absl::Milliseconds(1500));
-  CHECK(settings->ca_file == "/etc/spine/ca.pem");
+  CHECK(settings->ca_file == ca);
+  // A CA file that cannot be read is an error, not a silent fallback to the system's roots.
+  flags.ca_file = home.path() + "/missing.pem";
+  auto missing = ResolveSettings(flags, EnvOf({{"HOME", home.path()}}));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  flags.ca_file.clear();
   flags.timeout = "soon";
   auto bad = ResolveSettings(flags, EnvOf({{"HOME", home.path()}}));
   REQUIRE_FALSE(bad.ok());
