@@ -33,6 +33,11 @@ grpc::Status PipelineService::CreatePipeline(grpc::ServerContext* context,
   absl::StatusOr<spine::v1::PipelineDefinitionV1> parsed =
       ParsePipelineDefinition(request->definition(), &catalog_);
   if (!parsed.ok()) return rpc::ToGrpcStatus(parsed.status());
+  if (request->validate_only()) {
+    response->set_name(request->name());
+    *response->mutable_definition() = request->definition();
+    return grpc::Status::OK;
+  }
   // Stored as the user wrote it; the defaults are filled in each time it runs.
   absl::StatusOr<spine::v1::Pipeline> created =
       store_.Create(*user, request->name(), request->definition());
