@@ -11,6 +11,7 @@
 #include "libs/rpc/method_access.h"
 #include "libs/rpc/service_main.h"
 #include "services/gateway/openapi/openapi_document.h"
+#include "services/gateway/openapi/source_docs.h"
 #include "services/gateway/rate_limit/client_address.h"
 
 namespace spine::gateway {
@@ -86,7 +87,9 @@ absl::Status Gateway::Build() {
   // The API: routes from the protos' HTTP options, forwarded over one channel per service.
   SPINE_ASSIGN_OR_RETURN(RouteTable routes, RouteTable::Build(rpc::SpineApiFiles()));
   routes_ = std::make_unique<RouteTable>(std::move(routes));
-  SPINE_ASSIGN_OR_RETURN(openapi_json_, BuildOpenApiDocument(*routes_, {.version = kSpineVersion}));
+  SPINE_ASSIGN_OR_RETURN(
+      openapi_json_,
+      BuildOpenApiDocument(*routes_, {.version = kSpineVersion, .docs = SpineSourceDocs()}));
   const absl::Duration upstream_deadline = absl::Milliseconds(common.rpc_deadline_ms);
   upstream_ = std::make_unique<UpstreamClient>(Channels(common), upstream_deadline, edge_.key());
   std::vector<std::string> route_labels(std::begin(kOperationsPaths), std::end(kOperationsPaths));

@@ -91,6 +91,32 @@ TEST_CASE("a server stream arrives as data events and ends with the done event")
   CHECK(final_answer["text"] == "Hello");
   CHECK(final_answer["model"] == "stub");
   CHECK(final_answer["finishReason"] == "stop");
+
+  // The served OpenAPI document describes these events as they are: each event's data has
+  // exactly the properties of the schema it documents for it, the required ones included.
+  const HttpResult openapi = HttpRequestTo(stack.http_port(), "GET", "/openapi.json");
+  REQUIRE(openapi.status == 200);
+  const Json document = Json::parse(openapi.body);
+  const Json& events =
+      document["paths"]["/api/llm/stream"]["post"]["responses"]["200"]["x-spine-events"];
+  auto schema_of = [&](const char* event) -> const Json& {
+    const std::string ref = events[event]["data"]["$ref"].get<std::string>();
+    return document["components"]["schemas"][ref.substr(ref.rfind('/') + 1)];
+  };
+  auto conforms = [](const Json& data, const Json& schema) {
+    for (const auto& [key, value] : data.items()) {
+      if (!schema["properties"].contains(key)) return false;
+    }
+    for (const Json& key : schema.value("required", Json::array())) {
+      if (!data.contains(key.get<std::string>())) return false;
+    }
+    return true;
+  };
+  CHECK(conforms(Json::parse(R"({"delta":"Hel"})"), schema_of("message")));
+  CHECK(conforms(final_answer, schema_of("done")));
+  CHECK_FALSE(conforms(final_answer, schema_of("message")));  // not a GenerateStreamEvent
+  // The descriptions come from the protos' comments, embedded in the binary.
+  CHECK_FALSE(schema_of("done")["properties"]["text"].value("description", "").empty());
 }
 
 TEST_CASE("closing the connection cancels the upstream stream") {

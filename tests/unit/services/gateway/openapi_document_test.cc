@@ -4,6 +4,7 @@
 // named body field, unsigned and wrapper types).
 #include "services/gateway/openapi/openapi_document.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <regex>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -18,6 +20,7 @@
 #include "google/protobuf/text_format.h"
 #include "libs/rpc/method_access.h"
 #include "nlohmann/json.hpp"
+#include "services/gateway/openapi/source_docs.h"
 #include "services/gateway/transcode/route_table.h"
 
 namespace spine::gateway {
@@ -44,6 +47,18 @@ json Document(const RouteTable& routes) {
 
 const json& SpineDocument() {
   static const json document = Document(SpineRoutes());
+  return document;
+}
+
+// The document as the gateway serves it: with the protos' comments.
+const json& DocumentedSpineDocument() {
+  static const json document = [] {
+    REQUIRE(SpineSourceDocs() != nullptr);
+    absl::StatusOr<std::string> text =
+        BuildOpenApiDocument(SpineRoutes(), {.version = "1.2.3", .docs = SpineSourceDocs()});
+    REQUIRE(text.ok());
+    return json::parse(*text);
+  }();
   return document;
 }
 
@@ -264,14 +279,15 @@ TEST_CASE("the OpenAPI validator finds what a broken document lacks") {
   CHECK(ValidateOpenApi(broken).size() == 6);
 }
 
-TEST_CASE("every $ref in the OpenAPI document resolves to a defined schema") {
+TEST_CASE("every $ref in the OpenAPI document resolves to a defined schema or response") {
   const json& document = SpineDocument();
   std::vector<std::string> refs;
   CollectRefs(document, refs);
   CHECK(refs.size() > 50);
   for (const std::string& ref : refs) {
     INFO(ref);
-    REQUIRE(ref.rfind("#/components/schemas/", 0) == 0);
+    REQUIRE((ref.rfind("#/components/schemas/", 0) == 0 ||
+             ref.rfind("#/components/responses/", 0) == 0));
     CHECK(document.contains(json::json_pointer(ref.substr(1))));
   }
 }
@@ -281,7 +297,8 @@ TEST_CASE("every path template variable has a required path parameter, and no ot
                    [](const std::string& path, const std::string& method, const json& operation) {
                      INFO(method << " " << path);
                      std::set<std::string> declared;
-                     for (const json& parameter : operation.value("parameters", json::array())) {
+                     const json parameters = operation.value("parameters", json::array());
+                     for (const json& parameter : parameters) {
                        if (parameter["in"] != "path") continue;
                        CHECK(parameter["required"] == true);
                        declared.insert(parameter["name"].get<std::string>());
@@ -342,7 +359,9 @@ TEST_CASE("message schemas follow protobuf's JSON mapping") {
   CHECK(state["enum"].size() == 6);
   CHECK(state["enum"][1] == "QUEUED");
 
-  CHECK(Schema(document, "spine.v1.Pipeline")["properties"]["definition"] ==
+  CHECK(Schema(document, "spine.v1.Conversation")["properties"]["createdAt"] ==
+        json::parse(R"({"type": "string", "format": "date-time"})"));  // Timestamp
+  CHECK(Schema(document, "spine.v1.AuditEvent")["properties"]["details"] ==
         json::parse(R"({"type": "object"})"));  // google.protobuf.Struct
 
   // A plugin that could not be loaded: state FAILED and why (issue 14).
@@ -361,8 +380,8 @@ TEST_CASE("the error schema is API.md's one shape") {
   CHECK(error["properties"]["details"]["items"] == Ref("ErrorInfo"));
   const json& info = Schema(document, "ErrorInfo")["properties"];
   for (const char* key : {"@type", "reason", "domain"}) CHECK(info[key]["type"] == "string");
-  CHECK(info["metadata"] ==
-        json::parse(R"({"type": "object", "additionalProperties": {"type": "string"}})"));
+  CHECK(info["metadata"]["type"] == "object");
+  CHECK(info["metadata"]["additionalProperties"] == json::parse(R"({"type": "string"})"));
   ForEachOperation(
       document, [](const std::string& path, const std::string& method, const json& operation) {
         INFO(method << " " << path);
@@ -389,8 +408,8 @@ TEST_CASE("request bodies, query parameters and responses come from the route") 
     query.push_back(parameter["name"].get<std::string>());
   }
   CHECK(query == std::vector<std::string>{"pageSize", "pageToken", "tag", "query"});
-  CHECK(list["parameters"][0]["schema"] == json::parse(R"({"type": "integer",
-                                                           "format": "int32"})"));
+  CHECK(list["parameters"][0]["schema"] == json::parse(R"({"type": "integer", "format": "int32",
+                                                           "minimum": 0, "maximum": 500})"));
 
   const json& get = Operation(document, "/api/thoughts/{id}", "get");
   REQUIRE(get["parameters"].size() == 1);
@@ -413,7 +432,8 @@ TEST_CASE("request bodies, query parameters and responses come from the route") 
 
   const json& stream = Operation(document, "/api/llm/stream", "post");
   CHECK(stream["responses"]["200"]["content"].contains("text/event-stream"));
-  CHECK(stream["responses"]["200"]["x-spine-event-schema"] == Ref("spine.v1.GenerateStreamEvent"));
+  CHECK(stream["responses"]["200"]["x-spine-events"]["message"]["data"] ==
+        Ref("spine.v1.GenerateStreamEvent"));
 }
 
 TEST_CASE("security follows each RPC's access policy") {
@@ -572,6 +592,177 @@ TEST_CASE("recursive messages, comments, named bodies, unsigned and wrapper type
   CHECK(put["parameters"][1]["name"] == "dryRun");
   CHECK(put["parameters"][1]["in"] == "query");
   CHECK_THAT(put["description"].get<std::string>(), Catch::Contains("admin role required"));
+}
+
+TEST_CASE("every operation has a summary and a description, every field a description") {
+  const json& document = DocumentedSpineDocument();
+  CHECK(ValidateOpenApi(document).empty());
+  for (const json& tag : document["tags"]) {
+    INFO(tag["name"]);
+    CHECK(tag.contains("description"));
+  }
+  ForEachOperation(
+      document, [](const std::string& path, const std::string& method, const json& operation) {
+        INFO(method << " " << path);
+        REQUIRE(operation.contains("summary"));
+        CHECK_FALSE(operation["summary"].get<std::string>().empty());
+        REQUIRE(operation.contains("description"));
+        // More than the access note: the RPC's own comment.
+        CHECK_FALSE(absl::StartsWith(operation["description"].get<std::string>(), "Access:"));
+        const json parameters = operation.value("parameters", json::array());
+        for (const json& parameter : parameters) {
+          INFO(parameter["name"]);
+          CHECK(parameter.contains("description"));
+        }
+      });
+  for (const auto& [name, schema] : document["components"]["schemas"].items()) {
+    INFO(name);
+    CHECK(schema.contains("description"));
+    const json properties = schema.value("properties", json::object());
+    for (const auto& [field, property] : properties.items()) {
+      INFO(field);
+      CHECK(property.contains("description"));
+    }
+  }
+}
+
+TEST_CASE("required fields are marked: requests by their rules, responses by what is printed") {
+  const json& document = DocumentedSpineDocument();
+  CHECK(Schema(document, "spine.v1.CreateThoughtRequest")["required"] == json{"text"});
+  CHECK(Schema(document, "spine.v1.LoginRequest")["required"] == json({"username", "password"}));
+  CHECK_FALSE(Schema(document, "spine.v1.ListThoughtsResponse").contains("oneOf"));
+  // A response always has every field without presence; messages only when set.
+  CHECK(Schema(document, "spine.v1.Thought")["required"] == json({"id", "text", "tags"}));
+  CHECK(Schema(document, "spine.v1.Run")["required"] ==
+        json({"id", "pipelineId", "state", "steps"}));
+  const json& user = Schema(document, "spine.v1.CreateUserRequest")["properties"];
+  CHECK(user["username"]["pattern"] == "^[a-z0-9_.-]{3,32}$");
+  CHECK(user["password"]["minLength"] == 12);
+  CHECK(user["password"]["maxLength"] == 128);
+  const json& tags = Schema(document, "spine.v1.CreateThoughtRequest")["properties"]["tags"];
+  CHECK(tags["maxItems"] == 16);
+  CHECK(tags["items"]["maxLength"] == 64);
+}
+
+TEST_CASE("every response code a route can give is documented, errors in the error shape") {
+  const json& document = DocumentedSpineDocument();
+  ForEachOperation(document, [&](const std::string& path, const std::string& method,
+                                 const json& operation) {
+    INFO(method << " " << path);
+    for (const auto& [code, response] : operation["responses"].items()) {
+      if (code == "default" || code[0] == '2') continue;
+      INFO(code);
+      if (!response.contains("$ref")) {
+        // Its own body (/readyz's 503 adds notReady), still the error shape.
+        CHECK(response["content"]["application/json"]["schema"]["allOf"][0] == Ref("Error"));
+        continue;
+      }
+      const std::string name =
+          response["$ref"].get<std::string>().substr(std::string("#/components/responses/").size());
+      const json& shared = document["components"]["responses"][name];
+      CHECK(shared["content"]["application/json"]["schema"] == Ref("Error"));
+    }
+    if (!absl::StartsWith(path, "/api/")) return;
+    for (const char* code : {"400", "401", "429", "500", "503", "504"}) {
+      CHECK(operation["responses"].contains(code));
+    }
+  });
+  // A run with waitMs: 200 when it ends in time, else 202.
+  for (const char* path : {"/api/pipelines/{pipelineId}/runs", "/api/runs"}) {
+    const json& responses = Operation(document, path, "post")["responses"];
+    CHECK(responses["202"]["content"]["application/json"]["schema"] == Ref("spine.v1.Run"));
+    CHECK(responses["200"]["content"]["application/json"]["schema"] == Ref("spine.v1.Run"));
+  }
+  CHECK(
+      Operation(document, "/api/pipelines/{pipelineId}/runs", "post")["responses"].contains("422"));
+  const json& invoke = Operation(document, "/api/plugins/{name}/invoke", "post")["responses"];
+  for (const char* code : {"404", "413", "415", "502", "504"}) CHECK(invoke.contains(code));
+  CHECK_FALSE(Operation(document, "/api/auth/login", "post")["responses"].contains("403"));
+  CHECK(Operation(document, "/api/users", "post")["responses"].contains("403"));
+  const json& responses = document["components"]["responses"];
+  CHECK(responses["Error401"]["headers"].contains("WWW-Authenticate"));
+  CHECK(responses["Error429"]["headers"].contains("Retry-After"));
+  CHECK_THAT(responses["Error504"]["description"].get<std::string>(),
+             Catch::Contains("PLUGIN_TIMEOUT") && Catch::Contains("GENERATION_TIMEOUT"));
+  CHECK_THAT(responses["Error422"]["description"].get<std::string>(),
+             Catch::Contains("IDEMPOTENCY_KEY_REUSED"));
+}
+
+TEST_CASE("the error reasons, /readyz's degraded body and /status's unreachableModels are in it") {
+  const json& document = DocumentedSpineDocument();
+  const json& reasons = Schema(document, "ErrorInfo")["properties"]["reason"]["examples"];
+  for (const char* reason : {"PLUGIN_TIMEOUT", "GENERATION_TIMEOUT", "IDEMPOTENCY_KEY_REUSED",
+                             "LAST_ADMIN", "SERVICES_NOT_READY", "RATE_LIMITED"}) {
+    INFO(reason);
+    CHECK(std::find(reasons.begin(), reasons.end(), reason) != reasons.end());
+  }
+  const json& readyz = Operation(document, "/readyz", "get")["responses"];
+  const json& ready = readyz["200"]["content"]["application/json"]["schema"];
+  CHECK(ready["properties"]["status"]["enum"] == json({"ready", "degraded"}));
+  CHECK(ready["properties"]["degraded"]["type"] == "array");
+  const json& not_ready = readyz["503"]["content"]["application/json"]["schema"]["allOf"];
+  CHECK(not_ready[0] == Ref("Error"));
+  CHECK(not_ready[1]["properties"].contains("notReady"));
+  CHECK(not_ready[1]["properties"].contains("degraded"));
+  const json& status = Schema(document, "spine.v1.PlatformStatus")["properties"];
+  CHECK(status["unreachableModels"]["additionalProperties"]["type"] == "string");
+  CHECK(status["unreachableModels"].contains("description"));
+}
+
+TEST_CASE("the SSE route documents its events as the gateway sends them") {
+  const json& document = DocumentedSpineDocument();
+  const json& ok = Operation(document, "/api/llm/stream", "post")["responses"]["200"];
+  CHECK(ok["content"].contains("text/event-stream"));
+  const json& events = ok["x-spine-events"];
+  // `data:` events are the stream's messages; `event: done` carries the done field's message
+  // itself (the unary answer), not a GenerateStreamEvent; `event: error` the error shape.
+  CHECK(events["message"]["data"] == Ref("spine.v1.GenerateStreamEvent"));
+  CHECK(events["done"]["data"] == Ref("spine.v1.GenerateResponse"));
+  CHECK(events["error"]["data"] == Ref("Error"));
+  for (const char* line : {"event: done", "event: error", "data:"}) {
+    CHECK_THAT(ok["description"].get<std::string>(), Catch::Contains(line));
+  }
+}
+
+TEST_CASE("a pipeline definition has its real schema, not an object") {
+  const json& document = DocumentedSpineDocument();
+  const json definition = Ref("spine.v1.PipelineDefinitionV1");
+  CHECK(Schema(document, "spine.v1.CreatePipelineRequest")["properties"]["definition"]["$ref"] ==
+        definition["$ref"]);
+  CHECK(Schema(document, "spine.v1.CreateRunRequest")["properties"]["definition"]["$ref"] ==
+        definition["$ref"]);
+  CHECK(Schema(document, "spine.v1.Pipeline")["properties"]["definition"]["$ref"] ==
+        definition["$ref"]);
+  CHECK(Schema(document, "spine.v1.CreatePipelineRequest")["required"] ==
+        json({"name", "definition"}));
+
+  const json& v1 = Schema(document, "spine.v1.PipelineDefinitionV1");
+  CHECK(v1["required"] == json({"schemaVersion", "steps"}));
+  CHECK(v1["properties"]["schemaVersion"]["enum"] == json{1});
+  CHECK(v1["properties"]["steps"]["minItems"] == 1);
+  CHECK(v1["properties"]["steps"]["maxItems"] == 16);
+  CHECK(v1["properties"]["steps"]["items"] == Ref("spine.v1.PipelineStep"));
+  CHECK_THAT(v1["description"].get<std::string>(), Catch::Contains("{{steps.<id>.output.x}}"));
+
+  const json& step = Schema(document, "spine.v1.PipelineStep");
+  CHECK(step["required"] == json{"id"});
+  CHECK(step["properties"]["id"]["pattern"] == "^[A-Za-z][A-Za-z0-9_-]{0,63}$");
+  // Exactly one of llm or plugin.
+  REQUIRE(step["oneOf"].size() == 2);
+  CHECK(step["oneOf"][0]["required"] == json{"llm"});
+  CHECK(step["oneOf"][0]["properties"]["llm"] == Ref("spine.v1.LlmStep"));
+  CHECK(step["oneOf"][1]["required"] == json{"plugin"});
+  CHECK(step["properties"]["llm"]["$ref"] == Ref("spine.v1.LlmStep")["$ref"]);
+  CHECK(step["properties"]["plugin"]["$ref"] == Ref("spine.v1.PluginStep")["$ref"]);
+  CHECK(Schema(document, "spine.v1.LlmStep")["required"] == json({"model", "prompt"}));
+  CHECK(Schema(document, "spine.v1.PluginStep")["required"] == json{"name"});
+  const json& llm = Schema(document, "spine.v1.LlmStep")["properties"];
+  CHECK(llm["maxTokens"]["maximum"] == 32768);
+  CHECK(llm["temperature"]["maximum"] == 2.0);
+  const json& retry = Schema(document, "spine.v1.RetryPolicy")["properties"];
+  CHECK(retry["maxAttempts"]["maximum"] == 10);
+  CHECK(retry["maxBackoffMs"]["maximum"] == 300000);
+  CHECK(retry["backoffCoefficient"]["maximum"] == 10.0);
 }
 
 }  // namespace spine::gateway
