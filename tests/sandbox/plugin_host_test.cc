@@ -33,6 +33,7 @@
 #include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/child_process.h"
+#include "tests/support/poll.h"
 
 namespace spine::plugins {
 namespace {
@@ -570,17 +571,18 @@ TEST_CASE("a plugin that fills its data dir past the quota is stopped with a cle
                               {"totalKB", 64 * 1024},
                               {"pauseMs", 5}}))["result"] == "started");
   // Polls until the writing has stopped: the usage holds still over a few checks.
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
   uint64_t last = 0;
   int still = 0;
-  while (still < 5 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(100));
-    const uint64_t now = DataDirUsage(own_dirs, UINT64_MAX);
-    still = now == last && now > bounds.data_quota_bytes ? still + 1 : 0;
-    last = now;
-  }
+  const bool stopped = testing::PollUntil(
+      [&] {
+        const uint64_t now = DataDirUsage(own_dirs, UINT64_MAX);
+        still = now == last && now > bounds.data_quota_bytes ? still + 1 : 0;
+        last = now;
+        return still >= 5;
+      },
+      testing::kPollTimeout, absl::Milliseconds(100));
   INFO("usage " << last);
-  CHECK(still == 5);
+  CHECK(stopped);
   CHECK(last < (uint64_t{8} << 20));
   CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 5}}))["x"] == 5);
   HelloWorldStillAnswers(*host);
@@ -631,16 +633,17 @@ TEST_CASE("cancelling an invocation stops its worker, or takes it out of the que
   const InvocationHandle running = submit(first);
   const InvocationHandle also_running = submit(second);
   const InvocationHandle queued = submit(third);
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
   auto hostile = [&] {
     for (const PluginStats& s : host->Stats()) {
       if (s.plugin->manifest.name() == "hostile") return s;
     }
     return PluginStats{};
   };
-  while ((hostile().running < 2 || hostile().queued < 1) && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(5));  // polling the host's own counters
-  }
+  // Polling the host's own counters.
+  REQUIRE(testing::PollUntil([&] {
+    const PluginStats stats = hostile();
+    return stats.running >= 2 && stats.queued >= 1;
+  }));
   REQUIRE(hostile().queued == 1);
 
   queued.Cancel();
@@ -672,14 +675,14 @@ TEST_CASE("a full queue answers QUEUE_FULL at once") {
   for (int i = 0; i < 3; ++i) {
     callers.emplace_back([&] { (void)Attack(*host, {{"attack", "spin"}}, absl::Seconds(2)); });
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
   auto queued = [&] {
     for (const PluginStats& s : host->Stats()) {
       if (s.plugin->manifest.name() == "hostile") return s.queued + s.running;
     }
     return 0;
   };
-  while (queued() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  // Polling the host's own counters; the spins' 2 s deadline bounds how long all three stay.
+  CHECK(testing::PollUntil([&] { return queued() >= 3; }, absl::Seconds(5)));
   const InvokeResult refused = Attack(*host, {{"attack", "echo"}}, absl::Seconds(2));
   CHECK(refused.output.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(ReasonOf(refused.output.status()) == "QUEUE_FULL");
