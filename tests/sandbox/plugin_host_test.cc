@@ -289,6 +289,11 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
     absl::StatusCode code;
     const char* reason;
   };
+  // Only "spin" and "ignoreTerm" end at their deadline, and how soon after it they are stopped
+  // (even one that ignores SIGTERM) is part of the containment checked. The others end on a
+  // limit of the sandbox or the host long before theirs, which is generous so that a loaded
+  // machine cannot turn them into timeouts; their reason shows the limit ended them.
+  constexpr absl::Duration kLimitDeadline = absl::Seconds(30);
   for (const Case c : {Case{"exit", absl::StatusCode::kInternal, "PLUGIN_CRASHED"},
                        Case{"throws", absl::StatusCode::kInternal, "PLUGIN_ERROR"},
                        Case{"garbage", absl::StatusCode::kInternal, "PLUGIN_BAD_OUTPUT"},
@@ -299,12 +304,14 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
                        Case{"spin", absl::StatusCode::kDeadlineExceeded, ""},
                        Case{"ignoreTerm", absl::StatusCode::kDeadlineExceeded, ""}}) {
     INFO(c.attack);
+    const bool ends_at_deadline = c.code == absl::StatusCode::kDeadlineExceeded;
     const absl::Time start = absl::Now();
-    const InvokeResult result = Attack(*host, {{"attack", c.attack}}, absl::Seconds(2));
+    const InvokeResult result =
+        Attack(*host, {{"attack", c.attack}}, ends_at_deadline ? absl::Seconds(2) : kLimitDeadline);
     INFO(result.output.status());
     CHECK(result.output.status().code() == c.code);
     CHECK(ReasonOf(result.output.status()) == c.reason);
-    CHECK(absl::Now() - start < absl::Seconds(8));
+    if (ends_at_deadline) CHECK(absl::Now() - start < absl::Seconds(8));
     HelloWorldStillAnswers(*host);
   }
   // Memory outside V8's heap meets the kernel's limit: the allocation fails inside the plugin
