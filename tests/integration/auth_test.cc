@@ -15,6 +15,7 @@
 #include "spine/v1/auth.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -85,13 +86,14 @@ void StartAndWaitForFirstAdmin(Constellation& stack) {
   REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
   REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
   InternalClient storage(stack);
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  int64_t users = 0;
-  while (users == 0 && absl::Now() < deadline) {
-    spine::v1::CountUsersResponse response;
-    if (storage->CountUsers(storage.Context().get(), {}, &response).ok()) users = response.count();
-    if (users == 0) absl::SleepFor(absl::Milliseconds(50));  // no push signal for "user created"
-  }
+  // No push signal for "user created": poll storage.
+  const int64_t users = PollFor(
+      [&]() -> int64_t {
+        spine::v1::CountUsersResponse response;
+        if (!storage->CountUsers(storage.Context().get(), {}, &response).ok()) return 0;
+        return response.count();
+      },
+      [](int64_t count) { return count > 0; }, absl::Seconds(20), absl::Milliseconds(50));
   INFO(stack.Log("gateway"));
   REQUIRE(users == 1);
 }

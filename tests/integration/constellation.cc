@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "libs/auth/ed25519_keys.h"
 #include "libs/auth/jwt.h"
 #include "libs/core/clock.h"
@@ -100,19 +100,19 @@ std::string Constellation::Log(const std::string& service) const {
 
 bool Constellation::WaitHealthy(const std::string& service, absl::Duration timeout) const {
   const rpc::HealthClient client(rpc::MakeChannel(GrpcAddress(service), 4 << 20));
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    absl::Notification done;
-    bool serving = false;
-    client.CheckAsync(absl::Milliseconds(500), [&](bool ok) {
-      serving = ok;
-      done.Notify();
-    });
-    done.WaitForNotification();
-    if (serving) return true;
-    absl::SleepFor(absl::Milliseconds(50));  // the process is still binding its port
-  }
-  return false;
+  // Every 50 ms while the process is still binding its port.
+  return PollUntil(
+      [&] {
+        absl::Notification done;
+        bool serving = false;
+        client.CheckAsync(absl::Milliseconds(500), [&](bool ok) {
+          serving = ok;
+          done.Notify();
+        });
+        done.WaitForNotification();
+        return serving;
+      },
+      timeout, absl::Milliseconds(50));
 }
 
 int Constellation::WaitForHttpStatus(const std::string& path, int status,

@@ -19,6 +19,7 @@
 #include "spine/v1/auth.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -60,16 +61,14 @@ HttpResult LoginFrom(const std::string& source_ip, int port, const std::string& 
 void StartStorageAndGateway(Constellation& stack, const std::string& source_ip = "127.0.0.1") {
   REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
   REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
-  // The first admin is created in the background; poll until it can log in.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  int status = 0;
-  while (absl::Now() < deadline) {
-    status = LoginFrom(source_ip, stack.http_port(), Constellation::kAdminUsername,
-                       Constellation::kAdminPassword)
-                 .status;
-    if (status == 200) break;
-    absl::SleepFor(absl::Milliseconds(100));  // no push signal for "first admin created"
-  }
+  // The first admin is created in the background (no push signal): poll until it can log in.
+  const int status = PollFor(
+      [&] {
+        return LoginFrom(source_ip, stack.http_port(), Constellation::kAdminUsername,
+                         Constellation::kAdminPassword)
+            .status;
+      },
+      [](int seen) { return seen == 200; }, absl::Seconds(20), kGatewayPollInterval);
   INFO(stack.Log("gateway"));
   REQUIRE(status == 200);
 }

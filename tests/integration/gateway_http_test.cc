@@ -12,6 +12,7 @@
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -436,15 +437,15 @@ TEST_CASE("a dead upstream answers 503 at once and the next request after restar
   CHECK(down.headers.count("retry-after") == 1);
   CHECK(down.body.find("127.0.0.1") == std::string::npos);
   // /status says so once its one-second cache turns over, and no answer is slowed by the corpse.
-  Json platform;
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
-  do {
-    const absl::Time status_start = absl::Now();
-    const HttpResult status_down = HttpRequestTo(stack.http_port(), "GET", "/status");
-    CHECK(absl::Now() - status_start < absl::Seconds(1));
-    REQUIRE(status_down.status == 200);
-    platform = Json::parse(status_down.body);
-  } while (platform["dbConn"] != false && absl::Now() < give_up);
+  const Json platform = PollFor(
+      [&] {
+        const absl::Time status_start = absl::Now();
+        const HttpResult status_down = HttpRequestTo(stack.http_port(), "GET", "/status");
+        CHECK(absl::Now() - status_start < absl::Seconds(1));
+        REQUIRE(status_down.status == 200);
+        return Json::parse(status_down.body);
+      },
+      [](const Json& seen) { return seen["dbConn"] == false; }, kPollTimeout, kGatewayPollInterval);
   CHECK(platform["dbConn"] == false);
   CHECK(platform["status"] == "degraded");
   CHECK(platform["services"]["storage"]["up"] == false);
@@ -452,12 +453,9 @@ TEST_CASE("a dead upstream answers 503 at once and the next request after restar
 
   stack.Restart("storage");
   REQUIRE(stack.WaitHealthy("storage", absl::Seconds(15)));
-  int status = 0;
-  for (int i = 0; i < 20 && status != 200; ++i) {
-    status = api.Send("GET", "/api/thoughts").status;
-    if (status != 200) absl::SleepFor(absl::Milliseconds(100));
-  }
-  CHECK(status == 200);
+  CHECK(PollFor([&] { return api.Send("GET", "/api/thoughts").status; },
+                [](int status) { return status == 200; }, kPollTimeout,
+                kGatewayPollInterval) == 200);
 }
 
 TEST_CASE("status and metrics report the platform and every request by route template") {
@@ -537,16 +535,16 @@ TEST_CASE("every key in the public key file is trusted, so keys can rotate") {
   REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));
   // User 1, the first admin, is created in the background; its login says it exists (this
   // stack's keys are not the Constellation's, so storage cannot be asked directly here).
-  int admin_login = 0;
-  for (int i = 0; i < 100 && admin_login != 200; ++i) {
-    admin_login = HttpRequestTo(stack.http_port(), "POST", "/api/auth/login",
-                                {{"Content-Type", "application/json"}},
-                                Json{{"username", Constellation::kAdminUsername},
-                                     {"password", Constellation::kAdminPassword}}
-                                    .dump())
-                      .status;
-    if (admin_login != 200) absl::SleepFor(absl::Milliseconds(100));
-  }
+  const int admin_login = PollFor(
+      [&] {
+        return HttpRequestTo(stack.http_port(), "POST", "/api/auth/login",
+                             {{"Content-Type", "application/json"}},
+                             Json{{"username", Constellation::kAdminUsername},
+                                  {"password", Constellation::kAdminPassword}}
+                                 .dump())
+            .status;
+      },
+      [](int status) { return status == 200; }, kPollTimeout, kGatewayPollInterval);
   REQUIRE(admin_login == 200);
   for (const std::string* pem : {&new_pair->first, &old_pair->first}) {
     JwtSigner signer(*Ed25519PrivateKey::FromPem(*pem), RealClock::Instance());
@@ -576,12 +574,9 @@ TEST_CASE("login, refresh and logout work through HTTP as API.md says") {
   const Json credentials = {{"username", Constellation::kAdminUsername},
                             {"password", Constellation::kAdminPassword}};
   // The first admin is created in the background once storage answers.
-  HttpResult login;
-  for (int i = 0; i < 50; ++i) {
-    login = post("/api/auth/login", credentials);
-    if (login.status == 200) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  const HttpResult login = PollFor([&] { return post("/api/auth/login", credentials); },
+                                   [](const HttpResult& seen) { return seen.status == 200; },
+                                   kPollTimeout, kGatewayPollInterval);
   REQUIRE(login.status == 200);
   const Json session = Json::parse(login.body);
   CHECK(session["tokenType"] == "Bearer");

@@ -15,6 +15,7 @@
 #include "spine/v1/llm.grpc.pb.h"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -32,11 +33,11 @@ class FakeLlm final : public spine::v1::LlmService::Service {
     if (request->prompt() == "slow") {
       event.set_delta("first");
       writer->Write(event);
-      const absl::Time give_up = absl::Now() + absl::Seconds(20);
-      while (!context->IsCancelled() && absl::Now() < give_up) {
-        absl::SleepFor(absl::Milliseconds(10));
+      // A sync handler hears of a cancel only by asking.
+      if (PollUntil([&] { return context->IsCancelled(); }, absl::Seconds(20),
+                    absl::Milliseconds(10))) {
+        cancelled.Notify();
       }
-      if (context->IsCancelled()) cancelled.Notify();
       return grpc::Status::CANCELLED;
     }
     for (const char* delta : {"Hel", "lo"}) {

@@ -18,6 +18,7 @@
 #include "spine/v1/llm.grpc.pb.h"
 #include "spine/v1/storage.grpc.pb.h"
 #include "tests/integration/constellation.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -86,15 +87,15 @@ class LlmClient {
     return {-1, -1};
   }
 
-  // Polls Stats every 2 ms until it equals {queued, running}; returns how long that took, or
-  // nothing after 10 s.
+  // Polls Stats every 2 ms (straight to spine-llm, no rate limit) until it equals {queued,
+  // running}; returns how long that took, or nothing after kPollTimeout.
   std::optional<absl::Duration> WaitStats(const std::string& model, int queued, int running) {
     const absl::Time start = absl::Now();
-    while (absl::Now() - start < absl::Seconds(10)) {
-      if (Stats(model) == std::make_pair(queued, running)) return absl::Now() - start;
-      absl::SleepFor(absl::Milliseconds(2));
+    if (!PollUntil([&] { return Stats(model) == std::make_pair(queued, running); }, kPollTimeout,
+                   absl::Milliseconds(2))) {
+      return std::nullopt;
     }
-    return std::nullopt;
+    return absl::Now() - start;
   }
 
  private:
@@ -218,16 +219,18 @@ TEST_CASE("gate 5: a deadline shorter than the queue wait is DEADLINE_EXCEEDED a
       rpc::MakeChannel(env.stack.GrpcAddress("storage"), 4 << 20));
   spine::v1::ListAuditEventsRequest request;
   request.set_actor("55");
-  spine::v1::ListAuditEventsResponse response;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < give_up) {
-    grpc::ClientContext context;
-    context.AddMetadata("authorization", llm.Token("1", "admin"));
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    REQUIRE(storage->ListAuditEvents(&context, request, &response).ok());
-    if (response.events_size() > 0) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  // The audit writer sends in the background: poll storage until the event is there.
+  const spine::v1::ListAuditEventsResponse response = PollFor(
+      [&] {
+        spine::v1::ListAuditEventsResponse listed;
+        grpc::ClientContext context;
+        context.AddMetadata("authorization", llm.Token("1", "admin"));
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+        REQUIRE(storage->ListAuditEvents(&context, request, &listed).ok());
+        return listed;
+      },
+      [](const spine::v1::ListAuditEventsResponse& seen) { return seen.events_size() > 0; },
+      kPollTimeout, absl::Milliseconds(20));
   REQUIRE(response.events_size() == 1);
   const spine::v1::AuditEvent& event = response.events(0);
   CHECK(event.service() == "llm");

@@ -25,6 +25,7 @@
 #include "tests/integration/constellation.h"
 #include "tests/integration/storage_client.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -50,44 +51,44 @@ const Json kSummarise = Json::parse(R"({"schemaVersion": 1, "steps": [
 
 // Creates a pipeline once spine-tasks has heard spine-llm advertise its models.
 std::string CreatePipeline(const Constellation& stack, const Json& definition) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  HttpResult created;
-  while (absl::Now() < give_up) {
-    created = Call(stack, "POST", "/api/pipelines", "7",
-                   {{"name", "summarise"}, {"definition", definition}});
-    if (created.status == 201) return Json::parse(created.body)["id"];
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  FAIL("pipeline not created: " << created.status << " " << created.body);
-  return "";
+  const HttpResult created = PollFor(
+      [&] {
+        return Call(stack, "POST", "/api/pipelines", "7",
+                    {{"name", "summarise"}, {"definition", definition}});
+      },
+      [](const HttpResult& seen) { return seen.status == 201; }, absl::Seconds(20),
+      absl::Milliseconds(200));
+  INFO("pipeline not created: " << created.status << " " << created.body);
+  REQUIRE(created.status == 201);
+  return Json::parse(created.body)["id"];
 }
 
 Json WaitForRun(const Constellation& stack, const std::string& id, const std::string& user = "7",
                 absl::Duration timeout = absl::Seconds(30)) {
-  const absl::Time give_up = absl::Now() + timeout;
-  Json run;
-  while (absl::Now() < give_up) {
-    const HttpResult got = Call(stack, "GET", "/api/runs/" + id, user);
-    REQUIRE(got.status == 200);
-    run = Json::parse(got.body);
-    const std::string state = run["state"];
-    if (state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED") return run;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return run;
+  return PollFor(
+      [&] {
+        const HttpResult got = Call(stack, "GET", "/api/runs/" + id, user);
+        REQUIRE(got.status == 200);
+        return Json::parse(got.body);
+      },
+      [](const Json& run) {
+        const std::string state = run["state"];
+        return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+      },
+      timeout, absl::Milliseconds(50));
 }
 
 // Polls GET /api/llm/models until `model` has `count` generations running (up to 10 s).
 bool WaitForRunning(const Constellation& stack, const std::string& model, int count) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < give_up) {
-    const Json models = Json::parse(Call(stack, "GET", "/api/llm/models", "7").body)["models"];
-    for (const Json& entry : models) {
-      if (entry["name"] == model && entry["running"] == count) return true;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
+  return PollUntil(
+      [&] {
+        const Json models = Json::parse(Call(stack, "GET", "/api/llm/models", "7").body)["models"];
+        for (const Json& entry : models) {
+          if (entry["name"] == model && entry["running"] == count) return true;
+        }
+        return false;
+      },
+      kPollTimeout, kGatewayPollInterval);
 }
 
 // A models file (SPINE_LLM_MODELS_FILE) in `dir` with one stub model: `runners` at once, the first
@@ -173,16 +174,16 @@ TEST_CASE("a pipeline of an LLM step runs over the bus through HTTP as API.md sa
 
 // Submits a one-off run of `definition` once spine-tasks has heard its executor advertise.
 std::string StartRun(const Constellation& stack, const Json& definition, const Json& input) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  HttpResult accepted;
-  while (absl::Now() < give_up) {
-    accepted =
-        Call(stack, "POST", "/api/runs", "7", {{"definition", definition}, {"input", input}});
-    if (accepted.status == 202) return Json::parse(accepted.body)["id"];
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  FAIL("run not started: " << accepted.status << " " << accepted.body);
-  return "";
+  const HttpResult accepted = PollFor(
+      [&] {
+        return Call(stack, "POST", "/api/runs", "7",
+                    {{"definition", definition}, {"input", input}});
+      },
+      [](const HttpResult& seen) { return seen.status == 202; }, absl::Seconds(20),
+      absl::Milliseconds(200));
+  INFO("run not started: " << accepted.status << " " << accepted.body);
+  REQUIRE(accepted.status == 202);
+  return Json::parse(accepted.body)["id"];
 }
 
 // Cancels run `id` and checks the answer: 200, the run and its step CANCELLED.
@@ -254,11 +255,9 @@ TEST_CASE("a cancelled run frees its step's runner at once, for an LLM and a plu
         {"id": "nap", "plugin": {"name": "sleeper", "input": {"ms": 60000}}, "timeoutMs": 60000}]})"),
                                     {});
     // The step holds the only worker: an invocation waits in the queue until its timeout.
-    const absl::Time give_up = absl::Now() + absl::Seconds(10);
-    HttpResult probe;
-    do {
-      probe = invoke(0, 300);
-    } while (probe.status == 200 && absl::Now() < give_up);
+    const HttpResult probe = PollFor([&] { return invoke(0, 300); },
+                                     [](const HttpResult& seen) { return seen.status != 200; },
+                                     kPollTimeout, kGatewayPollInterval);
     REQUIRE(probe.status == 504);
     const absl::Time cancelled_at = absl::Now();
     CancelRun(stack, id);
@@ -329,27 +328,27 @@ TEST_CASE(
   spine::v1::ListAuditEventsRequest request;
   request.set_actor("7");
   request.set_page_size(500);
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (true) {
-    // The audit writer may still be flushing; wait until every step is there.
-    runs_of_step.clear();
-    request.clear_page_token();
-    do {
-      grpc::ClientContext context;
-      context.AddMetadata("authorization", admin);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-      spine::v1::ListAuditEventsResponse page;
-      REQUIRE(storage->ListAuditEvents(&context, request, &page).ok());
-      for (const auto& event : page.events()) {
-        if (event.action() != "llm.pipeline_step" || event.outcome() != "ok") continue;
-        const std::string& job = event.request_id();  // "<run>:<step>:<attempt>"
-        ++runs_of_step[job.substr(0, job.rfind(':'))];
-      }
-      request.set_page_token(page.next_page_token());
-    } while (!request.page_token().empty());
-    if (runs_of_step.size() >= 400 || absl::Now() > give_up) break;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  // The audit writer may still be flushing; wait until every step is there.
+  PollUntil(
+      [&] {
+        runs_of_step.clear();
+        request.clear_page_token();
+        do {
+          grpc::ClientContext context;
+          context.AddMetadata("authorization", admin);
+          context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+          spine::v1::ListAuditEventsResponse page;
+          REQUIRE(storage->ListAuditEvents(&context, request, &page).ok());
+          for (const auto& event : page.events()) {
+            if (event.action() != "llm.pipeline_step" || event.outcome() != "ok") continue;
+            const std::string& job = event.request_id();  // "<run>:<step>:<attempt>"
+            ++runs_of_step[job.substr(0, job.rfind(':'))];
+          }
+          request.set_page_token(page.next_page_token());
+        } while (!request.page_token().empty());
+        return runs_of_step.size() >= 400;
+      },
+      absl::Seconds(20), absl::Milliseconds(200));
   CHECK(runs_of_step.size() == 400);
   int ran_twice = 0;
   for (const auto& [step, count] : runs_of_step) ran_twice += count > 1 ? 1 : 0;

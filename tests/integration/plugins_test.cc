@@ -36,6 +36,7 @@
 #include "tests/integration/storage_client.h"
 #include "tests/support/child_process.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -380,21 +381,22 @@ TEST_CASE("hello-world runs through HTTP and gRPC, and list, get and the errors 
       spine::v1::StorageService::NewStub(rpc::MakeChannel(stack.GrpcAddress("storage"), 4 << 20));
   JwtSigner signer(*Ed25519PrivateKey::FromPem(stack.private_key_pem()), RealClock::Instance());
   const std::string admin = "Bearer " + *signer.Sign("1", "admin", "admin");
-  std::vector<spine::v1::AuditEvent> events;
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < give_up) {
-    events.clear();
-    spine::v1::ListAuditEventsRequest list_events;
-    spine::v1::ListAuditEventsResponse listed;
-    auto admin_context = rpc::MakeClientContext(absl::Seconds(5));
-    admin_context->AddMetadata("authorization", admin);
-    REQUIRE(storage->ListAuditEvents(admin_context.get(), list_events, &listed).ok());
-    for (const auto& event : listed.events()) {
-      if (event.action() == "plugins.invoke") events.push_back(event);
-    }
-    if (events.size() >= 4) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  // The audit writer sends in the background: poll storage (directly, not through the gateway).
+  const std::vector<spine::v1::AuditEvent> events = PollFor(
+      [&] {
+        std::vector<spine::v1::AuditEvent> invocations;
+        spine::v1::ListAuditEventsRequest list_events;
+        spine::v1::ListAuditEventsResponse listed;
+        auto admin_context = rpc::MakeClientContext(absl::Seconds(5));
+        admin_context->AddMetadata("authorization", admin);
+        REQUIRE(storage->ListAuditEvents(admin_context.get(), list_events, &listed).ok());
+        for (const auto& event : listed.events()) {
+          if (event.action() == "plugins.invoke") invocations.push_back(event);
+        }
+        return invocations;
+      },
+      [](const std::vector<spine::v1::AuditEvent>& seen) { return seen.size() >= 4; }, kPollTimeout,
+      absl::Milliseconds(50));
   REQUIRE(events.size() == 4);  // hello-world twice, word-count, uppercase (the last first)
   CHECK(events[0].service() == "plugins");
   CHECK(events[0].target() == "plugin:uppercase");
@@ -490,11 +492,9 @@ TEST_CASE(
   HelloWorldStillAnswers(stack);  // other plugins are not affected
 
   // Polls the state the breaker shows once its open period is over (no push channel exists).
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (PluginState(stack, "hostile") == "DISABLED" && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  CHECK(PluginState(stack, "hostile") == "DEGRADED");
+  CHECK(PollFor([&] { return PluginState(stack, "hostile"); },
+                [](const std::string& state) { return state != "DISABLED"; }, kPollTimeout,
+                kGatewayPollInterval) == "DEGRADED");
   const HttpResult trial = Invoke(stack, "hostile", {{"input", {{"attack", "echo"}}}});
   CHECK(trial.status == 200);
   CHECK(PluginState(stack, "hostile") == "READY");
@@ -608,19 +608,20 @@ TEST_CASE("a worker that burns CPU after answering is recycled and its CPU use s
   // long before its 5 s RLIMIT_CPU would end it; the idle workers left use (next to) no CPU.
   std::map<pid_t, int64_t> last_ticks;
   for (const pid_t pid : spinners) last_ticks[pid] = after.at(pid).cpu_ticks;
-  const absl::Time give_up = absl::Now() + absl::Seconds(30);
-  bool gone = false;
-  while (!gone && absl::Now() < give_up) {
-    const std::map<pid_t, ProcessInfo> now = DescendantsOf(service);
-    gone = true;
-    for (const pid_t pid : spinners) {
-      auto found = now.find(pid);
-      if (found == now.end()) continue;
-      gone = false;
-      last_ticks[pid] = found->second.cpu_ticks;
-    }
-    if (!gone) absl::SleepFor(absl::Milliseconds(20));  // polling /proc; no push channel
-  }
+  // Polling /proc (no push channel), noting each spinner's CPU time while it lives.
+  const bool gone = PollUntil(
+      [&] {
+        const std::map<pid_t, ProcessInfo> now = DescendantsOf(service);
+        bool all_gone = true;
+        for (const pid_t pid : spinners) {
+          auto found = now.find(pid);
+          if (found == now.end()) continue;
+          all_gone = false;
+          last_ticks[pid] = found->second.cpu_ticks;
+        }
+        return all_gone;
+      },
+      absl::Seconds(30), absl::Milliseconds(20));
   INFO(stack.Log("plugins"));
   CHECK(gone);
   for (const auto& [pid, ticks] : last_ticks) CHECK(ticks < ticks_per_second * 2);

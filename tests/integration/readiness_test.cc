@@ -11,6 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/integration/constellation.h"
 #include "tests/support/http_client.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 namespace {
@@ -92,19 +93,18 @@ TEST_CASE("readiness: a stack without spine-plugins answers 503 naming it and it
   Constellation stack({"storage", "llm", "tasks", "gateway"});
   REQUIRE(stack.WaitHealthy("gateway", absl::Seconds(15)));  // its HTTP edge listens by then
   // Once llm's executor is heard, what remains is exactly the missing service and its kind.
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  Json not_ready;
-  while (absl::Now() < give_up) {
-    const absl::Time asked = absl::Now();
-    const HttpResult readyz = HttpRequestTo(stack.http_port(), "GET", "/readyz");
-    // Never waits for the missing piece: answered within the readiness timeout (300 ms here).
-    CHECK(absl::Now() - asked < absl::Seconds(3));
-    REQUIRE(readyz.status == 503);
-    not_ready = Json::parse(readyz.body)["notReady"];
-    if (not_ready == Json::array({"executor:plugin", "plugins"})) break;
-    absl::SleepFor(absl::Milliseconds(50));  // polling an HTTP endpoint; no push channel exists
-  }
-  CHECK(not_ready == Json::array({"executor:plugin", "plugins"}));
+  const Json expected = Json::array({"executor:plugin", "plugins"});
+  const Json not_ready = PollFor(
+      [&] {
+        const absl::Time asked = absl::Now();
+        const HttpResult readyz = HttpRequestTo(stack.http_port(), "GET", "/readyz");
+        // Never waits for the missing piece: answered within the readiness timeout (300 ms here).
+        CHECK(absl::Now() - asked < absl::Seconds(3));
+        REQUIRE(readyz.status == 503);
+        return Json::parse(readyz.body)["notReady"];
+      },
+      [&](const Json& seen) { return seen == expected; }, absl::Seconds(20), kGatewayPollInterval);
+  CHECK(not_ready == expected);
 }
 
 }  // namespace spine::testing

@@ -236,17 +236,16 @@ TEST_CASE("generations, runs, readiness and metrics tell the truth on the whole 
   }
 
   SECTION("an unreachable model backend makes /status and /readyz degraded, naming it") {
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    Json status;
-    while (absl::Now() < give_up) {
-      const HttpResult answer = HttpRequestTo(stack.http_port(), "GET", "/status");
-      status = Json::parse(answer.body, nullptr, false);
-      if (status.is_object() && status.contains("unreachableModels") &&
-          status["unreachableModels"].contains("down")) {
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
+    const Json status = PollFor(
+        [&] {
+          return Json::parse(HttpRequestTo(stack.http_port(), "GET", "/status").body, nullptr,
+                             false);
+        },
+        [](const Json& seen) {
+          return seen.is_object() && seen.contains("unreachableModels") &&
+                 seen["unreachableModels"].contains("down");
+        },
+        absl::Seconds(20), absl::Milliseconds(200));
     INFO(status.dump());
     CHECK(status["status"] == "degraded");
     REQUIRE(status["unreachableModels"].contains("down"));
@@ -273,13 +272,12 @@ TEST_CASE("generations, runs, readiness and metrics tell the truth on the whole 
   SECTION("an idempotency key reused for another request is 422; the header works too") {
     const Json definition = Json::parse(R"({"schemaVersion": 1, "steps": [
         {"id": "draft", "llm": {"model": "stub", "prompt": "Say {{input.text}}"}}]})");
-    HttpResult created;
-    const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < give_up) {  // until spine-tasks has heard the executors
-      created = Post(stack, "/api/pipelines", {{"name", "say"}, {"definition", definition}});
-      if (created.status == 201) break;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
+    const HttpResult created = PollFor(  // until spine-tasks has heard the executors
+        [&] {
+          return Post(stack, "/api/pipelines", {{"name", "say"}, {"definition", definition}});
+        },
+        [](const HttpResult& seen) { return seen.status == 201; }, absl::Seconds(20),
+        absl::Milliseconds(200));
     REQUIRE(created.status == 201);
     const std::string runs =
         "/api/pipelines/" + Json::parse(created.body)["id"].get<std::string>() + "/runs";

@@ -33,6 +33,7 @@
 #include "libs/rpc/error_info.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/child_process.h"
+#include "tests/support/poll.h"
 
 namespace spine::plugins {
 namespace {
@@ -288,6 +289,11 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
     absl::StatusCode code;
     const char* reason;
   };
+  // Only "spin" and "ignoreTerm" end at their deadline, and how soon after it they are stopped
+  // (even one that ignores SIGTERM) is part of the containment checked. The others end on a
+  // limit of the sandbox or the host long before theirs, which is generous so that a loaded
+  // machine cannot turn them into timeouts; their reason shows the limit ended them.
+  constexpr absl::Duration kLimitDeadline = absl::Seconds(30);
   for (const Case c : {Case{"exit", absl::StatusCode::kInternal, "PLUGIN_CRASHED"},
                        Case{"throws", absl::StatusCode::kInternal, "PLUGIN_ERROR"},
                        Case{"garbage", absl::StatusCode::kInternal, "PLUGIN_BAD_OUTPUT"},
@@ -298,17 +304,14 @@ TEST_CASE("crashes, hangs, floods and garbage end as the right errors and are co
                        Case{"spin", absl::StatusCode::kDeadlineExceeded, ""},
                        Case{"ignoreTerm", absl::StatusCode::kDeadlineExceeded, ""}}) {
     INFO(c.attack);
-    // The hangs meet a short timeout, which is what they test; the others end on a limit of
-    // their own, and a generous timeout keeps a loaded machine from ending them first.
-    const bool hangs = c.code == absl::StatusCode::kDeadlineExceeded;
-    const absl::Duration timeout = hangs ? absl::Seconds(2) : absl::Seconds(15);
+    const bool ends_at_deadline = c.code == absl::StatusCode::kDeadlineExceeded;
     const absl::Time start = absl::Now();
-    const InvokeResult result = Attack(*host, {{"attack", c.attack}}, timeout);
+    const InvokeResult result =
+        Attack(*host, {{"attack", c.attack}}, ends_at_deadline ? absl::Seconds(2) : kLimitDeadline);
     INFO(result.output.status());
     CHECK(result.output.status().code() == c.code);
     CHECK(ReasonOf(result.output.status()) == c.reason);
-    // A hang is stopped: the kill follows the timeout within the grace period.
-    if (hangs) CHECK(absl::Now() - start < timeout + absl::Seconds(6));
+    if (ends_at_deadline) CHECK(absl::Now() - start < absl::Seconds(8));
     HelloWorldStillAnswers(*host);
   }
   // Memory outside V8's heap meets the kernel's limit: the allocation fails inside the plugin
@@ -575,17 +578,18 @@ TEST_CASE("a plugin that fills its data dir past the quota is stopped with a cle
                               {"totalKB", 64 * 1024},
                               {"pauseMs", 5}}))["result"] == "started");
   // Polls until the writing has stopped: the usage holds still over a few checks.
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
   uint64_t last = 0;
   int still = 0;
-  while (still < 5 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(100));
-    const uint64_t now = DataDirUsage(own_dirs, UINT64_MAX);
-    still = now == last && now > bounds.data_quota_bytes ? still + 1 : 0;
-    last = now;
-  }
+  const bool stopped = testing::PollUntil(
+      [&] {
+        const uint64_t now = DataDirUsage(own_dirs, UINT64_MAX);
+        still = now == last && now > bounds.data_quota_bytes ? still + 1 : 0;
+        last = now;
+        return still >= 5;
+      },
+      testing::kPollTimeout, absl::Milliseconds(100));
   INFO("usage " << last);
-  CHECK(still == 5);
+  CHECK(stopped);
   CHECK(last < (uint64_t{8} << 20));
   CHECK(Output(Attack(*host, {{"attack", "echo"}, {"x", 5}}))["x"] == 5);
   HelloWorldStillAnswers(*host);
@@ -636,16 +640,17 @@ TEST_CASE("cancelling an invocation stops its worker, or takes it out of the que
   const InvocationHandle running = submit(first);
   const InvocationHandle also_running = submit(second);
   const InvocationHandle queued = submit(third);
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
   auto hostile = [&] {
     for (const PluginStats& s : host->Stats()) {
       if (s.plugin->manifest.name() == "hostile") return s;
     }
     return PluginStats{};
   };
-  while ((hostile().running < 2 || hostile().queued < 1) && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(5));  // polling the host's own counters
-  }
+  // Polling the host's own counters.
+  REQUIRE(testing::PollUntil([&] {
+    const PluginStats stats = hostile();
+    return stats.running >= 2 && stats.queued >= 1;
+  }));
   REQUIRE(hostile().queued == 1);
 
   queued.Cancel();
@@ -677,14 +682,14 @@ TEST_CASE("a full queue answers QUEUE_FULL at once") {
   for (int i = 0; i < 3; ++i) {
     callers.emplace_back([&] { (void)Attack(*host, {{"attack", "spin"}}, absl::Seconds(2)); });
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(5);
   auto queued = [&] {
     for (const PluginStats& s : host->Stats()) {
       if (s.plugin->manifest.name() == "hostile") return s.queued + s.running;
     }
     return 0;
   };
-  while (queued() < 3 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  // Polling the host's own counters; the spins' 2 s deadline bounds how long all three stay.
+  CHECK(testing::PollUntil([&] { return queued() >= 3; }, absl::Seconds(5)));
   const InvokeResult refused = Attack(*host, {{"attack", "echo"}}, absl::Seconds(2));
   CHECK(refused.output.status().code() == absl::StatusCode::kResourceExhausted);
   CHECK(ReasonOf(refused.output.status()) == "QUEUE_FULL");

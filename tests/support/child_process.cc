@@ -13,7 +13,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "absl/time/clock.h"
+#include "tests/support/poll.h"
 
 namespace spine::testing {
 
@@ -68,17 +68,16 @@ void ChildProcess::Signal(int signal_number) const {
 
 std::optional<int> ChildProcess::WaitExit(absl::Duration timeout) {
   if (exit_code_) return exit_code_;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t done = waitpid(pid_, &status, WNOHANG);
-    if (done == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return exit_code_;
-    }
-    if (absl::Now() >= deadline) return std::nullopt;
-    absl::SleepFor(absl::Milliseconds(10));  // polling a child's exit; there is no fd to wait on
-  }
+  // Polling a child's exit: there is no fd to wait on.
+  PollUntil(
+      [&] {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return true;
+      },
+      timeout, absl::Milliseconds(10));
+  return exit_code_;
 }
 
 int FreeLoopbackPort() {

@@ -15,6 +15,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/time/time.h"
+#include "tests/support/poll.h"
 #include "tests/support/shell.h"
 
 namespace {
@@ -353,21 +355,17 @@ pid_t StartStandIn(const fs::path& dir, const std::string& name) {
     execl(binary.c_str(), name.c_str(), "600", static_cast<char*>(nullptr));
     _exit(127);
   }
-  for (int i = 0; i < 500; ++i) {
+  REQUIRE(spine::testing::PollUntil([&] {
     std::error_code ec;
-    if (fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == name) break;
-    usleep(10'000);
-  }
+    return fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename() == name;
+  }));
   return pid;
 }
 
-// True once `pid` (our child) has exited; reaps it.
-bool ExitsWithin(pid_t pid, int tenths) {
-  for (int i = 0; i < tenths; ++i) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid) return true;
-    usleep(100'000);
-  }
-  return false;
+// True once `pid` (our child) has exited within `timeout`; reaps it.
+bool ExitsWithin(pid_t pid, absl::Duration timeout) {
+  return spine::testing::PollUntil([&] { return waitpid(pid, nullptr, WNOHANG) == pid; }, timeout,
+                                   absl::Milliseconds(100));
 }
 
 void Stop(pid_t pid) {
@@ -391,7 +389,7 @@ TEST_CASE("spine-down stops a service whose binary was rebuilt while it ran") {
   tree.Write("run/storage.pid", std::to_string(pid) + "\n");
   const RunResult result = RunSpineDown(tree.root());
   INFO(result.output);
-  const bool stopped = ExitsWithin(pid, 50);
+  const bool stopped = ExitsWithin(pid, spine::testing::kPollTimeout);
   if (!stopped) Stop(pid);
   CHECK(stopped);
   CHECK(result.exit_code == 0);
@@ -405,7 +403,7 @@ TEST_CASE("spine-down leaves alone a pid that now belongs to another program") {
   tree.Write("run/storage.pid", std::to_string(pid) + "\n");
   const RunResult result = RunSpineDown(tree.root());
   INFO(result.output);
-  CHECK(!ExitsWithin(pid, 3));
+  CHECK(!ExitsWithin(pid, absl::Milliseconds(300)));
   Stop(pid);
   CHECK(result.exit_code == 0);
   CHECK(!fs::exists(tree.root() / "run/storage.pid"));

@@ -3,7 +3,6 @@
 // the first admin.
 #include "services/gateway/auth/auth_logic.h"
 
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
@@ -17,75 +16,24 @@
 #include "libs/core/clock.h"
 #include "services/gateway/auth/first_admin.h"
 #include "services/gateway/auth/service_token_source.h"
-#include "tests/unit/services/gateway/fake_user_store.h"
+#include "tests/unit/services/gateway/auth_fixture.h"
 
 namespace spine::gateway {
 namespace {
 
-using testing::FakeUserStore;
+using testing::AuthFixture;
+using testing::Keys;
+using testing::MakeKeys;
+using testing::Unwrap;
 
-constexpr ScryptParams kTestParams{.log2_n = 10, .r = 8, .p = 1};
 constexpr char kAlicePassword[] = "correct horse battery";
-
-template <typename T>
-T Unwrap(absl::StatusOr<T> value) {
-  REQUIRE(value.ok());
-  return std::move(*value);
-}
-
-struct Keys {
-  Ed25519PrivateKey private_key;
-  std::vector<Ed25519PublicKey> public_keys;
-};
-
-Keys MakeKeys() {
-  auto [private_pem, public_pem] = Unwrap(GenerateEd25519PemPair());
-  std::vector<Ed25519PublicKey> public_keys;
-  public_keys.push_back(Unwrap(Ed25519PublicKey::FromPem(public_pem)));
-  return Keys{Unwrap(Ed25519PrivateKey::FromPem(private_pem)), std::move(public_keys)};
-}
-
-// Everything a test needs: clock, store, signer/verifier over one key, the logic, and a count of
-// dummy verifications (unknown usernames).
-struct Auth {
-  Auth() : Auth(MakeKeys()) {}
-  explicit Auth(Keys keys)
-      : signer(std::move(keys.private_key), clock),
-        verifier(std::move(keys.public_keys), clock),
-        logic(store, signer, clock, Options()) {}
-
-  AuthLogicOptions Options() {
-    static const std::string dummy_hash = *HashPasswordForTesting("a dummy password", kTestParams);
-    return AuthLogicOptions{.hashing = {.hash = HashPasswordForTesting,
-                                        .dummy_verify =
-                                            [this](std::string_view password) {
-                                              ++dummy_verifications;
-                                              return VerifyPassword(password, dummy_hash).status();
-                                            },
-                                        .params = kTestParams}};
-  }
-
-  int64_t AddUser(const std::string& name, const std::string& password,
-                  const std::string& role = "user") {
-    return Unwrap(
-               store.CreateUser(name, role, Unwrap(HashPasswordForTesting(password, kTestParams))))
-        .id;
-  }
-
-  FakeClock clock;
-  FakeUserStore store{clock};
-  JwtSigner signer;
-  JwtVerifier verifier;
-  std::atomic<int> dummy_verifications{0};
-  AuthLogic logic;
-};
 
 absl::StatusCode Code(const absl::Status& status) { return status.code(); }
 
 }  // namespace
 
 TEST_CASE("login with the right password returns a bearer session") {
-  Auth auth;
+  AuthFixture auth;
   const int64_t id = auth.AddUser("alice", kAlicePassword, "admin");
 
   const SessionTokens tokens = Unwrap(auth.logic.Login("alice", kAlicePassword));
@@ -106,7 +54,7 @@ TEST_CASE("login with the right password returns a bearer session") {
 }
 
 TEST_CASE("a wrong password and an unknown username fail with the same error") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
 
   const absl::Status wrong = auth.logic.Login("alice", "not the password").status();
@@ -121,7 +69,7 @@ TEST_CASE("a wrong password and an unknown username fail with the same error") {
 }
 
 TEST_CASE("ten failed logins lock the username for fifteen minutes") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
 
   for (int i = 0; i < 10; ++i) {
@@ -142,7 +90,7 @@ TEST_CASE("ten failed logins lock the username for fifteen minutes") {
 }
 
 TEST_CASE("failures spread over more than fifteen minutes do not lock") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
   for (int i = 0; i < 12; ++i) {
     CHECK(Code(auth.logic.Login("alice", "wrong password!").status()) ==
@@ -153,7 +101,7 @@ TEST_CASE("failures spread over more than fifteen minutes do not lock") {
 }
 
 TEST_CASE("unknown usernames lock out exactly like real ones") {
-  Auth auth;
+  AuthFixture auth;
   for (int i = 0; i < 10; ++i) {
     CHECK(Code(auth.logic.Login("ghost", "wrong password!").status()) ==
           absl::StatusCode::kUnauthenticated);
@@ -163,7 +111,7 @@ TEST_CASE("unknown usernames lock out exactly like real ones") {
 }
 
 TEST_CASE("a successful login clears the failure count") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
   for (int i = 0; i < 9; ++i) CHECK(!auth.logic.Login("alice", "wrong password!").ok());
   REQUIRE(auth.logic.Login("alice", kAlicePassword).ok());
@@ -172,7 +120,7 @@ TEST_CASE("a successful login clears the failure count") {
 }
 
 TEST_CASE("refresh rotates the token and reissues the access token with the current role") {
-  Auth auth;
+  AuthFixture auth;
   const int64_t id = auth.AddUser("alice", kAlicePassword);
   const SessionTokens first = Unwrap(auth.logic.Login("alice", kAlicePassword));
 
@@ -193,7 +141,7 @@ TEST_CASE("refresh rotates the token and reissues the access token with the curr
 }
 
 TEST_CASE("refresh token reuse revokes the family") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
   const SessionTokens login = Unwrap(auth.logic.Login("alice", kAlicePassword));
   const SessionTokens rotated = Unwrap(auth.logic.Refresh(login.refresh_token));
@@ -210,7 +158,7 @@ TEST_CASE("refresh token reuse revokes the family") {
 }
 
 TEST_CASE("refresh tokens expire after thirty days") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
   const SessionTokens login = Unwrap(auth.logic.Login("alice", kAlicePassword));
   auth.clock.Advance(absl::Hours(24 * 30));
@@ -219,7 +167,7 @@ TEST_CASE("refresh tokens expire after thirty days") {
 }
 
 TEST_CASE("malformed refresh tokens are rejected without a storage lookup") {
-  Auth auth;
+  AuthFixture auth;
   for (const std::string& token : {std::string(), std::string("short"), std::string(43, '!'),
                                    std::string(44, 'A'), std::string(4096, 'A')}) {
     const absl::Status status = auth.logic.Refresh(token).status();
@@ -232,7 +180,7 @@ TEST_CASE("malformed refresh tokens are rejected without a storage lookup") {
 }
 
 TEST_CASE("logout revokes the family and is idempotent") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword);
   const SessionTokens login = Unwrap(auth.logic.Login("alice", kAlicePassword));
   const SessionTokens rotated = Unwrap(auth.logic.Refresh(login.refresh_token));
@@ -247,7 +195,7 @@ TEST_CASE("logout revokes the family and is idempotent") {
 }
 
 TEST_CASE("GetMe returns the token subject as stored") {
-  Auth auth;
+  AuthFixture auth;
   const int64_t id = auth.AddUser("alice", kAlicePassword);
   const AuthUser me = Unwrap(auth.logic.GetMe(std::to_string(id)));
   CHECK(me.id == id);
@@ -258,7 +206,7 @@ TEST_CASE("GetMe returns the token subject as stored") {
 }
 
 TEST_CASE("CreateUser validates the username, password and role") {
-  Auth auth;
+  AuthFixture auth;
   struct Case {
     std::string username;
     std::string password;
@@ -297,7 +245,7 @@ TEST_CASE("CreateUser validates the username, password and role") {
 }
 
 TEST_CASE("ListUsers lists every user without password hashes") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("alice", kAlicePassword, "admin");
   auth.AddUser("bob", kAlicePassword);
   const std::vector<AuthUser> users = Unwrap(auth.logic.ListUsers());
@@ -308,14 +256,14 @@ TEST_CASE("ListUsers lists every user without password hashes") {
 }
 
 TEST_CASE("the first admin is created only when there are no users") {
-  Auth auth;
+  AuthFixture auth;
   CHECK(Unwrap(auth.logic.EnsureFirstAdmin("admin", "first admin password")));
   CHECK(!Unwrap(auth.logic.EnsureFirstAdmin("admin", "first admin password")));
   CHECK(Unwrap(auth.logic.ListUsers()).size() == 1);
   const SessionTokens tokens = Unwrap(auth.logic.Login("admin", "first admin password"));
   CHECK(Unwrap(auth.verifier.Verify(tokens.access_token)).role == "admin");
 
-  Auth fresh;
+  AuthFixture fresh;
   CHECK(Code(fresh.logic.EnsureFirstAdmin("Admin!", "first admin password").status()) ==
         absl::StatusCode::kInvalidArgument);
   CHECK(Code(fresh.logic.EnsureFirstAdmin("admin", "short").status()) ==
@@ -323,7 +271,7 @@ TEST_CASE("the first admin is created only when there are no users") {
 }
 
 TEST_CASE("the first-admin bootstrap retries until storage answers") {
-  Auth auth;
+  AuthFixture auth;
   auth.store.FailNextCalls(3);
   auto bootstrap =
       FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
@@ -334,7 +282,7 @@ TEST_CASE("the first-admin bootstrap retries until storage answers") {
 }
 
 TEST_CASE("the first admin is known to exist when users were there already") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("someone", kAlicePassword, "admin");
   auto bootstrap = FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
                                               {.initial = absl::Milliseconds(1)});
@@ -343,7 +291,7 @@ TEST_CASE("the first admin is known to exist when users were there already") {
 }
 
 TEST_CASE("no first admin exists after giving up on invalid settings, or while retrying") {
-  Auth auth;
+  AuthFixture auth;
   auto invalid = FirstAdminBootstrap::Start(auth.logic, "Admin!", "first admin password",
                                             {.initial = absl::Milliseconds(1)});
   REQUIRE(invalid->WaitDone(absl::Seconds(30)));
@@ -358,7 +306,7 @@ TEST_CASE("no first admin exists after giving up on invalid settings, or while r
 }
 
 TEST_CASE("the first-admin bootstrap stops promptly while storage is down") {
-  Auth auth;
+  AuthFixture auth;
   auth.store.FailNextCalls(1'000'000);
   auto bootstrap = FirstAdminBootstrap::Start(auth.logic, "admin", "first admin password",
                                               {.initial = absl::Hours(1), .max = absl::Hours(1)});
@@ -388,7 +336,7 @@ TEST_CASE("the gateway's service token is re-minted after half its lifetime") {
 }
 
 TEST_CASE("a stranger's failed logins lock out the stranger, not the user elsewhere") {
-  Auth auth;
+  AuthFixture auth;
   auth.AddUser("admin", kAlicePassword, "admin");
   // The attacker at 203.0.113.9 guesses ten times...
   for (int i = 0; i < 10; ++i) {
@@ -405,11 +353,9 @@ TEST_CASE("a stranger's failed logins lock out the stranger, not the user elsewh
 }
 
 TEST_CASE("revoking a family stops its live access tokens") {
-  Auth auth;
-  SessionRevocations revocations(auth.clock);
-  AuthLogicOptions options = auth.Options();
-  options.revocations = &revocations;
-  const AuthLogic logic(auth.store, auth.signer, auth.clock, options);
+  AuthFixture auth(AuthFixture::Revocations::kTracked);
+  const AuthLogic& logic = auth.logic;
+  const SessionRevocations& revocations = auth.revocations;
   auth.AddUser("alice", kAlicePassword);
   auto jti = [&](const SessionTokens& tokens) {
     return Unwrap(auth.verifier.Verify(tokens.access_token)).jti;

@@ -20,55 +20,28 @@
 #include "services/gateway/auth/session_gate.h"
 #include "services/gateway/auth/session_revocations.h"
 #include "tests/support/poll.h"
-#include "tests/unit/services/gateway/fake_user_store.h"
+#include "tests/unit/services/gateway/auth_fixture.h"
 
 namespace spine::gateway {
 namespace {
 
-using testing::FakeUserStore;
+using testing::AuthFixture;
+using testing::Unwrap;
 
-constexpr ScryptParams kTestParams{.log2_n = 10, .r = 8, .p = 1};
 constexpr char kPassword[] = "correct horse battery";
 
-template <typename T>
-T Unwrap(absl::StatusOr<T> value) {
-  REQUIRE(value.ok());
-  return std::move(*value);
-}
-
-struct Keys {
-  Ed25519PrivateKey private_key;
-  std::vector<Ed25519PublicKey> public_keys;
-};
-
-Keys MakeKeys() {
-  auto [private_pem, public_pem] = Unwrap(GenerateEd25519PemPair());
-  std::vector<Ed25519PublicKey> public_keys;
-  public_keys.push_back(Unwrap(Ed25519PublicKey::FromPem(public_pem)));
-  return Keys{Unwrap(Ed25519PrivateKey::FromPem(private_pem)), std::move(public_keys)};
-}
-
-// AuthLogic with a revocation list, the session gate and the API key gate, as the gateway wires
-// them.
-struct Stack {
-  Stack() : Stack(MakeKeys()) {}
-  explicit Stack(Keys keys)
-      : signer(std::move(keys.private_key), clock),
-        verifier(std::move(keys.public_keys), clock),
-        logic(store, signer, clock,
-              AuthLogicOptions{
-                  .hashing = {.hash = HashPasswordForTesting,
-                              .dummy_verify = [](std::string_view) { return absl::OkStatus(); },
-                              .params = kTestParams},
-                  .revocations = &revocations}),
+// The shared AuthFixture with revocations tracked, plus the session gate and the API key gate,
+// as the gateway wires them.
+struct Stack : AuthFixture {
+  Stack()
+      : AuthFixture(Revocations::kTracked),
         pool(Unwrap(WorkerPool::Create(1, 16))),
         gate(revocations, store, *pool, clock),
         api_keys(store, signer, revocations, *pool, clock) {}
 
+  // A user whose password is kPassword.
   int64_t AddUser(const std::string& name, const std::string& role = "user") {
-    return Unwrap(
-               store.CreateUser(name, role, Unwrap(HashPasswordForTesting(kPassword, kTestParams))))
-        .id;
+    return AuthFixture::AddUser(name, kPassword, role);
   }
   // Whether the session gate lets `access_token` through.
   absl::Status Gate(const std::string& access_token) {
@@ -86,12 +59,6 @@ struct Stack {
     return result;
   }
 
-  FakeClock clock;
-  FakeUserStore store{clock};
-  SessionRevocations revocations{clock};
-  JwtSigner signer;
-  JwtVerifier verifier;
-  AuthLogic logic;
   std::unique_ptr<WorkerPool> pool;
   SessionGate gate;
   ApiKeyGate api_keys;

@@ -16,6 +16,7 @@
 #include "services/llm/backends/backend.h"
 #include "services/llm/backends/http_client.h"
 #include "tests/support/child_process.h"
+#include "tests/support/poll.h"
 #include "tests/unit/services/llm/fake_http_server.h"
 #include "tests/unit/services/llm/generation_recorder.h"
 
@@ -84,24 +85,26 @@ inline absl::StatusOr<GenerateResult> RunWithoutDeltas(Backend& backend,
   return recorder.result();
 }
 
-// For a server that stalls: the generation ends with DEADLINE_EXCEEDED at about its deadline.
+// For a server that stalls: the generation ends with DEADLINE_EXCEEDED. The server never ends
+// the stream, so the deadline is what ended it; how soon after it is not asserted (a loaded
+// machine may be late), a deadline never enforced fails the wait.
 inline void CheckStallEndsAtDeadline(Backend& backend, const GenerateParams& params) {
   GenerationRecorder recorder;
   CHECK(RunToEnd(backend, recorder, params).status().code() == absl::StatusCode::kDeadlineExceeded);
-  CHECK(recorder.done_at() < params.deadline + absl::Milliseconds(200));
+  CHECK(recorder.done_calls() == 1);
 }
 
-// For a server that stalls after a first delta: Cancel ends the generation with CANCELLED
-// within 100 ms. Returns the handle, for more calls.
+// For a server that stalls after a first delta: Cancel ends the generation with CANCELLED, long
+// before its deadline (`params` must leave one far off), so the cancel is what ended it; a cancel
+// never observed fails the wait. Returns the handle, for more calls.
 inline std::unique_ptr<Generation> CheckCancelEndsStalledStream(Backend& backend,
                                                                 GenerationRecorder& recorder,
                                                                 const GenerateParams& params) {
   auto generation = backend.Start(params, recorder.OnDelta(), recorder.OnDone());
-  REQUIRE(recorder.WaitFirstDelta(absl::Seconds(10)));
-  const absl::Time cancelled_at = absl::Now();
+  REQUIRE(recorder.WaitFirstDelta(spine::testing::kPollTimeout));
+  REQUIRE(recorder.done_calls() == 0);  // still stalled: only the cancel can end it now
   generation->Cancel();
-  REQUIRE(recorder.WaitDone(absl::Seconds(5)));
-  CHECK(recorder.done_at() - cancelled_at < absl::Milliseconds(100));
+  REQUIRE(recorder.WaitDone(spine::testing::kPollTimeout));
   CHECK(recorder.result().status().code() == absl::StatusCode::kCancelled);
   return generation;
 }

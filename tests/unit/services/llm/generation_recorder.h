@@ -11,7 +11,6 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/llm/backends/backend.h"
 
@@ -32,7 +31,6 @@ class GenerationRecorder {
       ++done_calls_;
       if (!result_.has_value()) {
         result_ = std::move(result);
-        done_at_ = absl::Now();
         done_thread_ = std::this_thread::get_id();
         done_.Notify();
       }
@@ -54,10 +52,6 @@ class GenerationRecorder {
     absl::MutexLock lock(&mu_);
     return deltas_;
   }
-  absl::Time done_at() const {
-    absl::MutexLock lock(&mu_);
-    return done_at_;
-  }
   int done_calls() const {
     absl::MutexLock lock(&mu_);
     return done_calls_;
@@ -73,7 +67,6 @@ class GenerationRecorder {
   mutable absl::Mutex mu_;
   std::vector<std::string> deltas_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::StatusOr<GenerateResult>> result_ ABSL_GUARDED_BY(mu_);
-  absl::Time done_at_ ABSL_GUARDED_BY(mu_);
   std::thread::id done_thread_ ABSL_GUARDED_BY(mu_);
   int done_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -212,19 +212,20 @@ TEST_CASE("ollama stream dropped mid-reply is UNAVAILABLE") {
   }
 }
 
-TEST_CASE("ollama stall past the deadline is DEADLINE_EXCEEDED at about the deadline") {
+TEST_CASE("ollama stall past the deadline ends as DEADLINE_EXCEEDED") {
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("slow")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   CheckStallEndsAtDeadline(*fixture.backend, Params(absl::Milliseconds(300)));
 }
 
-TEST_CASE("ollama cancel during a stalled stream ends it as CANCELLED within 100 ms") {
+TEST_CASE("ollama cancel during a stalled stream ends it as CANCELLED") {
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("first")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  auto generation = CheckCancelEndsStalledStream(*fixture.backend, recorder, Params());
+  auto generation =
+      CheckCancelEndsStalledStream(*fixture.backend, recorder, Params(absl::Minutes(5)));
   generation->Cancel();
   CHECK(recorder.done_calls() == 1);
 }

@@ -194,19 +194,19 @@ TEST_CASE("openai stream dropped before [DONE] is UNAVAILABLE") {
   CHECK(Run(fixture, recorder).status().code() == absl::StatusCode::kUnavailable);
 }
 
-TEST_CASE("openai stall past the deadline is DEADLINE_EXCEEDED at about the deadline") {
+TEST_CASE("openai stall past the deadline ends as DEADLINE_EXCEEDED") {
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("slow")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   CheckStallEndsAtDeadline(*fixture.backend, Params(absl::Milliseconds(300)));
 }
 
-TEST_CASE("openai cancel during a stalled stream ends it as CANCELLED within 100 ms") {
+TEST_CASE("openai cancel during a stalled stream ends it as CANCELLED") {
   FakeHttpServer server(
       [](const ReceivedRequest&) { return Streamed({Delta("first")}, FakeResponse::End::kStall); });
   Fixture fixture(server.base_url());
   GenerationRecorder recorder;
-  CheckCancelEndsStalledStream(*fixture.backend, recorder, Params());
+  CheckCancelEndsStalledStream(*fixture.backend, recorder, Params(absl::Minutes(5)));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "libs/rpc/error_info.h"
+#include "tests/support/poll.h"
 #include "tests/unit/services/plugins/fake_worker.h"
 
 namespace spine::plugins {
@@ -34,6 +35,11 @@ std::unique_ptr<PluginHost> MakeHost(FakeWorkers& workers, const Clock& clock, H
       PluginHost::Create(std::move(plugins), std::move(options), clock, workers.Factory());
   REQUIRE(host.ok());
   return *std::move(host);
+}
+
+// Waits (bounded) for what the host's own threads make true.
+bool WaitFor(const std::function<bool()>& condition) {
+  return spine::testing::PollUntil(condition, spine::testing::kPollTimeout, absl::Milliseconds(1));
 }
 
 // An invocation whose result can be awaited.
@@ -243,11 +249,8 @@ TEST_CASE("a warm worker that burns CPU while idle is recycled, and one within b
   CHECK(workers.started() == 1);
 
   workers.BurnCpu(absl::Milliseconds(150));  // over budget while no call runs
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (workers.alive() > 0 && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(1));  // polls the slot thread's periodic check
-  }
-  CHECK(workers.alive() == 0);
+  // The slot thread's periodic check runs on its own thread: poll for its verdict.
+  CHECK(WaitFor([&] { return workers.alive() == 0; }));
   CHECK(host->Stats()[0].warm_workers == 0);
   CHECK(host->Stats()[0].idle_recycles == 1);
   // A fresh worker on demand.
@@ -290,12 +293,6 @@ absl::StatusOr<InvocationHandle> SubmitTo(PluginHost& host, const Clock& clock,
                                   pending.result = std::move(result);
                                   pending.done.Notify();
                                 }});
-}
-
-bool WaitFor(const std::function<bool()>& condition) {
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (!condition() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
-  return condition();
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // The StorageAdapter contract for conversations, pipelines and runs, against every adapter.
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tests/unit/services/storage/adapter_fixtures.h"
+#include "tests/unit/services/storage/contract_checks.h"
 
 namespace spine::storage {
 namespace {
@@ -28,13 +30,7 @@ RunRecord MakeRun(int64_t user, int64_t pipeline, const std::string& state, int6
                    .update_micros = micros};
 }
 
-template <typename Row>
-std::vector<int64_t> Ids(const std::vector<Row>& rows) {
-  std::vector<int64_t> ids;
-  ids.reserve(rows.size());
-  for (const Row& row : rows) ids.push_back(row.id);
-  return ids;
-}
+using testing::Ids;
 
 }  // namespace
 
@@ -77,16 +73,11 @@ TEMPLATE_TEST_CASE("an adapter keeps conversations per user and their messages i
   CHECK(without->state == "closed");
 
   // Another user sees nothing and can change nothing.
-  CHECK(adapter.GetConversation(2, created->id, true).status().code() ==
-        absl::StatusCode::kNotFound);
   CHECK(adapter.AppendConversationMessages(2, created->id, turn).status().code() ==
         absl::StatusCode::kNotFound);
-  CHECK(adapter.DeleteConversation(2, created->id).code() == absl::StatusCode::kNotFound);
-
-  CHECK(adapter.DeleteConversation(1, created->id).ok());
-  CHECK(adapter.GetConversation(1, created->id, true).status().code() ==
-        absl::StatusCode::kNotFound);
-  CHECK(adapter.DeleteConversation(1, created->id).code() == absl::StatusCode::kNotFound);
+  testing::CheckOwnedDelete(
+      1, 2, [&](int64_t user) { return adapter.GetConversation(user, created->id, true); },
+      [&](int64_t user) { return adapter.DeleteConversation(user, created->id); });
 }
 
 TEMPLATE_TEST_CASE("an append whose expected state is stale changes nothing", "[contract]",
@@ -128,16 +119,13 @@ TEMPLATE_TEST_CASE("an adapter pages conversations and pipelines newest first pe
   }
   REQUIRE(adapter.InsertConversation(MakeConversation(2, 5000)).ok());
 
-  auto first = adapter.ListConversations({.user_id = 1, .limit = 3});
-  REQUIRE(first.ok());
-  CHECK(Ids(*first) == std::vector<int64_t>{conversations[3], conversations[2], conversations[1]});
-  const Conversation& last = first->back();
-  auto rest = adapter.ListConversations(
-      {.user_id = 1,
-       .after = PageCursor{.create_micros = last.create_micros, .id = last.id},
-       .limit = 3});
-  REQUIRE(rest.ok());
-  CHECK(Ids(*rest) == std::vector<int64_t>{conversations[0]});
+  const auto pages = testing::PageIds(
+      [&](std::optional<PageCursor> after) {
+        return adapter.ListConversations({.user_id = 1, .after = after, .limit = 3});
+      },
+      3);
+  CHECK(pages == std::vector<std::vector<int64_t>>{
+                     {conversations[3], conversations[2], conversations[1]}, {conversations[0]}});
 
   auto listed = adapter.ListPipelines({.user_id = 1, .limit = 10});
   REQUIRE(listed.ok());
@@ -148,10 +136,9 @@ TEMPLATE_TEST_CASE("an adapter pages conversations and pipelines newest first pe
   REQUIRE(others.ok());
   CHECK(others->empty());
 
-  CHECK(adapter.GetPipeline(2, pipelines[0]).status().code() == absl::StatusCode::kNotFound);
-  CHECK(adapter.DeletePipeline(2, pipelines[0]).code() == absl::StatusCode::kNotFound);
-  CHECK(adapter.DeletePipeline(1, pipelines[0]).ok());
-  CHECK(adapter.GetPipeline(1, pipelines[0]).status().code() == absl::StatusCode::kNotFound);
+  testing::CheckOwnedDelete(
+      1, 2, [&](int64_t user) { return adapter.GetPipeline(user, pipelines[0]); },
+      [&](int64_t user) { return adapter.DeletePipeline(user, pipelines[0]); });
 }
 
 TEMPLATE_TEST_CASE("a reused idempotency key returns the user's first run", "[contract]",
@@ -181,9 +168,11 @@ TEMPLATE_TEST_CASE("a reused idempotency key returns the user's first run", "[co
 }
 
 TEMPLATE_TEST_CASE("a finished run never changes again", "[contract]", SqliteFixture, FakeFixture) {
+  const std::vector<std::string> final_states = {"SUCCEEDED", "FAILED", "CANCELLED"};
+  const std::string final_state = GENERATE("SUCCEEDED", "FAILED", "CANCELLED");
+  INFO(final_state);
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  const std::vector<std::string> final_states = {"SUCCEEDED", "FAILED", "CANCELLED"};
   auto inserted = adapter.InsertRun(MakeRun(1, 0, "QUEUED", 100));
   REQUIRE(inserted.ok());
   RunRecord run = inserted->run;
@@ -197,14 +186,14 @@ TEMPLATE_TEST_CASE("a finished run never changes again", "[contract]", SqliteFix
   CHECK(running->create_micros == 100);
   CHECK(running->update_micros == 150);
 
-  run.state = "CANCELLED";
+  run.state = final_state;
   REQUIRE(adapter.UpdateRun(run, final_states).ok());
   run.state = "RUNNING";
   run.payload = "late";
   CHECK(adapter.UpdateRun(run, final_states).status().code() == absl::StatusCode::kAborted);
   auto stored = adapter.GetRun(1, run.id);
   REQUIRE(stored.ok());
-  CHECK(stored->state == "CANCELLED");
+  CHECK(stored->state == final_state);
   CHECK(stored->payload == "step 1");
 
   RunRecord foreign = run;
@@ -223,28 +212,32 @@ TEMPLATE_TEST_CASE("an adapter filters runs by pipeline and state, across users 
   auto d = adapter.InsertRun(MakeRun(2, 7, "RUNNING", 400));
   REQUIRE((a.ok() && b.ok() && c.ok() && d.ok()));
 
-  auto mine = adapter.ListRuns({.user_id = 1, .limit = 10});
-  REQUIRE(mine.ok());
-  CHECK(Ids(*mine) == std::vector<int64_t>{c->run.id, b->run.id, a->run.id});
-  auto of_pipeline = adapter.ListRuns({.user_id = 1, .pipeline_id = 7, .limit = 10});
-  REQUIRE(of_pipeline.ok());
-  CHECK(Ids(*of_pipeline) == std::vector<int64_t>{c->run.id, a->run.id});
-  auto succeeded = adapter.ListRuns({.user_id = 1, .states = {"SUCCEEDED"}, .limit = 10});
-  REQUIRE(succeeded.ok());
-  CHECK(Ids(*succeeded) == std::vector<int64_t>{c->run.id});
-  auto unfinished = adapter.ListRuns({.user_id = 0, .states = {"QUEUED", "RUNNING"}, .limit = 10});
-  REQUIRE(unfinished.ok());
-  CHECK(Ids(*unfinished) == std::vector<int64_t>{d->run.id, b->run.id, a->run.id});
-  auto paged = adapter.ListRuns({.user_id = 0,
-                                 .states = {"QUEUED", "RUNNING"},
-                                 .after = PageCursor{.create_micros = 400, .id = d->run.id},
-                                 .limit = 1});
-  REQUIRE(paged.ok());
-  CHECK(Ids(*paged) == std::vector<int64_t>{b->run.id});
-  // A state string that looks like SQL is only ever a value.
-  auto odd = adapter.ListRuns({.user_id = 1, .states = {"' OR 1=1 --"}, .limit = 10});
-  REQUIRE(odd.ok());
-  CHECK(odd->empty());
+  const struct {
+    const char* what;
+    RunQuery query;
+    std::vector<int64_t> ids;
+  } filters[] = {
+      {"a user's runs", {.user_id = 1, .limit = 10}, {c->run.id, b->run.id, a->run.id}},
+      {"of one pipeline", {.user_id = 1, .pipeline_id = 7, .limit = 10}, {c->run.id, a->run.id}},
+      {"in one state", {.user_id = 1, .states = {"SUCCEEDED"}, .limit = 10}, {c->run.id}},
+      {"unfinished, of every user",
+       {.user_id = 0, .states = {"QUEUED", "RUNNING"}, .limit = 10},
+       {d->run.id, b->run.id, a->run.id}},
+      {"unfinished, a page on",
+       {.user_id = 0,
+        .states = {"QUEUED", "RUNNING"},
+        .after = PageCursor{.create_micros = 400, .id = d->run.id},
+        .limit = 1},
+       {b->run.id}},
+      // A state string that looks like SQL is only ever a value.
+      {"a state like SQL", {.user_id = 1, .states = {"' OR 1=1 --"}, .limit = 10}, {}},
+  };
+  for (const auto& filter : filters) {
+    INFO(filter.what);
+    auto listed = adapter.ListRuns(filter.query);
+    REQUIRE(listed.ok());
+    CHECK(Ids(*listed) == filter.ids);
+  }
 }
 
 }  // namespace spine::storage

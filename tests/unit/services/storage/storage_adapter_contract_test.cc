@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -11,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "services/storage/search_query.h"
 #include "tests/unit/services/storage/adapter_fixtures.h"
+#include "tests/unit/services/storage/contract_checks.h"
 
 namespace spine::storage {
 namespace {
@@ -26,11 +28,32 @@ Thought MakeThought(int64_t user, const std::string& text, std::vector<std::stri
   return thought;
 }
 
-std::vector<int64_t> Ids(const std::vector<Thought>& thoughts) {
-  std::vector<int64_t> ids;
-  ids.reserve(thoughts.size());
-  for (const Thought& thought : thoughts) ids.push_back(thought.id);
-  return ids;
+// A user as the tests need one: the name and role matter, the rest is filler.
+absl::StatusOr<User> AddUser(StorageAdapter& adapter, const std::string& username,
+                             const std::string& role = "user") {
+  return adapter.InsertUser(
+      {.username = username, .role = role, .password_hash = "h", .create_micros = 1});
+}
+
+// A refresh token's hash: 32 bytes of `byte`.
+std::string TokenHash(char byte) { return std::string(32, byte); }
+
+// What rotating the token of `hash` into `next` at `now` answers.
+absl::StatusCode RotateCode(StorageAdapter& adapter, char hash, const RefreshToken& next,
+                            int64_t now) {
+  return adapter.RotateRefreshToken(TokenHash(hash), next, now).status().code();
+}
+
+AuditEvent Event(int64_t micros, const std::string& actor, const std::string& action,
+                 const std::string& request_id) {
+  return AuditEvent{.create_micros = micros,
+                    .actor = actor,
+                    .service = "llm",
+                    .action = action,
+                    .target = "model:stub",
+                    .outcome = "ok",
+                    .details_json = "{}",
+                    .request_id = request_id};
 }
 
 }  // namespace
@@ -49,14 +72,11 @@ TEMPLATE_TEST_CASE("an adapter stores, returns and deletes thoughts per user", "
   auto fetched = adapter.GetThought(1, first->id);
   REQUIRE(fetched.ok());
   CHECK(*fetched == *first);
-  CHECK(adapter.GetThought(2, first->id).status().code() == absl::StatusCode::kNotFound);
   CHECK(adapter.GetThought(1, 999999).status().code() == absl::StatusCode::kNotFound);
 
-  CHECK(adapter.DeleteThought(2, first->id).code() == absl::StatusCode::kNotFound);
-  REQUIRE(adapter.GetThought(1, first->id).ok());
-  CHECK(adapter.DeleteThought(1, first->id).ok());
-  CHECK(adapter.GetThought(1, first->id).status().code() == absl::StatusCode::kNotFound);
-  CHECK(adapter.DeleteThought(1, first->id).code() == absl::StatusCode::kNotFound);
+  testing::CheckOwnedDelete(
+      1, 2, [&](int64_t user) { return adapter.GetThought(user, first->id); },
+      [&](int64_t user) { return adapter.DeleteThought(user, first->id); });
   CHECK(adapter.Ping().ok());
 }
 
@@ -113,18 +133,12 @@ TEMPLATE_TEST_CASE("an adapter lists newest first from a cursor, ties broken by 
   }
   REQUIRE(adapter.InsertThought(MakeThought(2, "someone else's", {}, 9999)).ok());
 
-  ThoughtQuery query{.user_id = 1, .limit = 2};
-  auto page = adapter.ListThoughts(query);
-  REQUIRE(page.ok());
-  CHECK(Ids(*page) == std::vector<int64_t>{ids[4], ids[3]});
-  query.after = PageCursor{.create_micros = page->back().create_micros, .id = page->back().id};
-  page = adapter.ListThoughts(query);
-  REQUIRE(page.ok());
-  CHECK(Ids(*page) == std::vector<int64_t>{ids[2], ids[1]});
-  query.after = PageCursor{.create_micros = page->back().create_micros, .id = page->back().id};
-  page = adapter.ListThoughts(query);
-  REQUIRE(page.ok());
-  CHECK(Ids(*page) == std::vector<int64_t>{ids[0]});
+  const auto pages = testing::PageIds(
+      [&](std::optional<PageCursor> after) {
+        return adapter.ListThoughts({.user_id = 1, .after = after, .limit = 2});
+      },
+      2);
+  CHECK(pages == std::vector<std::vector<int64_t>>{{ids[4], ids[3]}, {ids[2], ids[1]}, {ids[0]}});
 }
 
 TEMPLATE_TEST_CASE("an adapter filters by tag and by full-text expression together", "[contract]",
@@ -165,15 +179,10 @@ TEMPLATE_TEST_CASE("an adapter keeps usernames unique regardless of case", "[con
                    SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto alice = adapter.InsertUser(
-      {.username = "alice", .role = "admin", .password_hash = "h1", .create_micros = 5});
+  auto alice = AddUser(adapter, "alice", "admin");
   REQUIRE(alice.ok());
   CHECK(alice->id > 0);
-  CHECK(adapter
-            .InsertUser(
-                {.username = "ALICE", .role = "user", .password_hash = "h2", .create_micros = 6})
-            .status()
-            .code() == absl::StatusCode::kAlreadyExists);
+  CHECK(AddUser(adapter, "ALICE").status().code() == absl::StatusCode::kAlreadyExists);
   auto by_name = adapter.GetUserByName("Alice");
   REQUIRE(by_name.ok());
   CHECK(*by_name == *alice);
@@ -228,52 +237,46 @@ TEMPLATE_TEST_CASE("an adapter rotates refresh tokens once and revokes the famil
                    "[contract]", SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto user = adapter.InsertUser(
-      {.username = "erin", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto user = AddUser(adapter, "erin");
   REQUIRE(user.ok());
   const int64_t now = 1'000'000;
-  const RefreshToken first{.token_hash = std::string(32, '\x01'),
+  const RefreshToken first{.token_hash = TokenHash('\x01'),
                            .family_id = "fam",
                            .user_id = user->id,
                            .expire_micros = now + 1000};
   REQUIRE(adapter.InsertRefreshToken(first, now).ok());
   CHECK(adapter.InsertRefreshToken(first, now).code() == absl::StatusCode::kAlreadyExists);
 
-  const RefreshToken second{.token_hash = std::string(32, '\x02'), .expire_micros = now + 2000};
+  const RefreshToken second{.token_hash = TokenHash('\x02'), .expire_micros = now + 2000};
   auto rotated = adapter.RotateRefreshToken(first.token_hash, second, now + 1);
   REQUIRE(rotated.ok());
   CHECK(rotated->user_id == user->id);
   CHECK(rotated->family_id == "fam");
 
   // The successor works once...
-  const RefreshToken third{.token_hash = std::string(32, '\x03'), .expire_micros = now + 3000};
+  const RefreshToken third{.token_hash = TokenHash('\x03'), .expire_micros = now + 3000};
   REQUIRE(adapter.RotateRefreshToken(second.token_hash, third, now + 2).ok());
   // ... and presenting a used token again revokes everything in the family.
-  const RefreshToken fourth{.token_hash = std::string(32, '\x04'), .expire_micros = now + 4000};
-  CHECK(adapter.RotateRefreshToken(first.token_hash, fourth, now + 3).status().code() ==
-        absl::StatusCode::kPermissionDenied);
-  CHECK(adapter.RotateRefreshToken(third.token_hash, fourth, now + 4).status().code() ==
-        absl::StatusCode::kUnauthenticated);
+  const RefreshToken fourth{.token_hash = TokenHash('\x04'), .expire_micros = now + 4000};
+  CHECK(RotateCode(adapter, '\x01', fourth, now + 3) == absl::StatusCode::kPermissionDenied);
+  CHECK(RotateCode(adapter, '\x03', fourth, now + 4) == absl::StatusCode::kUnauthenticated);
 
-  CHECK(adapter.RotateRefreshToken(std::string(32, '\x09'), fourth, now).status().code() ==
-        absl::StatusCode::kUnauthenticated);
-  const RefreshToken expiring{.token_hash = std::string(32, '\x05'),
+  CHECK(RotateCode(adapter, '\x09', fourth, now) == absl::StatusCode::kUnauthenticated);
+  const RefreshToken expiring{.token_hash = TokenHash('\x05'),
                               .family_id = "fam2",
                               .user_id = user->id,
                               .expire_micros = now + 10};
   REQUIRE(adapter.InsertRefreshToken(expiring, now).ok());
-  CHECK(adapter.RotateRefreshToken(expiring.token_hash, fourth, now + 10).status().code() ==
-        absl::StatusCode::kUnauthenticated);
+  CHECK(RotateCode(adapter, '\x05', fourth, now + 10) == absl::StatusCode::kUnauthenticated);
 
-  const RefreshToken live{.token_hash = std::string(32, '\x06'),
+  const RefreshToken live{.token_hash = TokenHash('\x06'),
                           .family_id = "fam3",
                           .user_id = user->id,
                           .expire_micros = now + 1000};
   REQUIRE(adapter.InsertRefreshToken(live, now).ok());
   REQUIRE(adapter.RevokeRefreshFamily(live.token_hash).ok());
-  CHECK(adapter.RotateRefreshToken(live.token_hash, fourth, now + 1).status().code() ==
-        absl::StatusCode::kUnauthenticated);
-  CHECK(adapter.RevokeRefreshFamily(std::string(32, '\x0a')).code() == absl::StatusCode::kNotFound);
+  CHECK(RotateCode(adapter, '\x06', fourth, now + 1) == absl::StatusCode::kUnauthenticated);
+  CHECK(adapter.RevokeRefreshFamily(TokenHash('\x0a')).code() == absl::StatusCode::kNotFound);
 }
 
 }  // namespace spine::storage
@@ -285,14 +288,8 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
   for (int i = 0; i < 6; ++i) {
-    AuditEvent event{.create_micros = int64_t{1000} * (i / 2 + 1),
-                     .actor = i % 2 == 0 ? "7" : "8",
-                     .service = "llm",
-                     .action = i < 4 ? "llm.generate" : "llm.generated",
-                     .target = "model:stub",
-                     .outcome = "ok",
-                     .details_json = "{}",
-                     .request_id = "r" + std::to_string(i)};
+    AuditEvent event = Event(int64_t{1000} * (i / 2 + 1), i % 2 == 0 ? "7" : "8",
+                             i < 4 ? "llm.generate" : "llm.generated", "r" + std::to_string(i));
     auto stored = adapter.AppendAuditEvent(event);
     REQUIRE(stored.ok());
     event.id = stored->id;
@@ -304,33 +301,33 @@ TEMPLATE_TEST_CASE("an adapter lists audit events newest first by actor and time
   CHECK(all->front().request_id == "r5");  // newest first, ties by id
   CHECK(all->back().request_id == "r0");
 
-  auto by_actor = adapter.ListAuditEvents({.actor = "7"});
-  REQUIRE(by_actor.ok());
-  CHECK(by_actor->size() == 3);
   // An exact action is not a prefix of a longer one; a name ending in '.' is a prefix.
-  auto exact = adapter.ListAuditEvents({.action = "llm.generate"});
-  REQUIRE(exact.ok());
-  CHECK(exact->size() == 4);
-  auto prefix = adapter.ListAuditEvents({.action = "llm."});
-  REQUIRE(prefix.ok());
-  CHECK(prefix->size() == 6);
-  auto other = adapter.ListAuditEvents({.action = "ll."});
-  REQUIRE(other.ok());
-  CHECK(other->empty());
-  auto both = adapter.ListAuditEvents({.actor = "7", .action = "llm.generated"});
-  REQUIRE(both.ok());
-  CHECK(both->size() == 1);
-  auto in_range = adapter.ListAuditEvents({.start_micros = 2000, .end_micros = 3000});
-  REQUIRE(in_range.ok());
-  CHECK(in_range->size() == 2);
-  auto page = adapter.ListAuditEvents({.limit = 4});
-  REQUIRE(page.ok());
-  REQUIRE(page->size() == 4);
-  auto rest = adapter.ListAuditEvents(
-      {.after = PageCursor{.create_micros = page->back().create_micros, .id = page->back().id},
-       .limit = 4});
-  REQUIRE(rest.ok());
-  CHECK(rest->size() == 2);
+  const struct {
+    const char* what;
+    AuditQuery query;
+    size_t count;
+  } filters[] = {
+      {"by actor", {.actor = "7"}, 3},
+      {"exact action", {.action = "llm.generate"}, 4},
+      {"action prefix", {.action = "llm."}, 6},
+      {"another prefix", {.action = "ll."}, 0},
+      {"actor and action", {.actor = "7", .action = "llm.generated"}, 1},
+      {"time range", {.start_micros = 2000, .end_micros = 3000}, 2},
+  };
+  for (const auto& filter : filters) {
+    INFO(filter.what);
+    auto listed = adapter.ListAuditEvents(filter.query);
+    REQUIRE(listed.ok());
+    CHECK(listed->size() == filter.count);
+  }
+  const auto pages = testing::PageIds(
+      [&](std::optional<PageCursor> after) {
+        return adapter.ListAuditEvents({.after = after, .limit = 4});
+      },
+      4);
+  const std::vector<int64_t> newest_first = testing::Ids(*all);
+  CHECK(pages == std::vector<std::vector<int64_t>>{{newest_first.begin(), newest_first.begin() + 4},
+                                                   {newest_first.begin() + 4, newest_first.end()}});
 }
 
 TEMPLATE_TEST_CASE("an adapter appends a batch of audit events in order with their ids",
@@ -340,14 +337,7 @@ TEMPLATE_TEST_CASE("an adapter appends a batch of audit events in order with the
   std::vector<AuditEvent> batch;
   batch.reserve(3);
   for (int i = 0; i < 3; ++i) {
-    batch.push_back(AuditEvent{.create_micros = 5000,
-                               .actor = "7",
-                               .service = "llm",
-                               .action = "llm.generate",
-                               .target = "model:stub",
-                               .outcome = "ok",
-                               .details_json = "{}",
-                               .request_id = "b" + std::to_string(i)});
+    batch.push_back(Event(5000, "7", "llm.generate", "b" + std::to_string(i)));
   }
   auto stored = adapter.AppendAuditEvents(batch);
   REQUIRE(stored.ok());
@@ -413,10 +403,8 @@ TEMPLATE_TEST_CASE("an adapter updates a user and never leaves no enabled admin"
                    SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto admin = adapter.InsertUser(
-      {.username = "root", .role = "admin", .password_hash = "h0", .create_micros = 1});
-  auto user = adapter.InsertUser(
-      {.username = "uma", .role = "user", .password_hash = "h1", .create_micros = 2});
+  auto admin = AddUser(adapter, "root", "admin");
+  auto user = AddUser(adapter, "uma");
   REQUIRE(admin.ok());
   REQUIRE(user.ok());
   CHECK(!admin->disabled);
@@ -451,10 +439,8 @@ TEMPLATE_TEST_CASE("an adapter revokes a user's refresh tokens with an update th
                    "[contract]", SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto user = adapter.InsertUser(
-      {.username = "vic", .role = "user", .password_hash = "h", .create_micros = 1});
-  auto other = adapter.InsertUser(
-      {.username = "wes", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto user = AddUser(adapter, "vic");
+  auto other = AddUser(adapter, "wes");
   REQUIRE(user.ok());
   REQUIRE(other.ok());
   const int64_t now = 1'000'000;
@@ -462,34 +448,30 @@ TEMPLATE_TEST_CASE("an adapter revokes a user's refresh tokens with an update th
        {std::tuple{'\x01', "f1", user->id}, std::tuple{'\x02', "f2", user->id},
         std::tuple{'\x03', "f3", other->id}}) {
     REQUIRE(adapter
-                .InsertRefreshToken({.token_hash = std::string(32, hash),
+                .InsertRefreshToken({.token_hash = TokenHash(hash),
                                      .family_id = family,
                                      .user_id = owner,
                                      .expire_micros = now + 1000},
                                     now)
                 .ok());
   }
-  const RefreshToken next{.token_hash = std::string(32, '\x09'), .expire_micros = now + 2000};
+  const RefreshToken next{.token_hash = TokenHash('\x09'), .expire_micros = now + 2000};
   // Without the flag nothing is revoked.
   REQUIRE(adapter.UpdateUser(user->id, {.role = "user"}).ok());
   REQUIRE(
       adapter.UpdateUser(user->id, {.password_hash = "h2", .revoke_refresh_tokens = true}).ok());
-  CHECK(adapter.RotateRefreshToken(std::string(32, '\x01'), next, now + 1).status().code() ==
-        absl::StatusCode::kUnauthenticated);
-  CHECK(adapter.RotateRefreshToken(std::string(32, '\x02'), next, now + 1).status().code() ==
-        absl::StatusCode::kUnauthenticated);
+  CHECK(RotateCode(adapter, '\x01', next, now + 1) == absl::StatusCode::kUnauthenticated);
+  CHECK(RotateCode(adapter, '\x02', next, now + 1) == absl::StatusCode::kUnauthenticated);
   // Another user's session is untouched.
-  CHECK(adapter.RotateRefreshToken(std::string(32, '\x03'), next, now + 1).ok());
+  CHECK(RotateCode(adapter, '\x03', next, now + 1) == absl::StatusCode::kOk);
 }
 
 TEMPLATE_TEST_CASE("an adapter deletes a user with everything it owns, and only that", "[contract]",
                    SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto admin = adapter.InsertUser(
-      {.username = "root", .role = "admin", .password_hash = "h", .create_micros = 1});
-  auto gone = adapter.InsertUser(
-      {.username = "xena", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto admin = AddUser(adapter, "root", "admin");
+  auto gone = AddUser(adapter, "xena");
   REQUIRE(admin.ok());
   REQUIRE(gone.ok());
   std::map<int64_t, std::vector<int64_t>> ids;  // user → thought, conversation, pipeline, run
@@ -535,8 +517,7 @@ TEMPLATE_TEST_CASE("an adapter deletes a user with everything it owns, and only 
   CHECK(adapter.GetThought(admin->id, a[0]).ok());
   CHECK(adapter.DeleteUser(gone->id).code() == absl::StatusCode::kNotFound);
   // Ids are never reused, so nothing left behind could reach a later account.
-  auto next = adapter.InsertUser(
-      {.username = "yuri", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto next = AddUser(adapter, "yuri");
   REQUIRE(next.ok());
   CHECK(next->id > gone->id);
 }
@@ -545,10 +526,8 @@ TEMPLATE_TEST_CASE("an adapter stores, finds, lists, touches and revokes API key
                    SqliteFixture, FakeFixture) {
   TestType fixture;
   StorageAdapter& adapter = *fixture.adapter;
-  auto u1 = adapter.InsertUser(
-      {.username = "ann", .role = "user", .password_hash = "h", .create_micros = 1});
-  auto u2 = adapter.InsertUser(
-      {.username = "ben", .role = "user", .password_hash = "h", .create_micros = 1});
+  auto u1 = AddUser(adapter, "ann");
+  auto u2 = AddUser(adapter, "ben");
   REQUIRE(u1.ok());
   REQUIRE(u2.ok());
   const ApiKey wanted{.user_id = u1->id,
