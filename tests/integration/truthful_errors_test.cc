@@ -86,7 +86,7 @@ int ClosedPort() {
 std::string WritePlugins(TempDir& dir) {
   // The sandbox's user must be able to walk to the plugins written here.
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
-  const std::string plugins = dir.path() + "/plugins";
+  std::string plugins = dir.path() + "/plugins";
   REQUIRE(mkdir(plugins.c_str(), 0755) == 0);
   for (const char* name : {"hello-world", "uppercase"}) {
     REQUIRE(symlink((std::string(SPINE_SOURCE_DIR "/plugins/") + name).c_str(),
