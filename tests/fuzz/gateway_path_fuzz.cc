@@ -34,7 +34,7 @@ using spine::gateway::PathBindings;
 using spine::gateway::PathTemplate;
 using spine::gateway::SplitPath;
 
-// Templates of real routes (see the (spine.api.http) options in proto/spine/v1).
+// Templates of real routes (see the (google.api.http) options in proto/spine/v1).
 constexpr absl::string_view kTemplates[] = {
     "/api/thoughts",
     "/api/thoughts/{id}",

@@ -1,6 +1,7 @@
 #include "services/gateway/transcode/route_table.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,17 +19,44 @@ using google::protobuf::MethodDescriptor;
 
 constexpr absl::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 
-absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api::HttpRule& rule,
+// The HTTP method and path of one binding; a custom verb ("HEAD", "OPTIONS", ...) keeps its kind.
+std::pair<std::string, std::string> MethodAndPath(const google::api::HttpRule& rule) {
+  switch (rule.pattern_case()) {
+    case google::api::HttpRule::kGet:
+      return {"GET", rule.get()};
+    case google::api::HttpRule::kPut:
+      return {"PUT", rule.put()};
+    case google::api::HttpRule::kPost:
+      return {"POST", rule.post()};
+    case google::api::HttpRule::kDelete:
+      return {"DELETE", rule.delete_()};
+    case google::api::HttpRule::kPatch:
+      return {"PATCH", rule.patch()};
+    case google::api::HttpRule::kCustom:
+      return {rule.custom().kind(), rule.custom().path()};
+    case google::api::HttpRule::PATTERN_NOT_SET:
+      break;
+  }
+  return {"", ""};
+}
+
+absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const google::api::HttpRule& rule,
+                                const spine::api::HttpRouteOptions& options,
                                 spine::api::Access access) {
+  auto [http_method, path_text] = MethodAndPath(rule);
   const std::string where =
-      absl::StrCat(method->full_name(), " (", rule.method(), " ", rule.path(), "): ");
-  if (std::find(std::begin(kMethods), std::end(kMethods), rule.method()) == std::end(kMethods)) {
+      absl::StrCat(method->full_name(), " (", http_method, " ", path_text, "): ");
+  if (std::find(std::begin(kMethods), std::end(kMethods), http_method) == std::end(kMethods)) {
     return absl::InvalidArgumentError(absl::StrCat(where, "unknown HTTP method"));
+  }
+  if (!rule.response_body().empty()) {
+    // The gateway always answers with the whole response message (or a download for HttpBody).
+    return absl::InvalidArgumentError(absl::StrCat(where, "response_body is not supported"));
   }
   if (method->client_streaming()) {
     return absl::InvalidArgumentError(absl::StrCat(where, "client streaming cannot be mapped"));
   }
-  absl::StatusOr<PathTemplate> path = PathTemplate::Parse(rule.path());
+  absl::StatusOr<PathTemplate> path = PathTemplate::Parse(path_text);
   if (!path.ok()) return absl::InvalidArgumentError(absl::StrCat(where, path.status().message()));
   for (const std::string& variable : path->Variables()) {
     const FieldDescriptor* field = FindFieldPath(method->input_type(), variable);
@@ -43,20 +71,20 @@ absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api
     return absl::InvalidArgumentError(
         absl::StrCat(where, "body '", rule.body(), "' is not a request field"));
   }
-  const int code = rule.success_code() == 0 ? 200 : rule.success_code();
+  const int code = options.success_code() == 0 ? 200 : options.success_code();
   if (code < 200 || code > 299) {
     return absl::InvalidArgumentError(absl::StrCat(where, "success_code must be 2xx"));
   }
-  if (rule.deadline_ms() < 0) {
+  if (options.deadline_ms() < 0) {
     return absl::InvalidArgumentError(absl::StrCat(where, "deadline_ms must not be negative"));
   }
   const FieldDescriptor* deadline_field = nullptr;
-  if (!rule.deadline_field().empty()) {
-    deadline_field = method->input_type()->FindFieldByName(rule.deadline_field());
+  if (!options.deadline_field().empty()) {
+    deadline_field = method->input_type()->FindFieldByName(options.deadline_field());
     if (deadline_field == nullptr || deadline_field->is_repeated() ||
         deadline_field->cpp_type() != FieldDescriptor::CPPTYPE_INT32) {
       return absl::InvalidArgumentError(absl::StrCat(
-          where, "deadline_field '", rule.deadline_field(), "' is not an int32 request field"));
+          where, "deadline_field '", options.deadline_field(), "' is not an int32 request field"));
     }
   }
   std::string public_path = path->text();
@@ -65,7 +93,7 @@ absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api
         public_path, {{absl::StrCat("{", variable, "}"),
                        absl::StrCat("{", JsonFieldPath(method->input_type(), variable), "}")}});
   }
-  return Route{.http_method = rule.method(),
+  return Route{.http_method = std::move(http_method),
                .path = *std::move(path),
                .public_path = std::move(public_path),
                .body = rule.body(),
@@ -73,7 +101,7 @@ absl::StatusOr<Route> MakeRoute(const MethodDescriptor* method, const spine::api
                .method = method,
                .upstream = UpstreamOf(method->file()->name()),
                .access = access,
-               .deadline = absl::Milliseconds(rule.deadline_ms()),
+               .deadline = absl::Milliseconds(options.deadline_ms()),
                .deadline_field = deadline_field};
 }
 
@@ -137,22 +165,20 @@ absl::StatusOr<RouteTable> RouteTable::Build(
           service->options().GetExtension(spine::api::default_access);
       for (int m = 0; m < service->method_count(); ++m) {
         const MethodDescriptor* method = service->method(m);
-        if (!method->options().HasExtension(spine::api::http)) continue;
-        const spine::api::HttpRule& rule = method->options().GetExtension(spine::api::http);
+        if (!method->options().HasExtension(google::api::http)) continue;
+        const google::api::HttpRule& rule = method->options().GetExtension(google::api::http);
+        const spine::api::HttpRouteOptions& options =
+            method->options().GetExtension(spine::api::route);
         const spine::api::Access access = method->options().HasExtension(spine::api::access)
                                               ? method->options().GetExtension(spine::api::access)
                                               : default_access;
-        std::vector<spine::api::HttpRule> rules = {rule};
-        for (const spine::api::HttpRule& extra : rule.additional_bindings()) {
-          spine::api::HttpRule binding = extra;
-          binding.clear_additional_bindings();
-          if (binding.success_code() == 0) binding.set_success_code(rule.success_code());
-          if (binding.deadline_ms() == 0) binding.set_deadline_ms(rule.deadline_ms());
-          if (binding.deadline_field().empty()) binding.set_deadline_field(rule.deadline_field());
-          rules.push_back(std::move(binding));
+        // As in google/api/http.proto, a binding's own additional_bindings are not followed.
+        std::vector<const google::api::HttpRule*> rules = {&rule};
+        for (const google::api::HttpRule& extra : rule.additional_bindings()) {
+          rules.push_back(&extra);
         }
-        for (const spine::api::HttpRule& one : rules) {
-          absl::StatusOr<Route> route = MakeRoute(method, one, access);
+        for (const google::api::HttpRule* one : rules) {
+          absl::StatusOr<Route> route = MakeRoute(method, *one, options, access);
           if (!route.ok()) return route.status();
           for (const Route& existing : routes) {
             if (existing.http_method == route->http_method &&

@@ -1,5 +1,6 @@
-// RouteTable: the gateway's HTTP routes, read at start from the `(spine.api.http)` options on
-// the RPCs of the given proto files — never from a hand-written list.
+// RouteTable: the gateway's HTTP routes, read at start from the standard `(google.api.http)`
+// options on the RPCs of the given proto files, with Spine's `(spine.api.route)` for success
+// codes and deadlines — never from a hand-written list.
 //
 // Each route maps (HTTP method, path template) to one gRPC method, says where the JSON body
 // goes ("*", a field, or nowhere), the success status, and which service answers it. Literal
@@ -14,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/api/annotations.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "services/gateway/transcode/path_template.h"
 #include "spine/api/http.pb.h"
@@ -55,9 +57,10 @@ struct NoRoute {};
 
 class RouteTable {
  public:
-  // Routes of every RPC with an HTTP option in `files`. INVALID_ARGUMENT naming the RPC for a
-  // malformed template, an unknown method, a path variable or body field that is not a field of
-  // the request, a streaming client, or two routes with the same method and template.
+  // Routes of every RPC with a `(google.api.http)` option in `files`, its additional_bindings
+  // included. INVALID_ARGUMENT naming the RPC for a malformed template, an unknown method, a path
+  // variable or body field that is not a field of the request, a response_body, a streaming
+  // client, or two routes with the same method and template.
   static absl::StatusOr<RouteTable> Build(
       const std::vector<const google::protobuf::FileDescriptor*>& files);
 

@@ -478,6 +478,7 @@ TEST_CASE("recursive messages, comments, named bodies, unsigned and wrapper type
         package: "fixture"
         syntax: "proto3"
         dependency: "google/protobuf/wrappers.proto"
+        dependency: "google/api/annotations.proto"
         dependency: "spine/api/http.proto"
         message_type {
           name: "Node"
@@ -523,7 +524,7 @@ TEST_CASE("recursive messages, comments, named bodies, unsigned and wrapper type
             input_type: ".fixture.GetNodeRequest"
             output_type: ".fixture.Node"
             options {
-              [spine.api.http] { method: "GET" path: "/nodes/{node_id}" }
+              [google.api.http] { get: "/nodes/{node_id}" }
               [spine.api.access]: ACCESS_PUBLIC
             }
           }
@@ -532,7 +533,7 @@ TEST_CASE("recursive messages, comments, named bodies, unsigned and wrapper type
             input_type: ".fixture.PutNodeRequest"
             output_type: ".fixture.Node"
             options {
-              [spine.api.http] { method: "PUT" path: "/nodes/{node_id}" body: "node" }
+              [google.api.http] { put: "/nodes/{node_id}" body: "node" }
               [spine.api.access]: ACCESS_ADMIN
             }
           }

@@ -4,6 +4,10 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "google/api/annotations.pb.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/text_format.h"
 #include "libs/rpc/method_access.h"
 #include "nlohmann/json.hpp"
 #include "services/gateway/transcode/route_table.h"
@@ -150,6 +154,136 @@ TEST_CASE("the route table holds every annotated RPC of API.md") {
       BuildRequest(*std::get<RouteMatch>(bad).route, std::get<RouteMatch>(bad).bindings, {}, "{}");
   REQUIRE_FALSE(built.ok());
   CHECK(absl::StartsWith(built.status().message(), "pipelineId: "));
+}
+
+TEST_CASE("routes are the standard google.api.http bindings, read as other tools read them") {
+  // Every binding of every annotated RPC is one route, and nothing else is: what Envoy's
+  // transcoder or grpc-gateway would serve from these protos is what the gateway serves.
+  std::multiset<std::string> annotated;
+  for (const google::protobuf::FileDescriptor* file : rpc::SpineApiFiles()) {
+    for (int s = 0; s < file->service_count(); ++s) {
+      for (int m = 0; m < file->service(s)->method_count(); ++m) {
+        const google::protobuf::MethodDescriptor* method = file->service(s)->method(m);
+        if (!method->options().HasExtension(google::api::http)) continue;
+        const google::api::HttpRule& rule = method->options().GetExtension(google::api::http);
+        annotated.insert(method->full_name());
+        for (int b = 0; b < rule.additional_bindings_size(); ++b) {
+          annotated.insert(method->full_name());
+        }
+      }
+    }
+  }
+  std::multiset<std::string> routed;
+  for (const Route& route : SpineRoutes().routes()) routed.insert(route.method->full_name());
+  CHECK(routed == annotated);
+  CHECK(annotated.size() >= 48);
+
+  const google::api::HttpRule& create = spine::v1::CreateThoughtRequest::descriptor()
+                                            ->file()
+                                            ->FindServiceByName("ThoughtService")
+                                            ->FindMethodByName("CreateThought")
+                                            ->options()
+                                            .GetExtension(google::api::http);
+  CHECK(create.post() == "/api/thoughts");
+  CHECK(create.body() == "*");
+  // Spine's own options carry only what the standard cannot say.
+  const Route& generate = RouteFor("POST", "/api/llm/generate");
+  CHECK(generate.deadline == absl::Seconds(605));
+  REQUIRE(generate.deadline_field != nullptr);
+  CHECK(generate.deadline_field->name() == "timeout_ms");
+  CHECK(RouteFor("GET", "/api/plugins").method->name() == "ListPlugins");
+}
+
+namespace {
+
+// RouteTable::Build over one service whose methods carry `options` (text format, one per method,
+// all taking and answering fixture.Req).
+absl::StatusOr<RouteTable> BuildFixture(const std::vector<std::string>& options) {
+  std::string text = R"pb(
+    name: "fixture/routes.proto"
+    package: "fixture"
+    syntax: "proto3"
+    dependency: "google/api/annotations.proto"
+    dependency: "spine/api/http.proto"
+    message_type {
+      name: "Req"
+      field { name: "id" number: 1 type: TYPE_INT64 label: LABEL_OPTIONAL }
+      field { name: "wait_ms" number: 2 type: TYPE_INT32 label: LABEL_OPTIONAL }
+    }
+    service { name: "S")pb";
+  for (size_t i = 0; i < options.size(); ++i) {
+    text += "method { name: \"M" + std::to_string(i) +
+            "\" input_type: \".fixture.Req\" output_type: \".fixture.Req\" options { " +
+            options[i] + " } } ";
+  }
+  text += "}";
+  google::protobuf::FileDescriptorProto file;
+  REQUIRE(google::protobuf::TextFormat::ParseFromString(text, &file));
+  // Leaked on purpose: the routes point into the pool.
+  auto* fixture = new google::protobuf::SimpleDescriptorDatabase;
+  REQUIRE(fixture->Add(file));
+  auto* generated = new google::protobuf::DescriptorPoolDatabase(
+      *google::protobuf::DescriptorPool::generated_pool());
+  auto* both = new google::protobuf::MergedDescriptorDatabase(fixture, generated);
+  auto* pool = new google::protobuf::DescriptorPool(both);
+  const google::protobuf::FileDescriptor* built = pool->FindFileByName(file.name());
+  REQUIRE(built != nullptr);
+  return RouteTable::Build({built});
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Spine's route options apply to every binding; what the gateway cannot serve is refused") {
+  absl::StatusOr<RouteTable> table =
+      BuildFixture({R"pb([google.api.http] {
+                           post: "/things"
+                           body: "*"
+                           additional_bindings { put: "/things/{id}" body: "*" }
+                         }
+                         [spine.api.route] {
+                           success_code: 201
+                           deadline_field: "wait_ms"
+                           deadline_ms: 9000
+                         })pb",
+                    R"pb([google.api.http] {
+                           custom { kind: "PATCH" path: "/things/{id}" }
+                           body: "*"
+                         })pb"});
+  REQUIRE(table.ok());
+  REQUIRE(table->routes().size() == 3);
+  for (const Route& route : table->routes()) {
+    INFO(route.http_method << " " << route.path.text());
+    if (route.method->name() != "M0") continue;
+    CHECK(route.success_code == 201);
+    CHECK(route.deadline == absl::Milliseconds(9000));
+    REQUIRE(route.deadline_field != nullptr);
+    CHECK(route.deadline_field->name() == "wait_ms");
+  }
+  // A custom binding whose kind is a method the gateway serves is a route like any other.
+  CHECK(table->Find("PATCH", "/things/{id}") != nullptr);
+  CHECK(table->Find("PATCH", "/things/{id}")->success_code == 200);
+
+  for (const auto& [option, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"pb([google.api.http] { get: "/things/{id}" response_body: "id" })pb",
+            "response_body is not supported"},
+           {R"pb([google.api.http] { custom { kind: "TRACE" path: "/things" } })pb",
+            "unknown HTTP method"},
+           {R"pb([google.api.http] { get: "/things/{nope}" })pb",
+            "path variable 'nope' is not a scalar request field"},
+           {R"pb([google.api.http] { get: "/things" }
+                 [spine.api.route] { success_code: 302 })pb",
+            "success_code must be 2xx"},
+           {R"pb([google.api.http] { post: "/things" body: "*" }
+                 [spine.api.route] { deadline_field: "id" })pb",
+            "deadline_field 'id' is not an int32 request field"}}) {
+    INFO(option);
+    absl::StatusOr<RouteTable> refused = BuildFixture({option});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(refused.status().message()), Catch::Contains(message));
+    CHECK_THAT(std::string(refused.status().message()), Catch::Contains("fixture.S.M0"));
+  }
 }
 
 TEST_CASE("a known path with the wrong method lists the methods it allows") {
