@@ -5,6 +5,12 @@
 
 #include <fstream>
 
+#if defined(__SANITIZE_ADDRESS__)
+// The sanitizer allocator's public interface (<sanitizer/allocator_interface.h>, which only
+// clang installs; GCC's libasan exports the same function).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();  // NOLINT(bugprone-reserved-identifier)
+#endif
+
 #include "libs/core/common_config.h"
 
 namespace spine::rpc {
@@ -19,8 +25,13 @@ ProcessMemory ReadProcessMemory() {
     memory.rss_mb =
         static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE)) / kMiB;
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan replaces malloc, so glibc's mallinfo2 sees nothing: ask the allocator that runs.
+  memory.heap_used_mb = static_cast<double>(__sanitizer_get_current_allocated_bytes()) / kMiB;
+#else
   const struct mallinfo2 info = mallinfo2();
   memory.heap_used_mb = static_cast<double>(info.uordblks + info.hblkhd) / kMiB;
+#endif
   return memory;
 }
 
