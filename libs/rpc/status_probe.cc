@@ -8,7 +8,8 @@
 #if defined(__SANITIZE_ADDRESS__)
 // The sanitizer allocator's public interface (<sanitizer/allocator_interface.h>, which only
 // clang installs; GCC's libasan exports the same function).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();  // NOLINT(bugprone-reserved-identifier)
+extern "C" size_t
+__sanitizer_get_current_allocated_bytes();  // NOLINT(bugprone-reserved-identifier)
 #endif
 
 #include "libs/core/common_config.h"
