@@ -1,5 +1,5 @@
-// Tests for the repository checks CI runs (scripts/check-secrets, check-layers, check-links) and
-// for the local launcher's stop script (deploy/local/spine-down).
+// Tests for the repository checks CI runs (scripts/check-secrets, check-layers, check-links,
+// check-sanitizer-reports) and for the local launcher's stop script (deploy/local/spine-down).
 //
 // Every planted secret is assembled at run time from pieces, so this file never contains
 // a string the secret scan would flag.
@@ -407,4 +407,39 @@ TEST_CASE("spine-down leaves alone a pid that now belongs to another program") {
   Stop(pid);
   CHECK(result.exit_code == 0);
   CHECK(!fs::exists(tree.root() / "run/storage.pid"));
+}
+
+// ---------------------------------------------------------------------------------------
+// check-sanitizer-reports (CI fails on any report a sanitizer build wrote)
+
+TEST_CASE("check-sanitizer-reports passes an empty report directory") {
+  TempTree tree;
+  fs::create_directories(tree.root() / "reports");
+  // An empty file is a process that opened its log and reported nothing.
+  tree.Write("reports/asan.123", "");
+  const RunResult r = RunCheck("check-sanitizer-reports", tree.root() / "reports");
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("no sanitizer reports") != std::string::npos);
+}
+
+TEST_CASE("check-sanitizer-reports fails on a report and prints it") {
+  TempTree tree;
+  tree.Write("reports/asan.4242",
+             "==4242==ERROR: LeakSanitizer: detected memory leaks\n"
+             "Direct leak of 24 byte(s) in 1 object(s) allocated from:\n");
+  tree.Write("reports/ubsan.7", "runtime error: signed integer overflow\n");
+  const RunResult r = RunCheck("check-sanitizer-reports", tree.root() / "reports");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("LeakSanitizer: detected memory leaks") != std::string::npos);
+  CHECK(r.output.find("signed integer overflow") != std::string::npos);
+  CHECK(r.output.find("2 sanitizer report(s)") != std::string::npos);
+}
+
+TEST_CASE("check-sanitizer-reports refuses a directory that is not there") {
+  TempTree tree;
+  const RunResult r = RunCheck("check-sanitizer-reports", tree.root() / "missing");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
 }
