@@ -188,5 +188,5 @@ test('the table names every request with its statuses and percentiles', () => {
   assert.match(table, /^thoughts\.create\s+70\s+201:20 429:50\s+5\s+20\s+30$/m);
   assert.match(table, /^\(all\)\s+320\s+5\s+70\s+105$/m);
   const verdict = gates.formatVerdict(gate2(gate2Report()));
-  assert.match(verdict, /^Gate 2: PASS \(hot offered 250, hot req\/min 250, span s 60\.0, admitted 200/);
+  assert.match(verdict, /^Gate 2: PASS \(hot req\/min 250, hot limited-route req 250, of those \/min 250, span s 60\.0, admitted 200/);
 });
