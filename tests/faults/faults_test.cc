@@ -358,7 +358,10 @@ void CheckThoughtSets(const Stack& stack, const Load& load,
   for (const auto& [text, ids] : stored) {
     if (asked.count(text) == 0) unexpected.insert(text);
     if (ids.size() > 1) duplicated.insert(text);
-    if (acknowledged.count(text) == 0 && asked.count(text) == 1) ++indeterminate_present;
+    if (acknowledged.count(text) == 0 && asked.count(text) == 1 &&
+        asked_directly.count(text) == 0) {
+      ++indeterminate_present;
+    }
   }
   std::printf(
       "[faults] thoughts: asked %zu, acknowledged %zu, present %zu, "
