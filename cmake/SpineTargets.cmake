@@ -26,9 +26,9 @@ function(spine_test name)
     set(ARG_LABELS unit)
   endif()
   set(lock "")
-  if("integration" IN_LIST ARG_LABELS)
-    # Integration tests pick free loopback ports and then bind them; running two at once could
-    # hand both the same port, so they take turns.
+  if("integration" IN_LIST ARG_LABELS OR "faults" IN_LIST ARG_LABELS)
+    # Integration and fault tests pick free loopback ports and then bind them; running two at once
+    # could hand both the same port, so they take turns.
     set(lock RESOURCE_LOCK loopback_ports)
   endif()
   catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300 ${lock})

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "libs/rpc/error_info.h"
 
 namespace spine::storage {
 
@@ -22,7 +23,10 @@ absl::Status SqliteError(int code, absl::string_view what) {
     case SQLITE_NOTADB:
       return absl::DataLossError(message);
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
+      // The operator's problem, not the caller's: 503 (retry later) named DISK_FULL, rather than
+      // RESOURCE_EXHAUSTED, which the edge answers as 429 as if the caller had sent too much.
+      return rpc::WithErrorInfo(absl::UnavailableError(absl::StrCat("disk full: ", message)),
+                                "DISK_FULL");
     default:
       return absl::InternalError(message);
   }
