@@ -69,7 +69,7 @@ struct Job {
   int phase = -1;
   bool retried = false;
   Clock::time_point due;
-  std::function<void(Result)> done;
+  std::function<void(const Result&)> done;
 };
 
 struct Conn {
@@ -181,7 +181,7 @@ class Engine {
       Result r;
       r.error = "dropped";
       r.sent = r.end = Clock::now();
-      job.done(std::move(r));
+      job.done(r);
     }
     report_.max_in_flight =
         std::max(report_.max_in_flight, static_cast<int>(conns_.size() - idle_.size()));
@@ -232,7 +232,7 @@ class Engine {
     http::async_write(c->stream, c->request, [this, c](beast::error_code ec, size_t) {
       if (ec) return Fail(c, ec, "write");
       c->parser.emplace();
-      c->parser->body_limit(64 * 1024 * 1024);
+      c->parser->body_limit(std::uint64_t{64} << 20);
       http::async_read(c->stream, c->buffer, *c->parser, [this, c](beast::error_code ec2, size_t) {
         if (ec2) return Fail(c, ec2, "read");
         auto response = c->parser->release();
@@ -286,13 +286,13 @@ class Engine {
     } else {
       idle_.push_back(c);
     }
-    job.done(std::move(r));
+    job.done(r);
     MaybeEnd();
   }
 
   // --- preparation: the admin, then per session user, login and setup ---
 
-  Job PrepJob(std::string method, std::string target, nlohmann::json body, std::string token,
+  Job PrepJob(std::string method, std::string target, const nlohmann::json& body, std::string token,
               std::string address) {
     Job j;
     j.method = std::move(method);
@@ -328,7 +328,7 @@ class Engine {
     Job j = PrepJob("POST", mix_.login_path,
                     {{"username", options_.admin_user}, {"password", options_.admin_password}}, "",
                     SessionAddress(0));
-    j.done = [this](Result r) {
+    j.done = [this](const Result& r) {
       const bool ok = r.error.empty() && r.status == 200;
       RecordPrep("admin.login", r, ok);
       auto token = ok ? Field(r.body, "accessToken") : std::nullopt;
@@ -346,7 +346,7 @@ class Engine {
     Job j = PrepJob("POST", "/api/users",
                     {{"username", s.username}, {"password", password_}, {"role", "user"}},
                     admin_token_, s.address);
-    j.done = [this, i](Result r) {
+    j.done = [this, i](const Result& r) {
       const bool ok = r.error.empty() && (r.status == 201 || r.status == 409);
       RecordPrep("admin.createUser", r, ok);
       if (!ok) return Abort(absl::StrCat("creating ", sessions_[i].username, ": ", Describe(r)));
@@ -358,7 +358,7 @@ class Engine {
 
   void ResetPassword(int i) {
     Job j = PrepJob("GET", "/api/users", nullptr, admin_token_, sessions_[i].address);
-    j.done = [this, i](Result r) {
+    j.done = [this, i](const Result& r) {
       RecordPrep("admin.listUsers", r, r.error.empty() && r.status == 200);
       std::string id;
       const auto list = nlohmann::json::parse(r.body, nullptr, false);
@@ -370,7 +370,7 @@ class Engine {
       if (id.empty()) return Abort(absl::StrCat("user ", sessions_[i].username, " not listed"));
       Job p = PrepJob("POST", absl::StrCat("/api/users/", id, "/password"),
                       {{"password", password_}}, admin_token_, sessions_[i].address);
-      p.done = [this, i](Result r2) {
+      p.done = [this, i](const Result& r2) {
         const bool ok = r2.error.empty() && r2.status == 204;
         RecordPrep("admin.setPassword", r2, ok);
         if (!ok) return Abort(absl::StrCat("setting a password: ", Describe(r2)));
@@ -385,7 +385,7 @@ class Engine {
     Session& s = sessions_[i];
     Job j = PrepJob("POST", mix_.login_path, {{"username", s.username}, {"password", password_}},
                     "", s.address);
-    j.done = [this, i, during_run](Result r) {
+    j.done = [this, i, during_run](const Result& r) {
       Session& s = sessions_[i];
       const bool ok = r.error.empty() && r.status == 200;
       RecordPrep(kLoginName, r, ok);
@@ -414,7 +414,7 @@ class Engine {
     Job j = PrepJob(spec.method, Substitute(spec.path, s.vars, false), nullptr, s.token, s.address);
     j.body = Substitute(spec.body, s.vars, true);
     j.sse = spec.sse;
-    j.done = [this, i, step](Result r) {
+    j.done = [this, i, step](const Result& r) {
       const MixRequest& spec = mix_.setup[step];
       const bool ok = r.error.empty() && Expected(spec, r.status);
       RecordPrep(spec.name, r, ok);
@@ -495,7 +495,7 @@ class Engine {
     j.scheduled = true;
     j.phase = slot.phase;
     j.due = t0_ + slot.due;
-    j.done = [this, i, pick, phase = slot.phase, due = j.due](Result r) {
+    j.done = [this, i, pick, phase = slot.phase, due = j.due](const Result& r) {
       const MixRequest& spec = mix_.requests[pick];
       Figures& f = report_.requests[spec.name];
       Figures& pf = report_.phases[phase].figures;
