@@ -11,6 +11,7 @@
 # stack_start WORK_DIR: starts the stack and waits for /readyz; sets stack_http_addr,
 #   stack_admin_password_file and stack_pid[<svc>]. stack_stop: stops it (TERM, then KILL).
 
+# shellcheck disable=SC2154 # top and bench_bin: set by the script and bench/common.sh
 stack_services=(storage llm plugins tasks gateway)
 declare -A stack_pid=()
 
@@ -34,8 +35,10 @@ stack_binaries() {
       if [ -x "$candidate" ]; then loadgen=$candidate; break; fi
     done
   fi
-  [ -n "$loadgen" ] && [ -x "$loadgen" ] ||
-    { echo "${0##*/}: spine-loadgen not found (build it, or set SPINE_LOADGEN)" >&2; exit 2; }
+  if [ -z "$loadgen" ] || [ ! -x "$loadgen" ]; then
+    echo "${0##*/}: spine-loadgen not found (build it, or set SPINE_LOADGEN)" >&2
+    exit 2
+  fi
 }
 
 stack_start() {
@@ -62,11 +65,11 @@ stack_start() {
     SPINE_PAGE_TOKEN_KEY_FILE="$work/secrets/page_token_key"
     SPINE_SHUTDOWN_GRACE_MS=2000
     SPINE_GATEWAY_HTTP_ADDR="$stack_http_addr"
-    SPINE_GATEWAY_GRPC_ADDR=127.0.0.1:${ports[1]}
-    SPINE_STORAGE_ADDR=127.0.0.1:${ports[2]}
-    SPINE_LLM_ADDR=127.0.0.1:${ports[3]}
-    SPINE_PLUGINS_ADDR=127.0.0.1:${ports[4]}
-    SPINE_TASKS_ADDR=127.0.0.1:${ports[5]}
+    SPINE_GATEWAY_GRPC_ADDR="127.0.0.1:${ports[1]}"
+    SPINE_STORAGE_ADDR="127.0.0.1:${ports[2]}"
+    SPINE_LLM_ADDR="127.0.0.1:${ports[3]}"
+    SPINE_PLUGINS_ADDR="127.0.0.1:${ports[4]}"
+    SPINE_TASKS_ADDR="127.0.0.1:${ports[5]}"
     SPINE_PLUGINS_DIR="$top/plugins"
     SPINE_TRUSTED_PROXIES=127.0.0.1/32
   )
@@ -115,10 +118,10 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # cpu_ticks_tree PID: the same for the process and its descendants, live and reaped (the
 # plugin workers are children of spine-plugins).
 cpu_ticks_tree() {
-  local total child
+  local total child children
   total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0)
-  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-    total=$((total + $(cpu_ticks_tree "$child")))
-  done
+  while read -r -a children; do
+    for child in "${children[@]}"; do total=$((total + $(cpu_ticks_tree "$child"))); done
+  done < <(cat /proc/"$1"/task/*/children 2>/dev/null)
   echo "$total"
 }
