@@ -478,7 +478,11 @@ class Engine {
     const int i = static_cast<int>(k % sessions_.size());
     Session& s = sessions_[i];
     const auto now = Clock::now();
-    if (!s.relogging && now - s.token_time > std::chrono::seconds(options_.relogin_seconds)) {
+    // Spread over the last quarter of the interval: sessions prepared together would otherwise
+    // all log in at once (a burst of password hashes, and of their memory, in the gateway).
+    const auto relogin_after = std::chrono::duration<double>(
+        options_.relogin_seconds * (0.75 + 0.25 * i / static_cast<double>(sessions_.size())));
+    if (!s.relogging && now - s.token_time > relogin_after) {
       s.relogging = true;
       Login(i, true);
     }

@@ -31,7 +31,8 @@ constexpr char kUsage[] =
   --queue N          requests waiting for a connection beyond it; more are dropped (default 100000)
   --timeout-ms N     per request (default 30000)
   --prepare N        sessions prepared at once (default 8)
-  --relogin-s N      log a session in again after N s (default 600; tokens live 15 min)
+  --relogin-s N      log a session in again within N s, spread over the last quarter
+                     (default 600; access tokens live 15 min)
   --progress-s N     a progress line on stderr every N s (default 0: none)
   --seed N           the weighted pick's seed (default 1)
   --json FILE        the report as JSON too
