@@ -214,9 +214,10 @@ TEST_CASE("a plugin writes only in its data dir, and links planted there lead no
 
   CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", own + "/note"}}))["result"] ==
         "ok");
-  for (const std::string& path :
-       {dir.path() + "/planted", own + "/../planted", dir.path() + "/data/plugins/hello-world",
-        std::string("/tmp/x")}) {
+  // A path outside that nobody else uses (a fixed "/tmp/x" was CI's own checkout folder).
+  const std::string outside = absl::StrCat("/tmp/spine-sandbox-escape-", getpid());
+  for (const std::string& path : {dir.path() + "/planted", own + "/../planted",
+                                  dir.path() + "/data/plugins/hello-world", outside}) {
     INFO(path);
     CHECK(Output(Attack(*host, {{"attack", "writeFile"}, {"path", path}}))["result"] != "ok");
     CHECK(access(path.c_str(), F_OK) != 0);
