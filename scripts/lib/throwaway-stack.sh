@@ -1,16 +1,23 @@
 # shellcheck shell=bash
 # Sourced by scripts that need a whole Spine stack for a while (check-openapi-client,
-# load-gates): the five services of a build dir on free loopback ports, with a throwaway data
-# dir, stopped (deploy/local/spine-down) and removed however the script ends.
+# load-gates, bench/load and bench/soak through bench/stack.sh): the five services of a build dir
+# (or of a dir of prebuilt binaries laid out like one) on free loopback ports, started by
+# deploy/local/spine-up with a throwaway data dir, stopped (deploy/local/spine-down) and removed
+# however the script ends.
 #
 #   throwaway_stack_build BUILD_DIR   brings the five service targets up to date (-j2)
 #   throwaway_stack_start BUILD_DIR   starts them; sets STACK_URL, STACK_WORK (a temp dir that
-#                                     goes with the stack), SPINE_DATA_DIR and STACK_ADMIN_PASSWORD_FILE
+#                                     goes with the stack), SPINE_DATA_DIR,
+#                                     STACK_ADMIN_PASSWORD_FILE and STACK_PID[<service>]
+#   throwaway_stack_stop              stops and removes it (safe to call twice)
 #
-# The caller's environment reaches the services (e.g. SPINE_TRUSTED_PROXIES). Needs node (to pick
-# the ports) and curl; the caller has `set -euo pipefail`.
+# throwaway_stack_start sets an EXIT trap that stops the stack, unless the caller has an EXIT
+# trap of its own: that trap must then call throwaway_stack_stop. The caller's environment
+# reaches the services (e.g. SPINE_TRUSTED_PROXIES). Needs node (to pick the ports) and curl;
+# the caller has `set -euo pipefail`.
 
 throwaway_stack_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+declare -gA STACK_PID=()
 
 throwaway_stack_build() {
   cmake --build "$1" --target spine-storage spine-llm spine-plugins spine-tasks spine-gateway \
@@ -21,14 +28,16 @@ throwaway_stack_stop() {
   if [ -n "${STACK_WORK:-}" ]; then
     SPINE_DATA_DIR="$STACK_WORK/data" "$throwaway_stack_top/deploy/local/spine-down" >/dev/null 2>&1 || true
     rm -rf "$STACK_WORK"
+    STACK_WORK=""
   fi
+  STACK_PID=()
 }
 
 throwaway_stack_start() {
   local build_dir=$1
   STACK_WORK=$(mktemp -d)
   export SPINE_DATA_DIR="$STACK_WORK/data"
-  trap throwaway_stack_stop EXIT
+  [ -n "$(trap -p EXIT)" ] || trap throwaway_stack_stop EXIT
 
   # Six free loopback ports, held by one process until all are chosen so none repeats.
   local http grpc storage llm plugins tasks
@@ -59,4 +68,9 @@ throwaway_stack_start() {
   fi
   export STACK_URL="http://127.0.0.1:$http"
   export STACK_ADMIN_PASSWORD_FILE="$SPINE_DATA_DIR/secrets/admin_password"
+  local svc
+  for svc in storage llm plugins tasks gateway; do
+    # shellcheck disable=SC2034 # read by the caller
+    STACK_PID[$svc]=$(cat "$SPINE_DATA_DIR/run/$svc.pid")
+  done
 }

@@ -1,5 +1,6 @@
 #include "services/tasks/engine/task_engine.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -420,14 +421,31 @@ void TaskEngine::Finish(Active& run, Run::State state, Answers& answers) {
   run.state.clear_retry_time();
   run.finished = true;
   ClearTimer(run);
-  Persist(run);
+  const bool stored = Persist(run);
   for (Waiter& waiter : run.waiters) {
     scheduler_.Cancel(waiter.timer);
     answers.emplace_back(std::move(waiter.done), whole);
   }
   run.waiters.clear();
+  if (!stored) return PersistFinishedLater(run, kFirstStoreRetry);
+  Release(run);
+}
+
+void TaskEngine::PersistFinishedLater(Active& run, absl::Duration pause) {
+  // No transition comes after the last one to write the state again: the finished run stays
+  // here (answering Get, ignoring late results) and is written again, with a growing pause,
+  // until the store takes it. Otherwise the store would keep it RUNNING until the next start.
+  run.timer = At(clock_.Now() + pause, Find(run.state.run().id()),
+                 [this, pause](Active& finished, Answers& /*answers*/) {
+                   finished.timer = 0;
+                   if (Persist(finished)) return Release(finished);
+                   PersistFinishedLater(finished, std::min(pause * 2, kLastStoreRetry));
+                 });
+}
+
+void TaskEngine::Release(Active& run) {
   absl::MutexLock lock(&mu_);
-  runs_.erase(whole.id());
+  runs_.erase(run.state.run().id());
   if (--per_user_[run.state.user_id()] <= 0) per_user_.erase(run.state.user_id());
 }
 
@@ -566,12 +584,15 @@ void TaskEngine::WhenFinished(int64_t user_id, int64_t run_id, absl::Time deadli
   done(Get(user_id, run_id));
 }
 
-void TaskEngine::Persist(Active& run) {
+bool TaskEngine::Persist(Active& run) {
   if (absl::Status stored = store_.Update(run.state); !stored.ok()) {
-    // The run goes on in memory; its next transition writes the whole state again.
+    // The run goes on in memory; its next transition (or, once finished, PersistFinishedLater)
+    // writes the whole state again.
     log::Error("run not stored", {{"run", absl::StrCat(run.state.run().id())},
                                   {"error", std::string(stored.message())}});
+    return false;
   }
+  return true;
 }
 
 void TaskEngine::ClearTimer(Active& run) {

@@ -150,7 +150,13 @@ class TaskEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   // Asks the executor of step `index` to stop its attempt in flight (best effort).
   void CancelJob(Active& run, int index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
-  void Persist(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
+  // Writes the run's whole state to the store; false (logged) when the store refused it.
+  bool Persist(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
+  // Writes a finished run again after `pause` (doubling up to kLastStoreRetry) until stored.
+  void PersistFinishedLater(Active& run, absl::Duration pause)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
+  // Forgets a finished run that is stored.
+  void Release(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   void ClearTimer(Active& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run.mu);
   // Runs `transition` on `run` through post_ at `when`.
   TimerId At(absl::Time when, const ActivePtr& run,
@@ -160,6 +166,9 @@ class TaskEngine {
 
   static spine::v1::StepJob JobFor(const spine::v1::RunState& state, int index);
   static void Answer(Answers& answers);
+
+  static constexpr absl::Duration kFirstStoreRetry = absl::Milliseconds(200);
+  static constexpr absl::Duration kLastStoreRetry = absl::Seconds(5);
 
   RunStore& store_;
   StepDispatcher& dispatcher_;

@@ -27,9 +27,8 @@ StoragePipelineStore::StoragePipelineStore(const std::shared_ptr<grpc::Channel>&
 std::unique_ptr<grpc::ClientContext> StoragePipelineStore::Context() const {
   auto context = rpc::MakeClientContext(deadline_);
   context->AddMetadata("authorization", authorization_);
-  // Wait, within the deadline, for a storage channel still connecting or reconnecting (spine-tasks
-  // may have tried storage before it listened), rather than fail a user's call at once.
-  context->set_wait_for_ready(true);
+  // Every call here is a user's: with storage down it is refused at once (503), not left to
+  // wait out its deadline (no wait_for_ready).
   return context;
 }
 

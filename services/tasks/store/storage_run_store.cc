@@ -39,12 +39,13 @@ StorageRunStore::StorageRunStore(const std::shared_ptr<grpc::Channel>& storage,
       authorization_("Bearer " + service_token),
       deadline_(deadline) {}
 
-std::unique_ptr<grpc::ClientContext> StorageRunStore::Context() const {
+std::unique_ptr<grpc::ClientContext> StorageRunStore::Context(Caller caller) const {
   auto context = rpc::MakeClientContext(deadline_);
   context->AddMetadata("authorization", authorization_);
-  // Wait, within the deadline, for a storage channel still connecting or reconnecting (spine-tasks
-  // may have tried storage before it listened), rather than fail a user's call at once.
-  context->set_wait_for_ready(true);
+  // The engine's own writes and its recovery wait, within the deadline, for a storage channel
+  // still connecting or reconnecting, so that a run's next state rides out a storage restart. A
+  // user's call does not: with storage down it is refused at once (503), not at its deadline.
+  context->set_wait_for_ready(caller == Caller::kEngine);
   return context;
 }
 
@@ -54,7 +55,8 @@ absl::StatusOr<CreatedRun> StorageRunStore::Create(const RunState& state,
   *request.mutable_run() = ToRecord(state);
   request.mutable_run()->set_idempotency_key(idempotency_key);
   spine::v1::CreateRunRecordResponse response;
-  const grpc::Status status = stub_->CreateRunRecord(Context().get(), request, &response);
+  const grpc::Status status =
+      stub_->CreateRunRecord(Context(Caller::kUser).get(), request, &response);
   if (!status.ok()) return rpc::FromGrpcStatus(status);
   absl::StatusOr<RunState> stored = FromRecord(response.run());
   if (!stored.ok()) return stored.status();
@@ -65,7 +67,8 @@ absl::Status StorageRunStore::Update(const RunState& state) {
   spine::v1::UpdateRunRecordRequest request;
   *request.mutable_run() = ToRecord(state);
   RunRecord response;
-  return rpc::FromGrpcStatus(stub_->UpdateRunRecord(Context().get(), request, &response));
+  return rpc::FromGrpcStatus(
+      stub_->UpdateRunRecord(Context(Caller::kEngine).get(), request, &response));
 }
 
 absl::StatusOr<RunState> StorageRunStore::Get(int64_t user_id, int64_t id) {
@@ -73,7 +76,7 @@ absl::StatusOr<RunState> StorageRunStore::Get(int64_t user_id, int64_t id) {
   request.set_user_id(user_id);
   request.set_id(id);
   RunRecord record;
-  const grpc::Status status = stub_->GetRunRecord(Context().get(), request, &record);
+  const grpc::Status status = stub_->GetRunRecord(Context(Caller::kUser).get(), request, &record);
   if (!status.ok()) return rpc::FromGrpcStatus(status);
   return FromRecord(record);
 }
@@ -86,7 +89,8 @@ absl::StatusOr<std::vector<RunState>> StorageRunStore::ListUnfinished() {
   request.set_page_size(500);
   while (true) {
     spine::v1::ListRunRecordsResponse response;
-    const grpc::Status status = stub_->ListRunRecords(Context().get(), request, &response);
+    const grpc::Status status =
+        stub_->ListRunRecords(Context(Caller::kEngine).get(), request, &response);
     if (!status.ok()) return rpc::FromGrpcStatus(status);
     for (const RunRecord& record : response.runs()) {
       absl::StatusOr<RunState> state = FromRecord(record);
@@ -108,7 +112,8 @@ absl::StatusOr<RunPage> StorageRunStore::List(int64_t user_id, int64_t pipeline_
   request.set_page_size(page_size);
   request.set_page_token(page_token);
   spine::v1::ListRunRecordsResponse response;
-  const grpc::Status status = stub_->ListRunRecords(Context().get(), request, &response);
+  const grpc::Status status =
+      stub_->ListRunRecords(Context(Caller::kUser).get(), request, &response);
   if (!status.ok()) return rpc::FromGrpcStatus(status);
   RunPage page{.next_page_token = response.next_page_token()};
   for (const RunRecord& record : response.runs()) {

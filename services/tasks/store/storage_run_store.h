@@ -38,7 +38,9 @@ class StorageRunStore final : public RunStore {
                                int page_size, const std::string& page_token);
 
  private:
-  std::unique_ptr<grpc::ClientContext> Context() const;
+  // Who a call is for: a user waiting on an answer, or the engine (run updates, recovery).
+  enum class Caller { kUser, kEngine };
+  std::unique_ptr<grpc::ClientContext> Context(Caller caller) const;
 
   std::unique_ptr<spine::v1::StorageService::Stub> stub_;
   const std::string authorization_;

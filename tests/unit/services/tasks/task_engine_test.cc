@@ -533,6 +533,28 @@ TEST_CASE("a run goes on in memory while the store is down") {
   CHECK(f.store.Stored(run.id()).state() == Run::SUCCEEDED);
 }
 
+TEST_CASE("a finished run whose last write fails is written again until the store takes it") {
+  Fixture f;
+  const Run run = f.Submit();
+  f.Deliver(Success(f.dispatcher.jobs[0], R"({"text": "x"})"));
+  f.store.FailUpdates(true);
+  f.Deliver(Success(f.dispatcher.jobs[1], R"("X")"));
+  // Finished for its caller; the store still has it running, and no transition is left to
+  // write it again.
+  CHECK(f.engine().Get(7, run.id())->state() == Run::SUCCEEDED);
+  CHECK(f.store.Stored(run.id()).state() == Run::RUNNING);
+  CHECK(f.engine().active_runs() == 1);
+  f.scheduler.Advance(absl::Milliseconds(200));  // the first retry, refused too
+  CHECK(f.store.Stored(run.id()).state() == Run::RUNNING);
+  f.store.FailUpdates(false);
+  f.scheduler.Advance(absl::Milliseconds(399));  // the next comes after twice the pause
+  CHECK(f.store.Stored(run.id()).state() == Run::RUNNING);
+  f.scheduler.Advance(absl::Milliseconds(1));
+  CHECK(f.store.Stored(run.id()).state() == Run::SUCCEEDED);
+  CHECK(f.engine().active_runs() == 0);
+  CHECK(f.engine().Get(7, run.id())->state() == Run::SUCCEEDED);
+}
+
 namespace {
 
 // The reported attack: an output of `keys` keys, each the whole of input.big.
