@@ -10,10 +10,13 @@
 #   binaries) it is used as it is. SPINE_LOADGEN names another spine-loadgen.
 # stack_start WORK_DIR: starts the stack and waits for /readyz; sets stack_http_addr,
 #   stack_admin_password_file and stack_pid[<svc>]. stack_stop: stops it (TERM, then KILL).
+#   Settings in the array stack_extra_env (NAME=value, set by the caller) are added to the
+#   services' environment, e.g. bench/compare's raised rate limit.
 
 # shellcheck disable=SC2154 # top and bench_bin: set by the script and bench/common.sh
 stack_services=(storage llm plugins tasks gateway)
 declare -A stack_pid=()
+stack_extra_env=()
 
 stack_binaries() {
   local dir=${SPINE_BUILD_DIR:-build/release}
@@ -72,6 +75,7 @@ stack_start() {
     SPINE_TASKS_ADDR="127.0.0.1:${ports[5]}"
     SPINE_PLUGINS_DIR="$top/plugins"
     SPINE_TRUSTED_PROXIES=127.0.0.1/32
+    "${stack_extra_env[@]}"
   )
   local svc
   for svc in llm plugins tasks; do
