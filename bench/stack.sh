@@ -13,6 +13,8 @@
 #   stack_admin_password_file and stack_pid[<svc>]; the services log to
 #   $SPINE_DATA_DIR/logs/<svc>.log. stack_stop [DIR]: stops it (TERM, then KILL after 10 s) and
 #   removes its data, first copying the logs into DIR when given. A script's EXIT trap calls it.
+#   Settings in the array stack_extra_env (NAME=value, set by the caller) are added to the
+#   services' environment, e.g. bench/compare's raised rate limit.
 
 # shellcheck disable=SC2154,SC2034 # top, bench_bin: set by the script and bench/common.sh; stack_*: read by it
 
@@ -21,6 +23,7 @@
 
 stack_services=(storage llm plugins tasks gateway)
 declare -A stack_pid=()
+stack_extra_env=()
 
 stack_binaries() {
   local dir=${SPINE_BUILD_DIR:-build/release}
@@ -61,6 +64,8 @@ stack_start() {
   done
   export SPINE_DEV_MODE=0 SPINE_LOG_LEVEL=warn SPINE_SHUTDOWN_GRACE_MS=2000
   export SPINE_TRUSTED_PROXIES=127.0.0.1/32
+  local setting
+  for setting in "${stack_extra_env[@]}"; do export "${setting?}"; done
   throwaway_stack_start "$stack_bin"
   stack_http_addr=${STACK_URL#http://}
   stack_admin_password_file=$STACK_ADMIN_PASSWORD_FILE
