@@ -8,10 +8,14 @@
 # libraries keep Debian's SONAMEs (libabsl_*.so.20220623) and ABI, so a binary whose RPATH names
 # this prefix loads them in place of the system's ones, for our code and for Debian's gRPC alike.
 #
-# The cache key is the package version plus this script's hash: a new Debian update or a change
-# here builds afresh, anything else reuses the finished prefix (marked by a .complete file).
+# One patch is applied, to TSan annotations only (tsan-abseil-thread-identity.patch says why).
+# The prefix is one folder per package version, so its path, which the tsan build's compile
+# commands and RPATH carry, stays put; its .complete file holds the key, the version plus the hash
+# of this script and the patch. A new key rebuilds the folder in place: the tsan build then
+# recompiles against byte-identical headers (ccache hits) and relinks.
 #   SPINE_TSAN_CACHE   cache root (default ${XDG_CACHE_HOME:-~/.cache}/spine-tsan)
 #   SPINE_TSAN_ABSEIL_TIMEOUT   bound on the whole build in seconds (default 3600)
+#   SPINE_TSAN_ABSEIL_JOBS      its parallel jobs (default 2)
 set -euo pipefail
 self=$(readlink -f "$0")
 me=${0##*/}
@@ -20,15 +24,17 @@ die() {
   exit 1
 }
 
-for tool in apt-get dpkg-source dpkg-query cmake ninja objdump flock sha256sum timeout; do
+for tool in apt-get dpkg-source dpkg-query patch cmake ninja objdump flock sha256sum timeout; do
   command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps installs it)"
 done
 version=$(dpkg-query -W -f='${Version}' libabsl-dev 2>/dev/null) ||
   die "libabsl-dev is not installed (scripts/install-deps installs it)"
-hash=$(sha256sum "$self" | cut -c1-12)
+patch_file="$(dirname "$self")/tsan-abseil-thread-identity.patch"
+[ -f "$patch_file" ] || die "$patch_file is missing"
+key="$version $(cat "$self" "$patch_file" | sha256sum | cut -c1-12)"
 root=${SPINE_TSAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spine-tsan}
-prefix="$root/abseil-${version//[^A-Za-z0-9.+-]/_}-$hash"
-if [ -f "$prefix/.complete" ]; then
+prefix="$root/abseil-${version//[^A-Za-z0-9.+-]/_}"
+if [ "$(cat "$prefix/.complete" 2>/dev/null)" = "$key" ]; then
   echo "$prefix"
   exit 0
 fi
@@ -37,7 +43,7 @@ mkdir -p "$root"
 # One build at a time per cache (CI and a developer, or two worktrees): the second waits, then reuses.
 exec 9>"$root/.lock"
 flock 9
-if [ -f "$prefix/.complete" ]; then
+if [ "$(cat "$prefix/.complete" 2>/dev/null)" = "$key" ]; then
   echo "$prefix"
   exit 0
 fi
@@ -54,6 +60,7 @@ timeout 300 apt-get "${apt_opts[@]}" -qq update >&2 || die "apt-get update of th
 (cd "$work" && timeout 300 apt-get "${apt_opts[@]}" -qq source --download-only "abseil=$version") >&2 ||
   die "apt-get source abseil=$version failed (is that version still on deb.debian.org?)"
 dpkg-source -x "$work"/abseil_*.dsc "$work/src" >/dev/null || die "dpkg-source -x failed"
+patch -d "$work/src" -p1 --quiet <"$patch_file" || die "$patch_file does not apply to abseil $version"
 
 # debian/rules' shared-library configuration: C++17 (it decides which absl types alias std ones,
 # so it is ABI), shared libraries. CMAKE_BUILD_TYPE=None and no NDEBUG, as debhelper builds it.
@@ -75,6 +82,6 @@ so=$(objdump -p "$work/stage$prefix/lib/libabsl_synchronization.so" 2>/dev/null 
 [ -e "/usr/lib/$(gcc -dumpmachine)/$so" ] || die "built SONAME '$so' is not the installed one"
 rm -rf "$prefix"
 mv "$work/stage$prefix" "$prefix"
-touch "$prefix/.complete"
+echo "$key" >"$prefix/.complete"
 echo "$me: done" >&2
 echo "$prefix"
