@@ -15,7 +15,6 @@
 #include <string_view>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
 namespace {
@@ -37,7 +36,7 @@ int RacyCount() {
 
 int GuardedCount() {
   absl::Mutex mu;
-  int count ABSL_GUARDED_BY(mu) = 0;
+  int count = 0;  // guarded by mu
   auto bump = [&] {
     for (int i = 0; i < kIncrements; ++i) {
       absl::MutexLock lock(&mu);
@@ -56,8 +55,8 @@ int GuardedCount() {
 // queued), so the main thread's unlock always wakes it: the hand-off happens on every run.
 bool AwaitFromFreshThread() {
   absl::Mutex mu;
-  bool waiting ABSL_GUARDED_BY(mu) = false;
-  bool go ABSL_GUARDED_BY(mu) = false;
+  bool waiting = false;  // guarded by mu
+  bool go = false;       // guarded by mu
   std::thread waiter([&] {
     absl::MutexLock lock(&mu);
     waiting = true;
