@@ -49,6 +49,6 @@ function(spine_tsan_cases target)
     list(APPEND spec "[#${stem}]")
   endforeach()
   list(JOIN spec "," spec)
-  catch_discover_tests(${target} TEST_SPEC -# "${spec}" TEST_PREFIX "tsan: "
+  catch_discover_tests(${target} TEST_SPEC "-#" "${spec}" TEST_PREFIX "tsan: "
                        PROPERTIES LABELS tsan TIMEOUT 600)
 endfunction()
