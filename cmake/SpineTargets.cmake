@@ -33,3 +33,22 @@ function(spine_test name)
   endif()
   catch_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300 ${lock})
 endfunction()
+
+# spine_tsan_cases(target FILES a.cc ...): in a TSan build, the test cases of those source files of
+# `target` are listed a second time, as "tsan: <case>" with the label `tsan`, which is what
+# scripts/test-tsan runs (docs/sanitizers.md says why these and not the rest). Catch2 tags each
+# case with its file name (-#), and the discovery selects by that tag.
+function(spine_tsan_cases target)
+  cmake_parse_arguments(ARG "" "" "FILES" ${ARGN})
+  if(NOT CMAKE_CXX_FLAGS MATCHES "-fsanitize=thread")
+    return()
+  endif()
+  set(spec "")
+  foreach(file ${ARG_FILES})
+    get_filename_component(stem "${file}" NAME_WE)
+    list(APPEND spec "[#${stem}]")
+  endforeach()
+  list(JOIN spec "," spec)
+  catch_discover_tests(${target} TEST_SPEC "-#" "${spec}" TEST_PREFIX "tsan: "
+                       PROPERTIES LABELS tsan TIMEOUT 600)
+endfunction()
