@@ -63,9 +63,12 @@ class ComposeStack {
     return std::string(absl::StripAsciiWhitespace(result.output));
   }
 
+  // The id of the service's container (the last line: docker-compose may warn before it).
   std::string ContainerId(const std::string& service) const {
-    std::string id = Run("compose ps -q " + ShellQuote(service));
-    REQUIRE(!id.empty());
+    const std::string output = Run("compose ps -q " + ShellQuote(service));
+    std::string id(absl::StripAsciiWhitespace(output.substr(output.rfind('\n') + 1)));
+    INFO(output);
+    REQUIRE(id.size() == 64);
     return id;
   }
 
