@@ -120,9 +120,11 @@ struct PhaseSummary {
 std::map<Route, PhaseSummary> Summarise(const Load& load, const std::string& phase,
                                         bool straddling = false);
 
-// The requests that started and ended while `service` was dead: with the gateway dead the
-// connection is refused at once (< kRefusalBound); a route that needs the service answers 503 or
-// 504 with a reason, within `deadline_bound`; every other route succeeds. Prints the summary.
+// The requests that started while `service` was dead (also those answered after its restart
+// began): with the gateway dead the connection is refused at once (< kRefusalBound); a route
+// that needs the service answers 503 or 504 with a reason (or, answered after the restart
+// began, succeeds); every other route succeeds; none takes `deadline_bound` or longer. Prints
+// the summary.
 void CheckWhileDead(const Load& load, const std::string& phase, const std::string& service,
                     absl::Duration deadline_bound);
 
