@@ -2,7 +2,8 @@
 // scripts/test-compose starts the stack and runs these by tag, between its own steps:
 //   [before]  everything works: login, thoughts, search, plugins (sandbox alive in its
 //             container, a hostile plugin refused), the example pipeline; a marker thought stays
-//   [after]   (after `docker kill` of spine-storage, and after down + up) the marker is there
+//   [kill]    (compose_kill_test.cc) each container `docker kill`ed under load and started again
+//   [after]   (after the kills, spine-storage's process killed, and down + up) the marker is there
 //   [monitoring]  (with the `monitoring` profile on) Prometheus scrapes the gateway and has
 //             deploy/observability's alert rules loaded
 //
@@ -10,17 +11,14 @@
 // admin password deploy/compose/up generated; SPINE_COMPOSE_MARK: the marker thought's text;
 // SPINE_COMPOSE_PROMETHEUS_PORT: the profile's Prometheus on 127.0.0.1.
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
+#include "tests/compose/compose_env.h"
 #include "tests/support/http_client.h"
 #include "tests/support/poll.h"
 
@@ -28,29 +26,6 @@ namespace spine::testing {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  INFO(name << " must be set (scripts/test-compose sets it)");
-  REQUIRE(value != nullptr);
-  REQUIRE(*value != '\0');
-  return value;
-}
-
-int Port() {
-  int port = 0;
-  REQUIRE(absl::SimpleAtoi(Env("SPINE_COMPOSE_PORT"), &port));
-  return port;
-}
-
-std::string AdminPassword() {
-  std::ifstream in(Env("SPINE_COMPOSE_ADMIN_PASSWORD_FILE"));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string password(absl::StripTrailingAsciiWhitespace(text.str()));
-  REQUIRE_FALSE(password.empty());
-  return password;
-}
 
 // One call to the stack with the JSON body parsed (null when there is none).
 struct Answer {
