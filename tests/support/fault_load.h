@@ -123,8 +123,8 @@ std::map<Route, PhaseSummary> Summarise(const Load& load, const std::string& pha
 // The requests that started while `service` was dead (also those answered after its restart
 // began): with the gateway dead the connection is refused at once (< kRefusalBound); a route
 // that needs the service answers 503 or 504 with a reason in less than kRefusalBound (or,
-// answered after the restart began, succeeds); every other route succeeds; none takes `deadline_bound` or longer. Prints
-// the summary.
+// answered after the restart began, succeeds); every other route succeeds; none takes
+// `deadline_bound` or longer. Prints the summary.
 void CheckWhileDead(const Load& load, const std::string& phase, const std::string& service,
                     absl::Duration deadline_bound);
 
