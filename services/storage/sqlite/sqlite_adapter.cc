@@ -13,6 +13,9 @@ namespace {
 
 // Above any stored (create_micros, id): the cursor of a first page.
 constexpr int64_t kNoCursor = std::numeric_limits<int64_t>::max();
+// Writes per shared transaction: enough that one fsync serves every gRPC handler thread waiting
+// under load, few enough that one transaction stays short.
+constexpr int kMaxWritesPerCommit = 64;
 
 constexpr char kSelectThought[] =
     "SELECT id, user_id, text, tags_json, create_micros, update_micros FROM thoughts "
@@ -169,10 +172,7 @@ absl::StatusOr<std::unique_ptr<SqliteAdapter>> SqliteAdapter::Open(const std::st
   SPINE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> writer,
                          SqliteConnection::Open(path, false));
   SPINE_RETURN_IF_ERROR(Migrate(*writer, AllMigrations()));
-  {
-    absl::MutexLock lock(&adapter->write_mu_);
-    adapter->writer_ = std::move(writer);
-  }
+  adapter->writes_ = std::make_unique<GroupCommit>(std::move(writer), kMaxWritesPerCommit);
   absl::MutexLock lock(&adapter->read_mu_);
   for (int i = 0; i < read_connections; ++i) {
     SPINE_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> reader,

@@ -1,18 +1,20 @@
 // SqliteAdapter: the StorageAdapter over one SQLite database file in WAL mode.
 //
-// One writer connection (writes are serialized by its mutex, each a single transaction) and a
-// small pool of read-only connections (WAL lets them read while the writer writes). Every
-// statement is prepared once per connection and parameter-bound. Thread-safe. Thoughts, users,
-// tokens and the audit log are in sqlite_adapter.cc; conversations, pipelines and runs in
-// sqlite_records.cc.
+// One writer connection, behind GroupCommit (concurrent writes share a transaction and its
+// fsync; each write is still all-or-nothing and durable when it returns), and a small pool of
+// read-only connections (WAL lets them read while the writer writes). Every statement is prepared
+// once per connection and parameter-bound. Thread-safe. Thoughts, users, tokens and the audit log
+// are in sqlite_adapter.cc; conversations, pipelines and runs in sqlite_records.cc.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "services/storage/sqlite/group_commit.h"
 #include "services/storage/sqlite/sqlite_connection.h"
 #include "services/storage/storage_adapter.h"
 
@@ -96,27 +98,22 @@ class SqliteAdapter final : public StorageAdapter {
   };
   Reader AcquireReader();
 
-  // Runs `body` on the writer inside BEGIN IMMEDIATE ... COMMIT, rolling back on error.
-  // (Defined here because the adapter's operations are split over two .cc files.)
+  // Runs `body` on the writer as one write of a (possibly shared) transaction: its changes are
+  // rolled back if it fails, and it returns once they are committed. (Defined here because the
+  // adapter's operations are split over two .cc files.)
   template <typename Body>
   auto WriteTransaction(Body body) -> decltype(body(std::declval<SqliteConnection&>())) {
-    absl::MutexLock lock(&write_mu_);
-    SqliteConnection& db = *writer_;
-    if (absl::Status begin = db.Exec("BEGIN IMMEDIATE"); !begin.ok()) return begin;
-    auto result = body(db);
-    if (!result.ok()) {
-      (void)db.Exec("ROLLBACK");
-      return result;
-    }
-    if (absl::Status commit = db.Exec("COMMIT"); !commit.ok()) {
-      (void)db.Exec("ROLLBACK");
-      return commit;
-    }
-    return result;
+    using Result = decltype(body(std::declval<SqliteConnection&>()));
+    std::optional<Result> result;
+    absl::Status outcome = writes_->Run([&](SqliteConnection& db) -> absl::Status {
+      result.emplace(body(db));
+      return StatusOf(*result);
+    });
+    if (!outcome.ok()) return outcome;  // its own error, or the commit's
+    return *std::move(result);
   }
 
-  absl::Mutex write_mu_;
-  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(write_mu_);
+  std::unique_ptr<GroupCommit> writes_;
 
   absl::Mutex read_mu_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_readers_ ABSL_GUARDED_BY(read_mu_);

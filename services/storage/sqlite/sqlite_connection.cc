@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "libs/core/status.h"
 #include "libs/rpc/error_info.h"
 
 namespace spine::storage {
@@ -89,16 +90,13 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const s
   // Waits for the writer's lock instead of failing at once (readers never wait in WAL mode).
   sqlite3_busy_timeout(db, 5000);
   if (!read_only) {
-    // WAL: readers never block the writer. synchronous=NORMAL: in WAL mode a commit survives a
-    // process crash (SIGKILL) because it is in the WAL before COMMIT returns; only an OS crash
-    // or power loss can drop the last commits, a trade we accept for ~10x write throughput.
-    absl::Status status = connection->Exec("PRAGMA journal_mode=WAL");
-    if (!status.ok()) return status;
+    // WAL: readers never block the writer. synchronous=FULL: COMMIT returns only after the WAL
+    // is fsynced, so an acknowledged write survives power loss and OS crashes, not only a killed
+    // process. GroupCommit shares that fsync among concurrent writes.
+    SPINE_RETURN_IF_ERROR(connection->Exec("PRAGMA journal_mode=WAL"));
+    SPINE_RETURN_IF_ERROR(connection->Exec("PRAGMA synchronous=FULL"));
   }
-  for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
-    absl::Status status = connection->Exec(pragma);
-    if (!status.ok()) return status;
-  }
+  SPINE_RETURN_IF_ERROR(connection->Exec("PRAGMA foreign_keys=ON"));
   return connection;
 }
 

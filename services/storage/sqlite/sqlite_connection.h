@@ -57,6 +57,9 @@ class SqliteConnection {
   absl::StatusOr<std::unique_ptr<Statement>> Prepare(const std::string& sql);
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
+  // False once SQLite has ended the transaction on its own (it may roll back on a full disk or
+  // an I/O error), so the caller knows its earlier writes are gone.
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // Copies this database into a new file at `destination` with SQLite's online backup API
   // (see StorageAdapter::Backup for the contract).
   absl::Status BackupTo(const std::string& destination);
