@@ -1,9 +1,16 @@
 #include "libs/rpc/service_main.h"
 
+#include "absl/synchronization/mutex.h"
 #include "libs/core/status.h"
 #include "libs/rpc/signals.h"
 
 namespace spine::rpc {
+
+void InitProcess() {
+#ifdef NDEBUG
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+}
 
 void LogConfigProblem(absl::string_view service, const absl::Status& status) {
   log::Init(service, "info");
