@@ -1,6 +1,7 @@
 #include "services/llm/llm_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -182,13 +183,21 @@ class LlmService::GenerateReactor final : public grpc::ServerUnaryReactor {
 // allows one outstanding write); the call is finished once the job has ended and the queue is
 // written out. gRPC may run a reaction inline in StartWrite or Finish, so those are called
 // without the lock held.
+//
+// Two owners: gRPC (until OnDone) and the job (until its `done` has returned). The job's threads
+// call in from outside gRPC's reactions, so gRPC alone must not delete the reactor: once the job
+// has set its final status, a write completing on a gRPC thread may finish the call and reach
+// OnDone while the job's thread is still in Pump. The last owner to let go deletes it.
 class LlmService::StreamReactor final : public grpc::ServerWriteReactor<GenerateStreamEvent> {
  public:
   StreamReactor(std::string model, int32_t timeout_ms)
       : model_(std::move(model)), timeout_ms_(timeout_ms) {}
 
-  // Finishes a call that never submitted a job.
-  void Reject(const absl::Status& status) { Finish(rpc::ToGrpcStatus(status)); }
+  // Finishes a call that never submitted a job (so the job's ownership ends here).
+  void Reject(const absl::Status& status) {
+    Finish(rpc::ToGrpcStatus(status));
+    Release();
+  }
 
   void Start(GenerationAdmission& admission, std::string user_id, GenerateParams params,
              const std::string& request_id) {
@@ -227,9 +236,13 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
     CancelJob();
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override { Release(); }
 
  private:
+  void Release() {
+    if (owners_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   void OnDelta(absl::string_view delta) {
     {
       absl::MutexLock lock(&mu_);
@@ -255,6 +268,7 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
       }
     }
     Pump();
+    Release();  // the job's last call
   }
 
   // Starts the next write, or finishes the call once the job has ended and nothing is left.
@@ -293,6 +307,7 @@ class LlmService::StreamReactor final : public grpc::ServerWriteReactor<Generate
   // Set when the job's `done` has run; the call is finished with it.
   std::optional<grpc::Status> final_status_ ABSL_GUARDED_BY(mu_);
   GenerateStreamEvent current_;  // the event being written
+  std::atomic<int> owners_{2};   // gRPC's and the job's (see the class comment)
 };
 
 void LlmService::AuditRefused(const char* action, const rpc::Caller& caller,

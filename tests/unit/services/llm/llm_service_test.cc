@@ -3,9 +3,11 @@
 #include "services/llm/llm_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_join.h"
@@ -293,6 +295,53 @@ TEST_CASE_METHOD(Fixture, "cancelling a stream cancels its generation") {
   CHECK_FALSE(reader->Read(&event));
   CHECK(reader->Finish().error_code() == grpc::StatusCode::CANCELLED);
   CHECK(WaitForStats("stub-slow", 0, 0));
+}
+
+// The stub model emits every token and its end in one step, so the job's `done` arrives while the
+// first write is still in flight: the job's thread (Pump after setting the final status) races a
+// gRPC thread (OnWriteDone finishing the call). A reactor deleted in OnDone while the job's
+// thread was still in Pump was a use-after-free that crashed spine-llm under load (found by the
+// soak under ASan). Half the clients read to the end, half leave after the first event.
+TEST_CASE_METHOD(Fixture, "streams whose job ends while a write is in flight end cleanly") {
+  constexpr int kClients = 4;
+  constexpr int kStreamsEach = 40;
+  std::vector<std::thread> clients;
+  std::atomic<int> completed{0};
+  std::atomic<int> left{0};
+  std::atomic<int> failed{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < kStreamsEach; ++i) {
+        grpc::ClientContext context;
+        env.Prepare(context, std::to_string(100 + c));
+        auto reader = stub->StreamGenerate(&context, Request("stub", "what is the answer"));
+        spine::v1::GenerateStreamEvent event;
+        const bool leave = i % 2 == 1;
+        bool got_done = false;
+        while (reader->Read(&event)) {
+          got_done = got_done || event.has_done();
+          if (leave) {
+            context.TryCancel();
+            break;
+          }
+        }
+        const grpc::Status status = reader->Finish();
+        if (leave) {
+          ++left;
+        } else if (status.ok() && got_done) {
+          ++completed;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  CHECK(failed == 0);
+  CHECK(completed == kClients * kStreamsEach / 2);
+  CHECK(left == kClients * kStreamsEach / 2);
+  // Every job ended and released its runner.
+  CHECK(WaitForStats("stub", 0, 0));
 }
 
 }  // namespace spine::llm
