@@ -569,12 +569,17 @@ int main(int argc, char** argv) {
         bus_ms, jetstream_ms, Verdict(bus_ms <= jetstream_ms), bus_ms / jetstream_ms);
   }
 
+  const std::string jetstream_setup =
+      jetstream ? absl::StrFormat(
+                      "; JetStream: one\nasync publisher, a queue group of push subscribers on one "
+                      "durable consumer, each on its\nown connection acking each, MaxAckPending "
+                      "%d per subscriber",
+                      kCredits)
+                : "";
   std::printf(
       "sustained publish + ack, %d s each (bus producer: batches of 100 on PublishStream;\n"
-      "bus consumers: libs/bus Consumer, 1 handler thread, %d credits each; JetStream: one\n"
-      "async publisher, a queue group of push subscribers on one durable consumer, each on its\n"
-      "own connection acking each, MaxAckPending %d per subscriber):\n",
-      seconds, kCredits, kCredits);
+      "bus consumers: libs/bus Consumer, 1 handler thread, %d credits each%s):\n",
+      seconds, kCredits, jetstream_setup.c_str());
   const double bus_one = Sustained(bus, 1, seconds);
   const double jetstream_one = jetstream ? SustainedJetStream(*jetstream, 1, seconds) : 0;
   const double bus_four = Sustained(bus, 4, seconds);
