@@ -4,11 +4,17 @@
 //   1. publish + drain N messages through spine-tasks (one producer writing one message per
 //      PublishStream request, one libs/bus Consumer acking each), beside N sequential unary gRPC
 //      round trips and N messages echoed over a raw bidirectional gRPC stream, and the ratios;
-//   2. sustained publish + ack throughput with 1 and 4 consumers.
+//      beside them, the same N through NATS JetStream (jetstream_peer.h: Debian's nats-server, file
+//      storage, async publish, a push consumer acking each), with issue 19's target: the bus's
+//      publish + drain <= JetStream's;
+//   2. sustained publish + ack throughput with 1 and 4 consumers, the bus's beside JetStream's,
+//      with the target: the bus's acked/s >= JetStream's.
 //
-// Each figure of part 1 is the median of 5 runs, interleaved. spine-tasks and the echo server each
-// run as a child process, so every figure crosses the same loopback TCP between two processes. The
-// echo server is this binary started again with BUS_BENCH_ECHO_ADDR set.
+// Each figure of part 1 is the median of 5 runs, interleaved. spine-tasks, the echo server and
+// nats-server each run as a child process, so every figure crosses the same loopback TCP between
+// two processes. The echo server is this binary started again with BUS_BENCH_ECHO_ADDR set.
+// Without nats-server the JetStream figures are skipped (with a line saying so), except under
+// CI=true, where that is a failure.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -18,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -27,6 +34,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "bench/bench_support.h"
+#include "bench/jetstream_peer.h"
 #include "bus_echo.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -49,6 +57,8 @@ using spine::testing::TempDir;
 constexpr size_t kPayloadBytes = 128;
 constexpr int64_t kMaxMessageBytes = 4 << 20;
 constexpr int kRounds = 5;
+// Unacked messages a consumer may hold: the bus Consumer's credits, JetStream's MaxAckPending.
+constexpr int kCredits = 256;
 
 // ---------------------------------------------------------------------------------------------
 // The echo server (child process).
@@ -251,7 +261,7 @@ spine::bus::ConsumerOptions ConsumerOptionsFor(const Bus& bus, const std::string
   options.consumer_name = "bench";
   options.service_token = bus.token;
   options.concurrency = 1;
-  options.credits = 256;
+  options.credits = kCredits;
   return options;
 }
 
@@ -314,7 +324,7 @@ absl::Duration PublishAndDrainRaw(const Bus& bus, const std::string& queue, int 
   auto stream = stub->Subscribe(context.get());
   spine::v1::SubscribeRequest start;
   start.mutable_start()->set_queue(queue);
-  start.mutable_start()->set_credits(256);
+  start.mutable_start()->set_credits(kCredits);
   if (!stream->Write(start)) Die("raw subscribe failed");
   spine::bus::PublisherOptions publisher_options;
   publisher_options.service_token = bus.token;
@@ -341,8 +351,8 @@ absl::Duration PublishAndDrainRaw(const Bus& bus, const std::string& queue, int 
 }
 
 // Producers publish flat out (batches of 100) while `consumers` Consumers ack; the rates over
-// `seconds` after a one-second warm-up.
-void Sustained(const Bus& bus, int consumers, int seconds) {
+// `seconds` after a one-second warm-up. Returns the acked rate.
+double Sustained(const Bus& bus, int consumers, int seconds) {
   const std::string queue = absl::StrCat("bench.sustained.", consumers);
   std::atomic<int64_t> acked{0};
   std::atomic<int64_t> published{0};
@@ -389,10 +399,40 @@ void Sustained(const Bus& bus, int consumers, int seconds) {
     Die(absl::StrCat("sustained run with ", consumers, " consumer(s): published ", published_during,
                      ", acked ", acked_during));
   }
-  std::printf("  %d consumer%s: %8.0f acked/s  (published %8.0f/s; backlog at the end %lld)\n",
-              consumers, consumers == 1 ? " " : "s", static_cast<double>(acked_during) / elapsed,
-              static_cast<double>(published_during) / elapsed,
-              static_cast<long long>(published.load() - acked.load()));
+  const double acked_per_second = static_cast<double>(acked_during) / elapsed;
+  std::printf(
+      "  bus,       %d consumer%s: %8.0f acked/s  (published %8.0f/s; backlog at the end %lld)\n",
+      consumers, consumers == 1 ? " " : "s", acked_per_second,
+      static_cast<double>(published_during) / elapsed,
+      static_cast<long long>(published.load() - acked.load()));
+  return acked_per_second;
+}
+
+double SustainedJetStream(spine::bench::JetStreamPeer& peer, int consumers, int seconds) {
+  const spine::bench::JetStreamPeer::Rates rates = peer.Sustained(consumers, seconds, kCredits);
+  std::printf(
+      "  JetStream, %d consumer%s: %8.0f acked/s  (published %8.0f/s; backlog at the end %lld)\n",
+      consumers, consumers == 1 ? " " : "s", rates.acked_per_second, rates.published_per_second,
+      static_cast<long long>(rates.backlog));
+  return rates.acked_per_second;
+}
+
+// "met" or "NOT MET", as the target lines print it.
+const char* Verdict(bool met) { return met ? "met" : "NOT MET"; }
+
+// The JetStream peer, or null when nats-server is not installed (a failure under CI=true).
+std::unique_ptr<spine::bench::JetStreamPeer> StartJetStream(const std::string& dir) {
+  const std::string server = spine::bench::FindNatsServer();
+  if (server.empty()) {
+    const char* ci = std::getenv("CI");
+    if (ci != nullptr && std::string(ci) == "true") {
+      Die("nats-server is not installed, and CI measures the bus against JetStream: install "
+          "Debian's nats-server (scripts/install-deps)");
+    }
+    return nullptr;
+  }
+  std::filesystem::create_directories(dir);
+  return spine::bench::JetStreamPeer::Start(server, dir, kPayloadBytes);
 }
 
 }  // namespace
@@ -443,12 +483,16 @@ int main(int argc, char** argv) {
                      spine::bench::LogTail(dir.path() + "/echo.log")));
   }
 
+  const std::unique_ptr<spine::bench::JetStreamPeer> jetstream =
+      StartJetStream(dir.path() + "/nats");
+
   auto echo_stub =
       spine::bench::Echo::NewStub(spine::rpc::MakeChannel(echo_address, kMaxMessageBytes));
-  // Warm-up: connections, thread pools, allocator.
+  // Warm-up: connections, thread pools, allocator, the file store.
   UnaryRoundTrips(*echo_stub, 500);
   StreamEcho(*echo_stub, 500);
   PublishAndDrain(bus, "bench.warmup", 500, 1);
+  if (jetstream) jetstream->PublishAndDrain(500, kCredits);
 
   // Each figure is the median of kRounds runs, interleaved so that a noisy moment on the
   // machine costs every figure alike.
@@ -458,6 +502,8 @@ int main(int argc, char** argv) {
   std::vector<absl::Duration> bus_settled_runs;
   std::vector<absl::Duration> batched_runs;
   std::vector<absl::Duration> raw_runs;
+  std::vector<absl::Duration> jetstream_runs;
+  std::vector<absl::Duration> jetstream_settled_runs;
   for (int round = 0; round < kRounds; ++round) {
     unary_runs.push_back(UnaryRoundTrips(*echo_stub, count));
     stream_runs.push_back(StreamEcho(*echo_stub, count));
@@ -467,6 +513,11 @@ int main(int argc, char** argv) {
     batched_runs.push_back(
         PublishAndDrain(bus, absl::StrCat("bench.batched.", round), count, 100).handled);
     raw_runs.push_back(PublishAndDrainRaw(bus, absl::StrCat("bench.raw.", round), count));
+    if (jetstream) {
+      const spine::bench::JetStreamPeer::Drain drain = jetstream->PublishAndDrain(count, kCredits);
+      jetstream_runs.push_back(drain.handled);
+      jetstream_settled_runs.push_back(drain.settled);
+    }
   }
   const double unary_ms = MedianMs(unary_runs);
   const double stream_ms = MedianMs(stream_runs);
@@ -490,16 +541,58 @@ int main(int argc, char** argv) {
   std::printf("  the same with a bare Subscribe stream acking from its reading thread:\n");
   std::printf("    all acked:                          %8.1f ms  [%s]\n", MedianMs(raw_runs),
               Range(raw_runs).c_str());
-  std::printf("  ratio bus / unary baseline:   %5.2f  (batched %4.2f)  plan's gate <= 2.0\n",
-              bus_ms / unary_ms, batched_ms / unary_ms);
+  if (jetstream) {
+    const double jetstream_ms = MedianMs(jetstream_runs);
+    std::printf(
+        "  NATS JetStream (nats-server %s, file storage, async publish, push consumer acking\n"
+        "  each, MaxAckPending %d):\n",
+        jetstream->version().c_str(), kCredits);
+    std::printf("    all handled, publishes acknowledged: %7.1f ms  (%.0f msg/s)  [%s]\n",
+                jetstream_ms, count / (jetstream_ms / 1000), Range(jetstream_runs).c_str());
+    std::printf("    all acks settled at the server:     %8.1f ms\n",
+                MedianMs(jetstream_settled_runs));
+  } else {
+    std::printf(
+        "  NATS JetStream: skipped, nats-server is not installed (Debian's nats-server, "
+        "scripts/install-deps)\n");
+  }
+  const double unary_ratio = bus_ms / unary_ms;
+  std::printf("  ratio bus / unary baseline:   %5.2f  (batched %4.2f)  plan's gate <= 2.0  -> %s\n",
+              unary_ratio, batched_ms / unary_ms, Verdict(unary_ratio <= 2.0));
   std::printf("  ratio bus / stream baseline:  %5.2f  (batched %4.2f)  our target <= 1.5\n",
               bus_ms / stream_ms, batched_ms / stream_ms);
+  if (jetstream) {
+    const double jetstream_ms = MedianMs(jetstream_runs);
+    std::printf(
+        "  target: bus publish + drain <= JetStream:   bus %.1f ms vs JetStream %.1f ms  -> %s "
+        "(%.2fx)\n",
+        bus_ms, jetstream_ms, Verdict(bus_ms <= jetstream_ms), bus_ms / jetstream_ms);
+  }
 
+  const std::string jetstream_setup =
+      jetstream ? absl::StrFormat(
+                      "; JetStream: one\nasync publisher, a queue group of push subscribers on one "
+                      "durable consumer, each on its\nown connection acking each, MaxAckPending "
+                      "%d per subscriber",
+                      kCredits)
+                : "";
   std::printf(
-      "sustained publish + ack, %d s each (producer: batches of 100 on PublishStream;\n"
-      "consumers: libs/bus Consumer, 1 handler thread, 256 credits each):\n",
-      seconds);
-  Sustained(bus, 1, seconds);
-  Sustained(bus, 4, seconds);
+      "sustained publish + ack, %d s each (bus producer: batches of 100 on PublishStream;\n"
+      "bus consumers: libs/bus Consumer, 1 handler thread, %d credits each%s):\n",
+      seconds, kCredits, jetstream_setup.c_str());
+  const double bus_one = Sustained(bus, 1, seconds);
+  const double jetstream_one = jetstream ? SustainedJetStream(*jetstream, 1, seconds) : 0;
+  const double bus_four = Sustained(bus, 4, seconds);
+  const double jetstream_four = jetstream ? SustainedJetStream(*jetstream, 4, seconds) : 0;
+  if (jetstream) {
+    for (const auto& [consumers, bus_rate, jetstream_rate] :
+         {std::tuple{1, bus_one, jetstream_one}, std::tuple{4, bus_four, jetstream_four}}) {
+      std::printf(
+          "  target: sustained acked/s >= JetStream, %d consumer%s:   bus %.0f vs JetStream %.0f"
+          "  -> %s (%.2fx)\n",
+          consumers, consumers == 1 ? " " : "s", bus_rate, jetstream_rate,
+          Verdict(bus_rate >= jetstream_rate), bus_rate / jetstream_rate);
+    }
+  }
   return 0;
 }

@@ -18,7 +18,7 @@
 namespace spine::testing {
 
 ChildProcess::ChildProcess(const std::string& path, const std::map<std::string, std::string>& env,
-                           const std::string& log_path) {
+                           const std::string& log_path, const std::vector<std::string>& args) {
   std::vector<std::string> env_strings;
   env_strings.reserve(env.size());
   for (const auto& [key, value] : env) {
@@ -31,8 +31,12 @@ ChildProcess::ChildProcess(const std::string& path, const std::map<std::string, 
   envp.reserve(env_strings.size() + 1);
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
-  std::string program = path;
-  char* argv[] = {program.data(), nullptr};
+  std::vector<std::string> arg_strings{path};
+  arg_strings.insert(arg_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  argv.reserve(arg_strings.size() + 1);
+  for (std::string& arg : arg_strings) argv.push_back(arg.data());
+  argv.push_back(nullptr);
 
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed for " + path);
@@ -49,7 +53,7 @@ ChildProcess::ChildProcess(const std::string& path, const std::map<std::string, 
     dup2(in, STDIN_FILENO);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
-    execve(path.c_str(), argv, envp.data());
+    execve(path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
 }

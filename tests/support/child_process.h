@@ -14,9 +14,10 @@ namespace spine::testing {
 
 class ChildProcess {
  public:
-  // Starts `path` with exactly `env` as its environment; stderr goes to `log_path`.
+  // Starts `path` with `args` after argv[0] and exactly `env` as its environment; stdout and
+  // stderr go to `log_path`.
   ChildProcess(const std::string& path, const std::map<std::string, std::string>& env,
-               const std::string& log_path);
+               const std::string& log_path, const std::vector<std::string>& args = {});
   // Sends SIGKILL if still running, then reaps.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
