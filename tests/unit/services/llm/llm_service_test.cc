@@ -306,6 +306,7 @@ TEST_CASE_METHOD(Fixture, "streams whose job ends while a write is in flight end
   constexpr int kClients = 4;
   constexpr int kStreamsEach = 40;
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   std::atomic<int> completed{0};
   std::atomic<int> left{0};
   std::atomic<int> failed{0};

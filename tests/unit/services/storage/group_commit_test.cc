@@ -212,14 +212,15 @@ TEST_CASE("a transaction SQLite ends on its own fails the writes before, and the
 
 TEST_CASE("many threads writing at once: every write committed exactly once") {
   Database database;
-  constexpr int kThreads = 8;
-  constexpr int kPerThread = 40;
+  constexpr int64_t kThreads = 8;
+  constexpr int64_t kPerThread = 40;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
-  for (int t = 0; t < kThreads; ++t) {
+  for (int64_t t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        const int64_t x = int64_t{t} * kPerThread + i;
+      for (int64_t i = 0; i < kPerThread; ++i) {
+        const int64_t x = t * kPerThread + i;
         if (!database.writes().Run([&](SqliteConnection& db) { return Insert(db, x); }).ok()) {
           ++failures[t];
         }
@@ -227,9 +228,9 @@ TEST_CASE("many threads writing at once: every write committed exactly once") {
     });
   }
   for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) CHECK(failures[t] == 0);
+  for (int64_t t = 0; t < kThreads; ++t) CHECK(failures[t] == 0);
   const std::vector<int64_t> rows = database.Committed();
-  REQUIRE(rows.size() == kThreads * kPerThread);
+  REQUIRE(static_cast<int64_t>(rows.size()) == kThreads * kPerThread);
   for (size_t i = 0; i < rows.size(); ++i) CHECK(rows[i] == static_cast<int64_t>(i));
   CHECK(database.writes().stats().writes == kThreads * kPerThread);
 }
