@@ -46,6 +46,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address, int64_t m
   // reached within ~0.6 s.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  // A connection attempt's own time limit (gRPC's default 20 s). Calls made while the channel is
+  // connecting wait for the attempt, wait_for_ready or not; on loopback a dead peer refuses at
+  // once, but on a Docker network a killed container's address does not answer at all, and
+  // such calls waited ~1.3 s for the attempt to fail (the compose kill test).
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
